@@ -1,0 +1,95 @@
+//! Parses the batch tuples of ROUTING.md ("Batch commands") into core commands.
+
+use acd_core::{Command, EnqueueRequest};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+
+/// Extracts element `i` of command `index`, naming both in the error.
+fn arg<T>(t: &Bound<'_, PyTuple>, i: usize, index: usize) -> PyResult<T>
+where
+    T: for<'a, 'py> FromPyObject<'a, 'py, Error = PyErr>,
+{
+    let item = t.get_item(i)?;
+    item.extract::<T>()
+        .map_err(|e| PyValueError::new_err(format!("commands[{index}][{i}]: {e}")))
+}
+
+fn parse_one(t: &Bound<'_, PyTuple>, index: usize) -> PyResult<Command> {
+    let name: String = arg(t, 0, index)?;
+    let want = |n: usize| -> PyResult<()> {
+        if t.len() == n {
+            Ok(())
+        } else {
+            Err(PyValueError::new_err(format!(
+                "commands[{index}]: '{name}' takes {} arguments, got {}",
+                n - 1,
+                t.len() - 1
+            )))
+        }
+    };
+    let cmd = match name.as_str() {
+        "enqueue" => {
+            want(5)?;
+            let req = EnqueueRequest {
+                call_id: arg(t, 1, index)?,
+                queue_id: arg(t, 2, index)?,
+                priority: arg(t, 4, index)?,
+                ..EnqueueRequest::default()
+            };
+            Command::Enqueue(req, arg(t, 3, index)?)
+        }
+        "abandon" => {
+            want(3)?;
+            Command::Abandon(arg(t, 1, index)?, arg(t, 2, index)?)
+        }
+        "end" => {
+            want(3)?;
+            Command::End(arg(t, 1, index)?, arg(t, 2, index)?)
+        }
+        "login" | "logout" | "ready" => {
+            want(3)?;
+            let (a, now) = (arg(t, 1, index)?, arg(t, 2, index)?);
+            match name.as_str() {
+                "login" => Command::Login(a, now),
+                "logout" => Command::Logout(a, now),
+                _ => Command::Ready(a, now),
+            }
+        }
+        "not_ready" => {
+            want(4)?;
+            Command::NotReady(arg(t, 1, index)?, arg(t, 2, index)?, arg(t, 3, index)?)
+        }
+        "accept" | "reject" | "wrapup_done" => {
+            want(4)?;
+            let (a, c, now) = (arg(t, 1, index)?, arg(t, 2, index)?, arg(t, 3, index)?);
+            match name.as_str() {
+                "accept" => Command::Accept(a, c, now),
+                "reject" => Command::Reject(a, c, now),
+                _ => Command::WrapupDone(a, c, now),
+            }
+        }
+        "timeout" => {
+            want(2)?;
+            Command::Timeout(arg(t, 1, index)?)
+        }
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "commands[{index}]: unknown command '{other}'"
+            )))
+        }
+    };
+    Ok(cmd)
+}
+
+/// All tuples are parsed before any is applied, so a malformed batch changes nothing.
+pub fn parse(commands: &Bound<'_, PyList>) -> PyResult<Vec<Command>> {
+    let mut out = Vec::with_capacity(commands.len());
+    for (index, item) in commands.iter().enumerate() {
+        let t = item
+            .cast::<PyTuple>()
+            .map_err(|_| PyValueError::new_err(format!("commands[{index}]: expected a tuple")))?;
+        out.push(parse_one(t, index)?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,294 @@
+//! `Router`: the Python face of `acd_core::Router`. Arguments are converted, results and
+//! errors translated; nothing else.
+
+use std::collections::BTreeMap;
+
+use acd_core::{AgentState, Channel, EnqueueRequest, Router, TransferTarget};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+use crate::batch;
+use crate::errors::IntoPyResult;
+use crate::event::{wrap, PyEvent};
+
+#[pyclass(name = "Router", module = "acd._core")]
+pub struct PyRouter {
+    inner: Router,
+}
+
+fn invalid(field: &'static str, message: String) -> PyErr {
+    crate::errors::to_py(acd_core::AcdError::InvalidArgument { field, message })
+}
+
+#[pymethods]
+impl PyRouter {
+    #[new]
+    fn new(config_json: &str) -> PyResult<Self> {
+        Ok(PyRouter {
+            inner: Router::from_json(config_json).py()?,
+        })
+    }
+
+    #[staticmethod]
+    fn from_snapshot(data: &[u8]) -> PyResult<Self> {
+        Ok(PyRouter {
+            inner: Router::restore(data).py()?,
+        })
+    }
+
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.snapshot())
+    }
+
+    #[pyo3(signature = (call_id, queue_id, now_ms, priority=0, channel="voice", skills=None, caller=String::new(), dialled=String::new(), preferred_agent=None, preferred_wait_ms=0, attributes=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn enqueue(
+        &mut self,
+        call_id: String,
+        queue_id: String,
+        now_ms: u64,
+        priority: i64,
+        channel: &str,
+        skills: Option<BTreeMap<String, i64>>,
+        caller: String,
+        dialled: String,
+        preferred_agent: Option<String>,
+        preferred_wait_ms: u64,
+        attributes: Option<BTreeMap<String, String>>,
+    ) -> PyResult<bool> {
+        let channel = Channel::parse(channel).ok_or_else(|| {
+            invalid(
+                "channel",
+                format!("unknown channel '{channel}' (voice, chat, email, messenger, callback)"),
+            )
+        })?;
+        let priority = i32::try_from(priority).map_err(|_| {
+            invalid(
+                "priority",
+                format!("{priority} out of range -1000000..1000000"),
+            )
+        })?;
+        let skills = match skills {
+            None => None,
+            Some(map) => Some(
+                map.into_iter()
+                    .map(|(name, level)| match u8::try_from(level) {
+                        Ok(l) => Ok((name, l)),
+                        Err(_) => Err(invalid(
+                            "skills",
+                            format!("{name}: level {level} out of range 1..10"),
+                        )),
+                    })
+                    .collect::<PyResult<BTreeMap<_, _>>>()?,
+            ),
+        };
+        let req = EnqueueRequest {
+            call_id,
+            queue_id,
+            priority,
+            channel: Some(channel),
+            skills,
+            caller,
+            dialled,
+            preferred_agent,
+            preferred_wait_ms,
+            attributes: attributes
+                .map(|a| a.into_iter().collect())
+                .unwrap_or_default(),
+        };
+        self.inner.enqueue(&req, now_ms).py()
+    }
+
+    fn abandon(&mut self, call_id: &str, now_ms: u64) -> PyResult<()> {
+        self.inner.abandon(call_id, now_ms).py()
+    }
+    fn login(&mut self, agent_id: &str, now_ms: u64) -> PyResult<()> {
+        self.inner.login(agent_id, now_ms).py()
+    }
+    fn logout(&mut self, agent_id: &str, now_ms: u64) -> PyResult<()> {
+        self.inner.logout(agent_id, now_ms).py()
+    }
+    fn set_ready(&mut self, agent_id: &str, now_ms: u64) -> PyResult<()> {
+        self.inner.set_ready(agent_id, now_ms).py()
+    }
+    fn set_not_ready(&mut self, agent_id: &str, reason: &str, now_ms: u64) -> PyResult<()> {
+        self.inner.set_not_ready(agent_id, reason, now_ms).py()
+    }
+    fn accept(&mut self, agent_id: &str, call_id: &str, now_ms: u64) -> PyResult<()> {
+        self.inner.accept(agent_id, call_id, now_ms).py()
+    }
+    fn reject(&mut self, agent_id: &str, call_id: &str, now_ms: u64) -> PyResult<()> {
+        self.inner.reject(agent_id, call_id, now_ms).py()
+    }
+    fn end_call(&mut self, call_id: &str, now_ms: u64) -> PyResult<()> {
+        self.inner.end_call(call_id, now_ms).py()
+    }
+    fn wrapup_done(&mut self, agent_id: &str, call_id: &str, now_ms: u64) -> PyResult<()> {
+        self.inner.wrapup_done(agent_id, call_id, now_ms).py()
+    }
+    fn pick(&mut self, agent_id: &str, call_id: &str, now_ms: u64) -> PyResult<()> {
+        self.inner.pick(agent_id, call_id, now_ms).py()
+    }
+
+    #[pyo3(signature = (call_id, now_ms, queue=None, agent=None, destination=None))]
+    fn transfer(
+        &mut self,
+        call_id: &str,
+        now_ms: u64,
+        queue: Option<String>,
+        agent: Option<String>,
+        destination: Option<String>,
+    ) -> PyResult<()> {
+        let target = match (queue, agent, destination) {
+            (Some(q), None, None) => TransferTarget::Queue(q),
+            (None, Some(a), None) => TransferTarget::Agent(a),
+            (None, None, Some(d)) => TransferTarget::Destination(d),
+            _ => {
+                return Err(invalid(
+                    "queue",
+                    "name exactly one of queue, agent or destination".into(),
+                ))
+            }
+        };
+        self.inner.transfer(call_id, &target, now_ms).py()
+    }
+
+    fn handle_timeout(&mut self, now_ms: u64) -> PyResult<()> {
+        self.inner.handle_timeout(now_ms).py()
+    }
+    fn poll_timeout(&self) -> Option<u64> {
+        self.inner.poll_timeout()
+    }
+    fn drain(&mut self) -> Vec<PyEvent> {
+        wrap(self.inner.drain())
+    }
+
+    /// Applies many commands with the GIL released (ROUTING.md, Batch commands).
+    fn apply_batch(
+        &mut self,
+        py: Python<'_>,
+        commands: &Bound<'_, PyList>,
+    ) -> PyResult<Vec<PyEvent>> {
+        let commands = batch::parse(commands)?;
+        let inner = &mut self.inner;
+        let events = py.detach(move || {
+            inner.apply_batch(&commands);
+            inner.drain()
+        });
+        Ok(wrap(events))
+    }
+
+    fn queue_stats<'py>(
+        &self,
+        py: Python<'py>,
+        queue_id: &str,
+        now_ms: u64,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.queue_snapshot(queue_id, now_ms).py()?;
+        let d = PyDict::new(py);
+        d.set_item("waiting", s.waiting)?;
+        d.set_item("offered", s.offered)?;
+        d.set_item("connected", s.connected)?;
+        d.set_item("longest_wait_ms", s.longest_wait_ms)?;
+        for (state, n) in AgentState::ALL.iter().zip(s.agents) {
+            d.set_item(format!("agents_{}", state.name().replace('-', "_")), n)?;
+        }
+        Ok(d)
+    }
+
+    fn interval_stats<'py>(
+        &self,
+        py: Python<'py>,
+        queue_id: &str,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let mut out = Vec::new();
+        for (start, c) in self.inner.interval_counters(queue_id).py()? {
+            let d = PyDict::new(py);
+            d.set_item("interval_start_ms", start)?;
+            for (k, v) in c.fields() {
+                d.set_item(k, v)?;
+            }
+            out.push(d);
+        }
+        Ok(out)
+    }
+
+    fn agent_time_stats<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let mut out = Vec::new();
+        for (group, start, t) in self.inner.agent_time() {
+            let d = PyDict::new(py);
+            d.set_item("group", &*group)?;
+            d.set_item("interval_start_ms", start)?;
+            d.set_item("ready_ms", t.ready_ms)?;
+            d.set_item("busy_ms", t.busy_ms)?;
+            d.set_item("not_ready_ms", t.not_ready_ms)?;
+            out.push(d);
+        }
+        Ok(out)
+    }
+
+    fn agent_info<'py>(&self, py: Python<'py>, agent_id: &str) -> PyResult<Bound<'py, PyDict>> {
+        let a = self.inner.agent_info(agent_id).py()?;
+        let d = PyDict::new(py);
+        d.set_item("id", &*a.id)?;
+        d.set_item("state", a.state.name())?;
+        d.set_item("reason", &*a.reason)?;
+        d.set_item("state_since_ms", a.state_since)?;
+        d.set_item("ready_since_ms", a.ready_since)?;
+        d.set_item("tier", a.tier)?;
+        d.set_item("group", &*a.group)?;
+        d.set_item("calls_answered", a.calls_answered)?;
+        d.set_item("talk_ms", a.talk_ms)?;
+        d.set_item("misses", a.misses)?;
+        d.set_item("calls", a.calls.iter().map(|c| &**c).collect::<Vec<_>>())?;
+        d.set_item("pending_logout", a.pending_logout)?;
+        d.set_item("pending_not_ready", a.pending_not_ready)?;
+        Ok(d)
+    }
+
+    fn call_info<'py>(
+        &self,
+        py: Python<'py>,
+        call_id: &str,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(c) = self.inner.call_info(call_id) else {
+            return Ok(None);
+        };
+        let d = PyDict::new(py);
+        d.set_item("id", &*c.id)?;
+        d.set_item("state", c.state)?;
+        d.set_item("queue_id", &*c.queue_id)?;
+        d.set_item("channel", c.channel.name())?;
+        d.set_item("priority", c.priority)?;
+        d.set_item("seq", c.seq)?;
+        d.set_item("enqueued_at_ms", c.enqueued_at)?;
+        d.set_item("entered_queue_at_ms", c.entered_queue_at)?;
+        d.set_item("step", c.step)?;
+        d.set_item("agents", c.agents.iter().map(|a| &**a).collect::<Vec<_>>())?;
+        d.set_item("caller", &*c.caller)?;
+        d.set_item("dialled", &*c.dialled)?;
+        d.set_item(
+            "attributes",
+            c.attributes.into_iter().collect::<BTreeMap<_, _>>(),
+        )?;
+        Ok(Some(d))
+    }
+
+    fn queue_ids(&self) -> Vec<String> {
+        self.inner
+            .queue_ids()
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+    fn agent_ids(&self) -> Vec<String> {
+        self.inner
+            .agent_ids()
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+    fn waiting_count(&self) -> usize {
+        self.inner.waiting_count()
+    }
+}

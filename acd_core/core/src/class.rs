@@ -1,0 +1,154 @@
+//! Requirement classes: the router's indexes.
+//!
+//! A class is "calls of queue Q on channel C that need skills R and a tier <= T". Every waiting
+//! call sits in exactly one class (its queue's requirement at its current escalation step), and
+//! every Ready agent sits in the ready set of every class it is eligible for. So:
+//! - a call arriving looks at one ready set: its best agent is the first entry, O(log n);
+//! - an agent becoming Ready looks at the first waiting call of each class it serves.
+//! Both sets are ordered sets keyed so that "best first" is the minimum.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::agent::Agent;
+use crate::model::{level_sum, AgentIx, CallIx, Channel, Millis, QueueIx, Skills, Strategy};
+
+/// Tier ceiling meaning "every tier".
+pub const ALL_TIERS: u8 = u8::MAX;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ClassKey {
+    pub queue: QueueIx,
+    pub channel: Channel,
+    pub reqs: Skills,
+    pub max_tier: u8,
+}
+
+/// Waiting-call order: (-score, seq): highest score first, then arrival order.
+pub type CallKey = (i64, u64, CallIx);
+/// Ready-agent order: (tier rank, strategy key, tie-break, agent).
+pub type AgentKey = (u8, i64, i64, AgentIx);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Class {
+    pub key: ClassKey,
+    pub waiting: BTreeSet<CallKey>,
+    pub ready: BTreeSet<AgentKey>,
+}
+
+impl Class {
+    pub fn new(key: ClassKey) -> Class {
+        Class {
+            key,
+            waiting: BTreeSet::new(),
+            ready: BTreeSet::new(),
+        }
+    }
+
+    pub fn admits(&self, agent: &Agent) -> bool {
+        agent.tier <= self.key.max_tier && crate::model::meets(&agent.skills, &self.key.reqs)
+    }
+}
+
+/// What a queue's strategy needs to order its Ready agents.
+#[derive(Debug, Clone, Copy)]
+pub struct Ordering {
+    pub strategy: Strategy,
+    pub prefer_lower_tier: bool,
+    pub seed: u64,
+}
+
+/// The key an agent is filed under in a class's ready set. Keys only use fields that do not
+/// change while the agent stays Ready, so an entry never goes stale.
+pub fn agent_key(order: Ordering, agent: &Agent, ax: AgentIx, reqs: &Skills) -> AgentKey {
+    let tier = if order.prefer_lower_tier {
+        agent.tier
+    } else {
+        0
+    };
+    let idle = agent.ready_since as i64;
+    let (k1, k2) = match order.strategy {
+        Strategy::LongestIdle | Strategy::RingAll => (idle, 0),
+        Strategy::RoundRobin | Strategy::Linear => (ax as i64, 0),
+        Strategy::FewestCalls => (agent.calls_answered as i64, idle),
+        Strategy::LeastTalkTime => (agent.talk_ms as i64, idle),
+        Strategy::Random => (draw(order.seed, ax, agent.ready_epoch), 0),
+        Strategy::BestSkill => (-(level_sum(&agent.skills, reqs) as i64), idle),
+    };
+    (tier, k1, k2, ax)
+}
+
+/// Picks the best agent of a ready set for a queue's strategy. Round-robin continues after the
+/// agent the queue offered last, inside the best tier; every other strategy takes the minimum.
+pub fn best_agent(
+    ready: &BTreeSet<AgentKey>,
+    strategy: Strategy,
+    rr_last: Option<AgentIx>,
+) -> Option<AgentKey> {
+    let first = *ready.first()?;
+    if strategy != Strategy::RoundRobin {
+        return Some(first);
+    }
+    let tier = first.0;
+    let after = rr_last.map_or(-1, |a| a as i64);
+    ready
+        .range((tier, after + 1, i64::MIN, 0)..(tier, i64::MAX, i64::MAX, AgentIx::MAX))
+        .next()
+        .copied()
+        .or(Some(first))
+}
+
+/// A deterministic pseudo-random draw (splitmix64) for the `random` strategy.
+fn draw(seed: u64, ax: AgentIx, epoch: u64) -> i64 {
+    let mut z = seed ^ ((ax as u64) << 32) ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) as i64
+}
+
+/// The static score of ROUTING.md: priority * weight - enqueued_at.
+pub fn score(priority: i32, aging_ms: Millis, enqueued_at: Millis) -> i64 {
+    let weight = if aging_ms == 0 {
+        crate::model::STRICT_PRIORITY_WEIGHT_MS
+    } else {
+        aging_ms as i64
+    };
+    (priority as i64) * weight - enqueued_at as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_robin_continues_after_last_and_wraps_within_the_best_tier() {
+        let ready: BTreeSet<AgentKey> = [(1, 2, 0, 2), (1, 5, 0, 5), (1, 9, 0, 9), (2, 0, 0, 0)]
+            .into_iter()
+            .collect();
+        assert_eq!(best_agent(&ready, Strategy::RoundRobin, None).unwrap().3, 2);
+        assert_eq!(
+            best_agent(&ready, Strategy::RoundRobin, Some(2)).unwrap().3,
+            5
+        );
+        assert_eq!(
+            best_agent(&ready, Strategy::RoundRobin, Some(5)).unwrap().3,
+            9
+        );
+        assert_eq!(
+            best_agent(&ready, Strategy::RoundRobin, Some(9)).unwrap().3,
+            2
+        );
+    }
+
+    #[test]
+    fn strict_priority_beats_any_realistic_wait() {
+        let old_low = score(0, 0, 0);
+        let new_high = score(1, 0, 86_400_000 * 30);
+        assert!(new_high > old_low);
+        // with aging, 60 s of waiting is worth one priority level
+        assert!(score(0, 60_000, 0) > score(1, 60_000, 61_000));
+        assert!(score(0, 60_000, 0) < score(1, 60_000, 59_000));
+    }
+}

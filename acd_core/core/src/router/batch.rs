@@ -1,0 +1,64 @@
+//! Commands as values: the batch API (one call for many commands), also used by the
+//! simulation tests and the journal, which record inputs, not effects.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::event::{Detail, Event, EventKind, Rule};
+use crate::model::Millis;
+
+use super::{EnqueueRequest, Router};
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    Enqueue(EnqueueRequest, Millis),
+    Abandon(String, Millis),
+    Login(String, Millis),
+    Logout(String, Millis),
+    Ready(String, Millis),
+    NotReady(String, String, Millis),
+    Accept(String, String, Millis),
+    Reject(String, String, Millis),
+    End(String, Millis),
+    WrapupDone(String, String, Millis),
+    Timeout(Millis),
+}
+
+impl Router {
+    pub fn apply(&mut self, command: &Command) -> Result<()> {
+        match command {
+            Command::Enqueue(req, t) => self.enqueue(req, *t).map(drop),
+            Command::Abandon(c, t) => self.abandon(c, *t),
+            Command::Login(a, t) => self.login(a, *t),
+            Command::Logout(a, t) => self.logout(a, *t),
+            Command::Ready(a, t) => self.set_ready(a, *t),
+            Command::NotReady(a, r, t) => self.set_not_ready(a, r, *t),
+            Command::Accept(a, c, t) => self.accept(a, c, *t),
+            Command::Reject(a, c, t) => self.reject(a, c, *t),
+            Command::End(c, t) => self.end_call(c, *t),
+            Command::WrapupDone(a, c, t) => self.wrapup_done(a, c, *t),
+            Command::Timeout(t) => self.handle_timeout(*t),
+        }
+    }
+
+    /// Applies commands in order. A failing command does not stop the batch: it adds a
+    /// `command-error` event (`detail`: `command <index>: <message>`) where it happened.
+    pub fn apply_batch(&mut self, commands: &[Command]) {
+        for (i, command) in commands.iter().enumerate() {
+            if let Err(e) = self.apply(command) {
+                let empty: Arc<str> = Arc::from("");
+                self.events.push(Event {
+                    kind: EventKind::CommandError,
+                    call_id: empty.clone(),
+                    agent_id: empty.clone(),
+                    queue_id: empty.clone(),
+                    at_ms: self.now,
+                    expires_at_ms: 0,
+                    rule: Rule::None,
+                    reason: empty,
+                    detail: Detail::Text(format!("command {i}: {e}")),
+                });
+            }
+        }
+    }
+}

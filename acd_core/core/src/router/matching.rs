@@ -1,0 +1,303 @@
+//! Indexes and offers: keeping every Ready agent filed in the ready sets of its classes, and
+//! making offers when a call starts waiting or an agent becomes Ready (event-driven, no scans).
+
+use crate::agent::{Phase, Work};
+use crate::call::CallState;
+use crate::class::{agent_key, best_agent, CallKey, Class, ClassKey, Ordering};
+use crate::event::{Detail, EventKind, Rule};
+use crate::model::{level_sum, AgentIx, CallIx, ClassIx, Millis, Strategy};
+use crate::timers::TimerKind;
+
+use super::{Offer, Router};
+
+impl Router {
+    /// The class for `key`, created on first use: every agent that qualifies learns of it.
+    pub(crate) fn class_ix(&mut self, key: ClassKey) -> ClassIx {
+        if let Some(&c) = self.ix.classes.get(&key) {
+            return c;
+        }
+        let ci = self.classes.len() as ClassIx;
+        self.classes.push(Class::new(key.clone()));
+        self.ix.classes.insert(key, ci);
+        for ax in 0..self.agents.len() as AgentIx {
+            if self.classes[ci as usize].admits(&self.agents[ax as usize]) {
+                self.agents[ax as usize].classes.push(ci);
+                self.file_ready(ax, ci);
+            }
+        }
+        ci
+    }
+
+    fn ordering(&self, ci: ClassIx) -> Ordering {
+        let q = &self.queues[self.classes[ci as usize].key.queue as usize];
+        Ordering {
+            strategy: q.cfg.strategy,
+            prefer_lower_tier: q.cfg.prefer_lower_tier,
+            seed: self.seed,
+        }
+    }
+
+    /// Files agent `ax` in class `ci`'s ready set if it can take that class's channel now.
+    fn file_ready(&mut self, ax: AgentIx, ci: ClassIx) {
+        let class = &self.classes[ci as usize];
+        let agent = &self.agents[ax as usize];
+        if !agent.can_take(class.key.channel) {
+            return;
+        }
+        let key = agent_key(self.ordering(ci), agent, ax, &class.key.reqs);
+        self.classes[ci as usize].ready.insert(key);
+        self.agents[ax as usize].in_ready.push((ci, key));
+    }
+
+    /// Re-files the agent after any change of its state: out of every ready set, then into
+    /// those whose channel it can take now (with keys from its current idle time etc.).
+    pub(crate) fn sync_ready(&mut self, ax: AgentIx) {
+        let old = std::mem::take(&mut self.agents[ax as usize].in_ready);
+        for (ci, key) in old {
+            self.classes[ci as usize].ready.remove(&key);
+        }
+        if !self.agents[ax as usize].offerable() {
+            return;
+        }
+        for i in 0..self.agents[ax as usize].classes.len() {
+            let ci = self.agents[ax as usize].classes[i];
+            self.file_ready(ax, ci);
+        }
+    }
+
+    /// Records a change of the agent's derived state: time accounting and an `agent-state` event.
+    pub(crate) fn note_state(&mut self, ax: AgentIx, at: Millis) {
+        let agent = &self.agents[ax as usize];
+        let state = agent.derived_state();
+        if state == agent.state {
+            return;
+        }
+        let (group, old, since) = (agent.group.clone(), agent.state, agent.state_since);
+        self.agent_time.add(&group, old, since, at);
+        let agent = &mut self.agents[ax as usize];
+        agent.state = state;
+        agent.state_since = at;
+        let reason = agent.reason.clone();
+        let e = self.emit(EventKind::AgentState, None, Some(ax), at);
+        e.detail = Detail::State(state);
+        e.reason = reason;
+    }
+
+    /// Puts a call (back) in its class's line, in the place its score gives it.
+    pub(crate) fn enter_line(&mut self, cx: CallIx) {
+        let call = self.call_mut(cx);
+        call.state = CallState::Waiting;
+        let (ci, key): (ClassIx, CallKey) = (call.class, (-call.score, call.seq, cx));
+        self.classes[ci as usize].waiting.insert(key);
+    }
+
+    pub(crate) fn leave_line(&mut self, cx: CallIx) {
+        let call = self.call(cx);
+        let (ci, key) = (call.class, (-call.score, call.seq, cx));
+        self.classes[ci as usize].waiting.remove(&key);
+    }
+
+    /// A call has just started waiting: offer it to the best Ready eligible agent(s).
+    pub(crate) fn match_call(&mut self, cx: CallIx, at: Millis) {
+        let ci = self.call(cx).class;
+        let qi = self.classes[ci as usize].key.queue;
+        let (strategy, ring) = {
+            let q = &self.queues[qi as usize];
+            (q.cfg.strategy, q.cfg.ring_all_max as usize)
+        };
+        let picks: Vec<AgentIx> = if strategy == Strategy::RingAll {
+            self.classes[ci as usize]
+                .ready
+                .iter()
+                .take(ring)
+                .map(|k| k.3)
+                .collect()
+        } else {
+            let rr_last = self.queues[qi as usize].rr_last;
+            best_agent(&self.classes[ci as usize].ready, strategy, rr_last)
+                .map(|k| k.3)
+                .into_iter()
+                .collect()
+        };
+        for ax in picks {
+            self.make_offer(cx, ax, Rule::Strategy(strategy), at);
+        }
+    }
+
+    /// An agent may have become Ready: offer it its held calls, then the most urgent eligible
+    /// waiting calls across its classes, until it has no free capacity.
+    pub(crate) fn match_agent(&mut self, ax: AgentIx, at: Millis) {
+        while self.agents[ax as usize].offerable() {
+            if let Some(cx) = self.next_held_call(ax) {
+                self.make_offer(cx, ax, Rule::PreferredAgent, at);
+                continue;
+            }
+            let agent = &self.agents[ax as usize];
+            let mut best: Option<CallKey> = None;
+            for &ci in &agent.classes {
+                let class = &self.classes[ci as usize];
+                if let Some(&first) = class.waiting.first() {
+                    if best.is_none_or(|b| first < b) && agent.can_take(class.key.channel) {
+                        best = Some(first);
+                    }
+                }
+            }
+            let Some((_, _, cx)) = best else { return };
+            let qi = self.call(cx).queue;
+            let strategy = self.queues[qi as usize].cfg.strategy;
+            self.make_offer(cx, ax, Rule::Strategy(strategy), at);
+        }
+    }
+
+    fn next_held_call(&self, ax: AgentIx) -> Option<CallIx> {
+        let held = self.held.get(&ax)?;
+        let agent = &self.agents[ax as usize];
+        held.iter()
+            .map(|&(_, cx)| cx)
+            .find(|&cx| agent.can_take(self.call(cx).channel))
+    }
+
+    /// Offers call `cx` to agent `ax` (which can take it) and arms the offer's timer.
+    pub(crate) fn make_offer(&mut self, cx: CallIx, ax: AgentIx, rule: Rule, at: Millis) {
+        let call = self.call(cx);
+        let (qi, ci, seq, channel, entered_at, step, state) = (
+            call.queue,
+            call.class,
+            call.seq,
+            call.channel,
+            call.entered_at,
+            call.step,
+            call.state,
+        );
+        match state {
+            CallState::Waiting => self.leave_line(cx),
+            CallState::Held => self.unhold(cx),
+            CallState::Offered => {}
+            CallState::Connected(_) => unreachable!("offering a connected call"),
+        }
+        if state != CallState::Offered {
+            self.queues[qi as usize].stats.offered_now += 1;
+        }
+        let q = &self.queues[qi as usize];
+        let expires_at = at + q.cfg.offer_timeout_ms;
+        let offer_seq = self.next_offer_seq;
+        self.next_offer_seq += 1;
+        let agent = &self.agents[ax as usize];
+        let offer = Offer {
+            seq: offer_seq,
+            call: cx,
+            agent: ax,
+            expires_at,
+            prev_ready_since: agent.ready_since,
+        };
+        let oi = match self.free_offers.pop() {
+            Some(oi) => {
+                self.offers[oi as usize] = Some(offer);
+                oi
+            }
+            None => {
+                self.offers.push(Some(offer));
+                (self.offers.len() - 1) as u32
+            }
+        };
+        let call = self.call_mut(cx);
+        call.state = CallState::Offered;
+        call.offers.push(oi);
+        let call_id = call.id.clone();
+        self.timers
+            .arm((expires_at, TimerKind::OfferExpiry, offer_seq), oi);
+        if self.queues[qi as usize].cfg.strategy == Strategy::RoundRobin {
+            self.queues[qi as usize].rr_last = Some(ax);
+        }
+        let agent = &mut self.agents[ax as usize];
+        agent.work.push(Work {
+            call_seq: seq,
+            call: cx,
+            call_id,
+            channel,
+            phase: Phase::Reserved,
+            queue: qi,
+            wrapup_until: None,
+            entered_at,
+            since: at,
+        });
+        let (tier, level) = (
+            agent.tier,
+            level_sum(&agent.skills, &self.classes[ci as usize].key.reqs),
+        );
+        let e = self.emit(EventKind::Offer, Some(cx), Some(ax), at);
+        e.expires_at_ms = expires_at;
+        e.rule = rule;
+        e.detail = Detail::Offer { step, tier, level };
+        self.note_state(ax, at);
+        self.sync_ready(ax);
+    }
+
+    /// Removes an open offer; the agent drops the reserved work. Returns (call, agent).
+    pub(crate) fn close_offer(&mut self, oi: u32) -> (CallIx, AgentIx) {
+        let offer = self.offers[oi as usize].take().expect("open offer");
+        self.free_offers.push(oi);
+        self.timers
+            .disarm((offer.expires_at, TimerKind::OfferExpiry, offer.seq));
+        let call = self.call_mut(offer.call);
+        call.offers.retain(|&o| o != oi);
+        let seq = call.seq;
+        let agent = &mut self.agents[offer.agent as usize];
+        agent.work.retain(|w| w.call_seq != seq);
+        (offer.call, offer.agent)
+    }
+
+    /// Withdraws an offer for a reason that is not the agent's fault: the agent gets its idle
+    /// time back. The caller re-matches the agent once the call's fate is settled.
+    pub(crate) fn revoke_offer(
+        &mut self,
+        oi: u32,
+        why: crate::event::RevokeReason,
+        at: Millis,
+    ) -> AgentIx {
+        let prev = self.offer(oi).prev_ready_since;
+        let (cx, ax) = self.close_offer(oi);
+        self.agents[ax as usize].ready_since = prev;
+        self.emit(EventKind::Revoke, Some(cx), Some(ax), at).detail = Detail::Revoke(why);
+        self.note_state(ax, at);
+        self.sync_ready(ax);
+        ax
+    }
+
+    /// After a call's last offer closed without an answer: back to its place in line.
+    pub(crate) fn return_to_line(&mut self, cx: CallIx, at: Millis) {
+        let qi = self.call(cx).queue;
+        self.queues[qi as usize].stats.offered_now -= 1;
+        let call = self.call(cx);
+        if call.preferred.is_some_and(|(_, until)| until > at) {
+            self.hold(cx);
+        } else {
+            self.enter_line(cx);
+            self.match_call(cx, at);
+        }
+    }
+
+    pub(crate) fn hold(&mut self, cx: CallIx) {
+        let call = self.call_mut(cx);
+        call.state = CallState::Held;
+        let (ax, seq) = (
+            call.preferred.expect("held call has a preferred agent").0,
+            call.seq,
+        );
+        self.held.entry(ax).or_default().insert((seq, cx));
+    }
+
+    pub(crate) fn unhold(&mut self, cx: CallIx) {
+        let call = self.call(cx);
+        let (ax, seq) = (
+            call.preferred.expect("held call has a preferred agent").0,
+            call.seq,
+        );
+        if let Some(set) = self.held.get_mut(&ax) {
+            set.remove(&(seq, cx));
+            if set.is_empty() {
+                self.held.remove(&ax);
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Timers: offer expiry, agent timers (wrap-up end, miss delay end) and call timers
+//! (time-to-live, overflow, escalation steps, preferred-agent limit). Each fires with its own
+//! deadline as the time of the events it produces.
+
+use crate::call::CallState;
+use crate::event::{Detail, EventKind, RevokeReason, Rule};
+use crate::model::{AgentIx, CallIx, Millis, Outcome};
+use crate::stats::{interval_of, LeftLine};
+use crate::timers::TimerKind;
+
+use super::Router;
+
+impl Router {
+    pub(crate) fn fire_due_timers(&mut self, now: Millis) {
+        while let Some(((deadline, kind, _), target)) = self.timers.pop_due(now) {
+            match kind {
+                TimerKind::OfferExpiry => self.miss(target, Rule::TimedOut, deadline),
+                TimerKind::Agent => self.agent_timer(target, deadline),
+                TimerKind::Call => self.call_timer(target, deadline),
+            }
+        }
+    }
+
+    fn agent_timer(&mut self, ax: AgentIx, at: Millis) {
+        self.agents[ax as usize].timer = None;
+        let due: Vec<u64> = self.agents[ax as usize]
+            .work
+            .iter()
+            .filter(|w| w.wrapup_until.is_some_and(|u| u <= at))
+            .map(|w| w.call_seq)
+            .collect();
+        for seq in due {
+            self.end_wrapup(ax, seq, at);
+        }
+        let agent = &mut self.agents[ax as usize];
+        if agent.blocked_until.is_some_and(|b| b <= at) {
+            agent.blocked_until = None;
+            agent.ready_since = at;
+            agent.ready_epoch += 1;
+        }
+        self.after_work_change(ax, at);
+    }
+
+    /// The call's next deadline: the earliest of time-to-live, overflow, next escalation step
+    /// and preferred-agent limit. Connected calls have none.
+    fn call_deadline(&self, cx: CallIx) -> Option<Millis> {
+        let call = self.call(cx);
+        if let CallState::Connected(_) = call.state {
+            return None;
+        }
+        let cfg = &self.queues[call.queue as usize].cfg;
+        let mut next = call.first_enqueued_at + cfg.ttl_ms;
+        if let Some(o) = &cfg.overflow {
+            next = next.min(call.entered_at + o.after_ms);
+        }
+        if let Some(step) = cfg.escalation.get(call.step as usize) {
+            next = next.min(call.entered_at + step.after_ms);
+        }
+        if let Some((_, until)) = call.preferred {
+            next = next.min(until);
+        }
+        Some(next)
+    }
+
+    pub(crate) fn rearm_call_timer(&mut self, cx: CallIx) {
+        let next = self.call_deadline(cx);
+        let call = self.call_mut(cx);
+        if next == call.timer {
+            return;
+        }
+        let (old, seq) = (call.timer, call.seq);
+        call.timer = next;
+        if let Some(old) = old {
+            self.timers.disarm((old, TimerKind::Call, seq));
+        }
+        if let Some(t) = next {
+            self.timers.arm((t, TimerKind::Call, seq), cx);
+        }
+    }
+
+    fn call_timer(&mut self, cx: CallIx, at: Millis) {
+        self.call_mut(cx).timer = None;
+        let call = self.call(cx);
+        let cfg = &self.queues[call.queue as usize].cfg;
+        if call.first_enqueued_at + cfg.ttl_ms <= at {
+            let freed = self.take_out_of_line(cx, LeftLine::Expired, RevokeReason::Expired, at);
+            self.finish_call(cx, Outcome::Expired, at);
+            for ax in freed {
+                self.match_agent(ax, at);
+            }
+            return;
+        }
+        if cfg
+            .overflow
+            .as_ref()
+            .is_some_and(|o| call.entered_at + o.after_ms <= at)
+        {
+            self.overflow(cx, at);
+            return;
+        }
+        let mut stepped = false;
+        while let Some(step) = self.queues[self.call(cx).queue as usize]
+            .cfg
+            .escalation
+            .get(self.call(cx).step as usize)
+        {
+            if self.call(cx).entered_at + step.after_ms > at {
+                break;
+            }
+            self.call_mut(cx).step += 1;
+            stepped = true;
+        }
+        let preferred_over = self
+            .call(cx)
+            .preferred
+            .is_some_and(|(_, until)| until <= at);
+        if stepped {
+            self.change_class(cx, at);
+        }
+        if preferred_over {
+            if self.call(cx).state == CallState::Held {
+                self.unhold(cx);
+                self.call_mut(cx).preferred = None;
+                self.enter_line(cx);
+                self.match_call(cx, at);
+            } else {
+                self.call_mut(cx).preferred = None;
+            }
+        }
+        self.rearm_call_timer(cx);
+    }
+
+    /// An escalation step was reached: the call moves to the class of its new requirement,
+    /// keeping its place (score, seq), and is matched again if it is waiting.
+    fn change_class(&mut self, cx: CallIx, at: Millis) {
+        let waiting = self.call(cx).state == CallState::Waiting;
+        if waiting {
+            self.leave_line(cx);
+        }
+        let qi = self.call(cx).queue;
+        let snapshot = self.call(cx).clone();
+        let ci = self.class_of(qi, &snapshot);
+        self.call_mut(cx).class = ci;
+        let step = self.call(cx).step;
+        self.emit(EventKind::Escalated, Some(cx), None, at).detail = Detail::Step(step);
+        if waiting {
+            self.enter_line(cx);
+            self.match_call(cx, at);
+        }
+    }
+
+    /// Maximum wait reached: to the overflow queue, or out to the overflow destination.
+    fn overflow(&mut self, cx: CallIx, at: Millis) {
+        let from = self.call(cx).queue;
+        let freed = self.take_out_of_line(cx, LeftLine::Overflowed, RevokeReason::Overflow, at);
+        self.call_mut(cx).preferred = None;
+        match self.queues[from as usize].overflow_target {
+            Some(qi) => {
+                self.move_to_queue(cx, qi, at);
+                let from_id = self.queues[from as usize].id.clone();
+                self.emit(EventKind::Overflow, Some(cx), None, at).detail = Detail::From(from_id);
+                self.enter_queue(cx, qi, at);
+            }
+            None => self.finish_call(cx, Outcome::OverflowedOut, at),
+        }
+        for ax in freed {
+            self.match_agent(ax, at);
+        }
+    }
+
+    /// Forgets finished call ids past the dedup window and statistics past their retention.
+    pub(crate) fn prune(&mut self, now: Millis) {
+        while let Some((t, _)) = self.finished.front() {
+            if t + self.dedup_window_ms > now {
+                break;
+            }
+            let (t, id) = self.finished.pop_front().expect("front exists");
+            if self.ix.finished.get(&id) == Some(&t) {
+                self.ix.finished.remove(&id);
+            }
+        }
+        if interval_of(now) > self.pruned_interval {
+            self.pruned_interval = interval_of(now);
+            for q in &mut self.queues {
+                q.stats.prune(now);
+            }
+            self.agent_time.prune(now);
+        }
+    }
+}

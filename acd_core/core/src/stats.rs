@@ -1,0 +1,209 @@
+//! Counters per queue and 15-minute interval, and agent time per group and interval, from
+//! which every KPI of DESIGN.md can be computed (see `Kpis`). A call counts in the interval in
+//! which it entered the queue ("offered in the period"), whenever its outcome comes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{AgentState, Millis};
+
+pub const INTERVAL_MS: Millis = 15 * 60 * 1000;
+/// Intervals kept in memory (two days); older ones belong to the report store.
+pub const RETAINED_INTERVALS: u64 = 2 * 96;
+
+pub fn interval_of(t: Millis) -> u64 {
+    t / INTERVAL_MS
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntervalCounters {
+    pub offered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    pub short_abandoned: u64,
+    pub answered_within_sl: u64,
+    pub abandoned_within_sl: u64,
+    pub wait_answered_ms: u64,
+    /// Calls that left the queue (answered, abandoned, overflowed, expired) and their waits.
+    pub left: u64,
+    pub wait_left_ms: u64,
+    pub max_wait_ms: u64,
+    pub overflowed: u64,
+    pub expired: u64,
+    pub transferred_out: u64,
+    pub completed: u64,
+    pub talk_ms: u64,
+    pub wrapup_ms: u64,
+}
+
+impl IntervalCounters {
+    pub fn fields(&self) -> [(&'static str, u64); 16] {
+        [
+            ("offered", self.offered),
+            ("answered", self.answered),
+            ("abandoned", self.abandoned),
+            ("short_abandoned", self.short_abandoned),
+            ("answered_within_sl", self.answered_within_sl),
+            ("abandoned_within_sl", self.abandoned_within_sl),
+            ("wait_answered_ms", self.wait_answered_ms),
+            ("left", self.left),
+            ("wait_left_ms", self.wait_left_ms),
+            ("max_wait_ms", self.max_wait_ms),
+            ("overflowed", self.overflowed),
+            ("expired", self.expired),
+            ("transferred_out", self.transferred_out),
+            ("completed", self.completed),
+            ("talk_ms", self.talk_ms),
+            ("wrapup_ms", self.wrapup_ms),
+        ]
+    }
+}
+
+/// How a call left the waiting line, for the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftLine {
+    Answered,
+    Abandoned,
+    Overflowed,
+    Expired,
+}
+
+/// Live and interval statistics of one queue.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct QueueStats {
+    /// Waiting (and held) calls by (entered_at, seq): the first is the longest wait.
+    pub waiting: BTreeSet<(Millis, u64)>,
+    pub offered_now: u64,
+    pub connected_now: u64,
+    pub intervals: BTreeMap<u64, IntervalCounters>,
+}
+
+impl QueueStats {
+    pub fn counters(&mut self, entered_at: Millis) -> &mut IntervalCounters {
+        self.intervals.entry(interval_of(entered_at)).or_default()
+    }
+
+    pub fn record_left(
+        &mut self,
+        entered_at: Millis,
+        now: Millis,
+        how: LeftLine,
+        sl: Millis,
+        short: Millis,
+    ) {
+        let wait = now.saturating_sub(entered_at);
+        let c = self.counters(entered_at);
+        c.left += 1;
+        c.wait_left_ms += wait;
+        c.max_wait_ms = c.max_wait_ms.max(wait);
+        match how {
+            LeftLine::Answered => {
+                c.answered += 1;
+                c.wait_answered_ms += wait;
+                c.answered_within_sl += u64::from(wait <= sl);
+            }
+            LeftLine::Abandoned => {
+                c.abandoned += 1;
+                c.short_abandoned += u64::from(wait <= short);
+                c.abandoned_within_sl += u64::from(wait <= sl);
+            }
+            LeftLine::Overflowed => c.overflowed += 1,
+            LeftLine::Expired => c.expired += 1,
+        }
+    }
+
+    pub fn prune(&mut self, now: Millis) {
+        let keep_from = interval_of(now).saturating_sub(RETAINED_INTERVALS);
+        while self
+            .intervals
+            .first_key_value()
+            .is_some_and(|(&k, _)| k < keep_from)
+        {
+            self.intervals.pop_first();
+        }
+    }
+}
+
+/// Agent time per state, summed over a group's agents, per interval.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentTime {
+    pub ready_ms: u64,
+    pub busy_ms: u64,
+    pub not_ready_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AgentTimeStats {
+    pub intervals: BTreeMap<(Arc<str>, u64), AgentTime>,
+}
+
+impl AgentTimeStats {
+    /// Adds the span [from, to) spent in `state`, split at interval borders.
+    pub fn add(&mut self, group: &Arc<str>, state: AgentState, from: Millis, to: Millis) {
+        let mut t = from;
+        while t < to {
+            let iv = interval_of(t);
+            let end = ((iv + 1) * INTERVAL_MS).min(to);
+            let slot = self.intervals.entry((group.clone(), iv)).or_default();
+            let span = end - t;
+            match state {
+                AgentState::Ready => slot.ready_ms += span,
+                AgentState::Reserved | AgentState::Busy | AgentState::WrapUp => {
+                    slot.busy_ms += span
+                }
+                AgentState::NotReady => slot.not_ready_ms += span,
+                AgentState::LoggedOut => {}
+            }
+            t = end;
+        }
+    }
+
+    pub fn prune(&mut self, now: Millis) {
+        let keep_from = interval_of(now).saturating_sub(RETAINED_INTERVALS);
+        self.intervals.retain(|(_, iv), _| *iv >= keep_from);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_time_splits_at_interval_borders() {
+        let mut s = AgentTimeStats::default();
+        let g: Arc<str> = Arc::from("g");
+        s.add(
+            &g,
+            AgentState::Busy,
+            INTERVAL_MS - 1_000,
+            INTERVAL_MS + 2_500,
+        );
+        assert_eq!(s.intervals[&(g.clone(), 0)].busy_ms, 1_000);
+        assert_eq!(s.intervals[&(g, 1)].busy_ms, 2_500);
+    }
+
+    #[test]
+    fn waits_count_in_the_interval_the_call_entered() {
+        let mut q = QueueStats::default();
+        q.record_left(
+            INTERVAL_MS - 10,
+            INTERVAL_MS + 4_990,
+            LeftLine::Abandoned,
+            20_000,
+            5_000,
+        );
+        q.record_left(100, 30_100, LeftLine::Answered, 20_000, 5_000);
+        let c = q.intervals[&0];
+        assert_eq!(
+            (c.abandoned, c.short_abandoned, c.abandoned_within_sl),
+            (1, 1, 1)
+        );
+        assert_eq!(
+            (c.answered, c.answered_within_sl, c.wait_answered_ms),
+            (1, 0, 30_000)
+        );
+        assert_eq!((c.left, c.max_wait_ms), (2, 30_000));
+    }
+}
