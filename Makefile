@@ -1,0 +1,153 @@
+# Build, check and run the ACD: a Rust workspace (acd_core/core: the pure router, and
+# acd_core/binding: the thin pyo3 layer) plus the Python package `acd` (python/acd), whose
+# native module acd._core is built by maturin.
+#
+# Everything Python runs from ./.venv, which this Makefile creates and fills, so a fresh clone
+# needs only python3, cargo and make. `make test` is exactly what CI runs (.ci/run).
+# Tools are called by path (.venv/bin/...) so nothing depends on an activated shell.
+
+SHELL := bash
+# -e: stop a multi-line recipe at the first failing command; pipefail: a failing command
+# piped into another still fails the step.
+.SHELLFLAGS := -e -o pipefail -c
+.DEFAULT_GOAL := help
+# A recipe that fails half way must not leave a fresh-looking stamp behind.
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SEEDS ?= 10000
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+# In CI a Cargo.lock that cargo would have to update is a bug (a dependency added without
+# committing the lock file), so cargo must refuse there; locally it may update it freely.
+CARGO_LOCKED := $(if $(CI),--locked)
+
+# Debian's apt needs root; CI runs as root, a developer machine goes through sudo.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+# Python directories to check. git keeps no empty directories, so tests/ and bench/ can be
+# missing in a clone (ruff fails on a missing path), and mypy refuses a directory with no
+# Python file in it: pass only the ones that exist / hold Python files. Once all exist this
+# is the same list as pyproject's [tool.mypy] files.
+PY_DIRS = $(wildcard python tests bench)
+MYPY_PATHS = $(foreach d,python/acd tests bench,$(if $(shell find $(d) -name '*.py' -o -name '*.pyi' 2>/dev/null | head -n 1),$(d)))
+
+# Everything that can change the native module. `maturin develop` always repackages and
+# reinstalls (seconds even when cargo has nothing to do), so it only runs when one of these
+# is newer than the last build; cargo's own incremental build does the rest.
+NATIVE_INPUTS = Cargo.toml Cargo.lock pyproject.toml $(shell find acd_core -type f -not -name '*.md')
+# ... or when the built module is gone from the source tree (e.g. after `git clean`).
+NATIVE_MODULE = $(wildcard python/acd/_core*.so)
+
+# Stamps live inside .venv, so deleting the venv also forgets what was installed into it.
+DEPS_STAMP := $(VENV)/.deps-installed
+BUILD_STAMP := $(VENV)/.native-built
+
+.PHONY: help test lint lint-rust lint-python test-rust stubtest test-python \
+	build run bench sim-soak fmt clean
+
+help:
+	@echo 'make test      full CI run: lint, cargo test, build, stub check, pytest'
+	@echo 'make lint      static checks only: rustfmt, clippy, ruff, mypy'
+	@echo 'make fmt       rewrite Rust and Python sources in the house format'
+	@echo 'make build     create .venv and build acd._core into it (release)'
+	@echo 'make run       simulate a store day with the CLI'
+	@echo 'make bench     Python core-vs-reference comparison and cargo bench'
+	@echo 'make sim-soak  randomized invariant simulation, SEEDS=$(SEEDS) seeds'
+	@echo 'make clean     remove .venv, target/ and every cache (back to a fresh clone)'
+
+# --- environment -------------------------------------------------------------------------
+
+# The venv counts as made once pip is in it: without Debian's python3-venv package (which
+# carries ensurepip) `python3 -m venv` leaves a venv with no pip, and this must run again.
+$(BIN)/pip:
+	if ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then \
+		$(SUDO) apt-get update; \
+		$(SUDO) apt-get install -y --no-install-recommends python3-venv; \
+	fi
+	$(PYTHON) -m venv $(VENV)
+
+# Pins live in one place, pyproject.toml ([project] dependencies + the `dev` extra). They are
+# installed directly instead of via `pip install -e .[dev]`, which would also compile the
+# Rust extension (in debug mode) just to get the tools.
+$(DEPS_STAMP): pyproject.toml $(BIN)/pip
+	$(BIN)/python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(*p["dependencies"], *p["optional-dependencies"]["dev"], sep="\n")' > $(VENV)/requirements-dev.txt
+	$(BIN)/pip install -r $(VENV)/requirements-dev.txt
+	touch $@
+
+# maturin builds in ./target (release profile), drops acd/_core*.so next to the Python sources
+# and installs `acd` into the venv as an editable package, so Python edits need no rebuild.
+# VIRTUAL_ENV tells maturin which environment to install into without activating it.
+$(BUILD_STAMP): $(DEPS_STAMP) $(NATIVE_INPUTS) $(if $(NATIVE_MODULE),,FORCE)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --release $(CARGO_LOCKED)
+	touch $@
+
+build: $(BUILD_STAMP)
+
+FORCE:
+
+# --- checks ------------------------------------------------------------------------------
+
+# Cheap static checks first so that a formatting slip fails in seconds, not after a build.
+test: lint test-rust stubtest test-python
+
+lint: lint-rust lint-python
+
+lint-rust:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets $(CARGO_LOCKED) -- -D warnings
+
+# mypy reads the native module's types from python/acd/_core.pyi, so this needs no build.
+lint-python: $(DEPS_STAMP)
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
+	$(BIN)/mypy $(MYPY_PATHS)
+
+# The binding crate is left out: its test binary links against libpython, which a machine
+# with only Debian's python3 (no libpython3-dev) does not have. The core is pure Rust and
+# `cargo test` must not need Python; the binding is exercised through pytest instead.
+# clippy (above) still checks the binding, it does not link.
+test-rust:
+	cargo test --workspace --exclude acd-binding $(CARGO_LOCKED)
+
+# The stub is the binding's documented contract: check it against the module actually built.
+stubtest: $(BUILD_STAMP)
+	$(BIN)/python -m mypy.stubtest acd._core --allowlist .ci/stubtest-allowlist.txt
+
+# pytest exits 5 when it collected no tests (tests/ empty or absent early on), which is not a
+# failure; every other non-zero exit is.
+test-python: $(BUILD_STAMP)
+	@if [ ! -d tests ]; then echo 'pytest: no tests/ directory, nothing to run'; exit 0; fi; \
+	echo '$(BIN)/pytest'; \
+	rc=0; $(BIN)/pytest || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo 'pytest: no tests collected (exit 5), not a failure'; exit 0; fi; \
+	exit $$rc
+
+# --- running -----------------------------------------------------------------------------
+
+run: $(BUILD_STAMP)
+	$(BIN)/acd simulate --day python/acd/data/store_day.csv
+
+bench: $(BUILD_STAMP)
+	$(BIN)/python bench/core_vs_reference.py
+	cargo bench -p acd-core $(CARGO_LOCKED)
+
+# Pure Rust, no venv needed; release mode because thousands of seeds are slow in debug.
+sim-soak:
+	ACD_SIM_SEEDS=$(SEEDS) cargo test --release -p acd-core --test invariants $(CARGO_LOCKED) -- --nocapture
+
+# --- housekeeping ------------------------------------------------------------------------
+
+# `ruff check --fix` before `ruff format`: a fix (e.g. sorted imports) may need reformatting.
+fmt: $(DEPS_STAMP)
+	cargo fmt --all
+	$(BIN)/ruff check --fix $(PY_DIRS)
+	$(BIN)/ruff format $(PY_DIRS)
+
+clean:
+	cargo clean
+	rm -rf $(VENV) python/acd/_core*.so .pytest_cache .mypy_cache .ruff_cache .benchmarks dist
+	find python tests bench -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
