@@ -1,0 +1,205 @@
+"""The driver loop: simulated callers and agents around a router, on a virtual clock.
+
+The router decides; the driver only plays the world around it. A heap holds the simulated
+events (agent logins, handle-time ends, patience expiries); arrivals come from the sorted list
+of callers. Between them the router's own timers run (`poll_timeout` / `handle_timeout`), timers
+first at equal times, as the router itself orders them. Every event `drain()` returns is turned
+into the simulated agent's reaction (an offer is accepted at once) and into the call records
+the KPIs are computed from.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from acd.sim.arrivals import Caller
+from acd.sim.kpi import CallRecord
+
+
+class RouterEvent(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def agent_id(self) -> str: ...
+    @property
+    def at_ms(self) -> int: ...
+    @property
+    def detail(self) -> str: ...
+
+
+class SimRouter(Protocol):
+    """The part of `acd.Router` the driver uses."""
+
+    def enqueue(self, call_id: str, queue_id: str, now_ms: int) -> bool: ...
+    def abandon(self, call_id: str, now_ms: int) -> None: ...
+    def login(self, agent_id: str, now_ms: int) -> None: ...
+    def set_ready(self, agent_id: str, now_ms: int) -> None: ...
+    def accept(self, agent_id: str, call_id: str, now_ms: int) -> None: ...
+    def end_call(self, call_id: str, now_ms: int) -> None: ...
+    def handle_timeout(self, now_ms: int) -> None: ...
+    def poll_timeout(self) -> int | None: ...
+    def drain(self) -> Sequence[RouterEvent]: ...
+
+
+RouterFactory = Callable[[str], SimRouter]
+
+
+def default_router(config_json: str) -> SimRouter:
+    from acd import Router
+
+    router: SimRouter = Router(config_json)
+    return router
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    agent_id: str
+    at_ms: int
+
+
+@dataclass(slots=True)
+class SimResult:
+    records: list[CallRecord]
+    busy: dict[str, list[tuple[int, int]]]  # per agent: [connected, ended + wrap-up) spans
+    staffed: dict[str, tuple[int, int]]  # per agent: [login, end of its last work or end_ms)
+    end_ms: int  # time of the last event
+    event_counts: dict[str, int] = field(default_factory=dict)
+
+
+class SimulationError(RuntimeError):
+    """The router produced an event the simulated world cannot explain."""
+
+
+# Order of simulated events at the same millisecond: logins, then calls ending (freeing an
+# agent), then callers hanging up, then new arrivals.
+_LOGIN, _END, _ABANDON, _ARRIVAL = 0, 1, 2, 3
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def simulate(
+    config: dict[str, Any],
+    queue_id: str,
+    callers: Sequence[Caller],
+    logins: Sequence[Login],
+    *,
+    wrapup_ms: int = 0,
+    close_ms: int = 0,
+    router_factory: RouterFactory = default_router,
+    progress: ProgressCallback | None = None,
+) -> SimResult:
+    """Run `callers` (sorted by arrival) into `queue_id` of a router built from `config`.
+
+    Agents stay logged in until `close_ms` or until their last call ends, whichever is later.
+    """
+    router = router_factory(json.dumps(config, sort_keys=True))
+    records = [CallRecord(c.call_id, c.arrival_ms) for c in callers]
+    index_of = {c.call_id: i for i, c in enumerate(callers)}
+    counts: dict[str, int] = {}
+    busy: dict[str, list[tuple[int, int]]] = {}
+    connected_at: dict[str, int] = {}
+    heap: list[tuple[int, int, int]] = []  # (at_ms, kind, index)
+    for i, login in enumerate(logins):
+        heapq.heappush(heap, (login.at_ms, _LOGIN, i))
+    unresolved = len(callers)
+    now = 0
+    last_deadline: int | None = None
+
+    def react() -> None:
+        nonlocal unresolved
+        events = router.drain()
+        while events:
+            for ev in events:
+                kind = ev.kind
+                counts[kind] = counts.get(kind, 0) + 1
+                if kind == "offer":
+                    rec = records[index_of[ev.call_id]]
+                    if rec.first_offer_ms is None:
+                        rec.first_offer_ms = ev.at_ms
+                    router.accept(ev.agent_id, ev.call_id, now)
+                elif kind == "connected":
+                    i = index_of[ev.call_id]
+                    rec = records[i]
+                    if rec.answered_ms is not None:
+                        raise SimulationError(f"{ev.call_id} connected twice")
+                    rec.answered_ms = ev.at_ms
+                    rec.agent_id = ev.agent_id
+                    connected_at[ev.agent_id] = ev.at_ms
+                    heapq.heappush(heap, (ev.at_ms + callers[i].handle_ms, _END, i))
+                elif kind == "ended":
+                    records[index_of[ev.call_id]].ended_ms = ev.at_ms
+                    start = connected_at.pop(ev.agent_id)
+                    busy.setdefault(ev.agent_id, []).append((start, ev.at_ms + wrapup_ms))
+                elif kind == "terminal":
+                    rec = records[index_of[ev.call_id]]
+                    if rec.outcome is not None:
+                        raise SimulationError(f"{ev.call_id} ended twice ({rec.outcome})")
+                    rec.outcome = ev.detail
+                    rec.left_ms = ev.at_ms
+                    unresolved -= 1
+                elif kind == "error":
+                    raise SimulationError(f"router error: {ev.detail}")
+            events = router.drain()
+
+    next_arrival = 0
+    while True:
+        if next_arrival < len(callers):
+            arrival: tuple[int, int, int] | None = (
+                callers[next_arrival].arrival_ms,
+                _ARRIVAL,
+                next_arrival,
+            )
+        else:
+            arrival = None
+        pending = heap[0] if heap else None
+        upcoming = pending if arrival is None or (pending and pending < arrival) else arrival
+        deadline = router.poll_timeout()
+        if deadline is not None and (upcoming is None or deadline <= upcoming[0]):
+            if upcoming is None and unresolved == 0:
+                break  # only timers of finished work are left
+            if deadline == last_deadline:
+                raise SimulationError(f"router timer at {deadline} ms does not go away")
+            last_deadline = now = max(now, deadline)
+            router.handle_timeout(now)
+            react()
+            continue
+        if upcoming is None:
+            break
+        last_deadline = None
+        at, kind, i = upcoming
+        now = at
+        if kind == _ARRIVAL:
+            next_arrival += 1
+            caller = callers[i]
+            if not router.enqueue(caller.call_id, queue_id, now):
+                raise SimulationError(f"{caller.call_id} refused as a duplicate")
+            if caller.patience_ms is not None:
+                heapq.heappush(heap, (now + caller.patience_ms, _ABANDON, i))
+            if progress is not None and next_arrival % 1000 == 0:
+                progress(next_arrival, len(callers))
+        else:
+            heapq.heappop(heap)
+            if kind == _LOGIN:
+                router.login(logins[i].agent_id, now)
+                router.set_ready(logins[i].agent_id, now)
+            elif kind == _END:
+                router.end_call(callers[i].call_id, now)
+            else:
+                rec = records[i]
+                if rec.answered_ms is None and rec.outcome is None:
+                    router.abandon(rec.call_id, now)
+        react()
+    if progress is not None:
+        progress(len(callers), len(callers))
+    staffed: dict[str, tuple[int, int]] = {}
+    for login in logins:
+        spans = busy.get(login.agent_id)
+        last_work = spans[-1][1] if spans else login.at_ms
+        staffed[login.agent_id] = (login.at_ms, max(close_ms, last_work))
+    return SimResult(records, busy, staffed, now, counts)
