@@ -1,0 +1,158 @@
+"""The `acd` command line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+BUNDLED_DAY = "store_day.csv"
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def _add_simulate(sub: Any) -> None:
+    p = sub.add_parser(
+        "simulate",
+        help="drive the router on a virtual clock and report KPIs",
+        description=(
+            "Single-queue mode (Poisson arrivals, exponential handle time, optional exponential "
+            "patience, several seeds) or, with --day, a day of 15-minute intervals through a "
+            "scenario of queues and agent groups."
+        ),
+    )
+    p.add_argument("--arrivals-per-hour", type=_positive_float, help="single mode: arrival rate")
+    p.add_argument("--aht", type=_positive_float, default=180.0, help="mean handle time, s")
+    p.add_argument("--agents", type=_positive_int, help="single mode / scenario single: agents")
+    p.add_argument("--threshold", type=_positive_float, default=20.0, help="SL threshold, s")
+    p.add_argument(
+        "--patience",
+        type=_positive_float,
+        help="mean caller patience, s (default: none in single mode, 60 with --day)",
+    )
+    p.add_argument("--calls", type=_positive_int, help="single mode: calls per seed (200000)")
+    p.add_argument("--seeds", type=_positive_int, help="single mode: number of seeds (5)")
+    p.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
+    p.add_argument(
+        "--day",
+        nargs="?",
+        const=BUNDLED_DAY,
+        metavar="FILE.csv",
+        help="day mode: interval_start,calls_per_hour per 15 minutes (default: bundled store day)",
+    )
+    p.add_argument(
+        "--scenario",
+        choices=("first-line-overflow", "single"),
+        default="first-line-overflow",
+        help="day mode: routing scenario",
+    )
+    p.add_argument(
+        "--no-overflow", action="store_true", help="day mode: tier 1 only (no overflow to tier 2)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--progress", action="store_true", help="progress bar even if not a tty")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="acd", description="ACD core: contact-center router")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_simulate(sub)
+    return parser
+
+
+def _read_rates(name: str) -> Any:
+    from acd.sim.arrivals import read_day
+
+    if name == BUNDLED_DAY and not Path(name).exists():
+        with importlib.resources.as_file(
+            importlib.resources.files("acd").joinpath("data", BUNDLED_DAY)
+        ) as path:
+            return read_day(path)
+    return read_day(Path(name))
+
+
+def _simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from acd.sim.day import DayParams, run_day
+    from acd.sim.progress import ProgressBar
+    from acd.sim.single import SingleParams, run_single
+    from acd.sim.table import render_day, render_single
+
+    show = args.progress or sys.stderr.isatty()
+    bar = ProgressBar("simulate") if show else None
+    try:
+        if args.day is not None:
+            if args.arrivals_per_hour is not None or args.calls is not None or args.seeds:
+                parser.error("--arrivals-per-hour, --calls and --seeds are for single mode")
+            if args.agents is not None and args.scenario != "single":
+                parser.error("--agents applies to --scenario single only")
+            try:
+                rates = _read_rates(args.day)
+                result = run_day(
+                    rates,
+                    DayParams(
+                        scenario=args.scenario,
+                        overflow=not args.no_overflow,
+                        seed=args.seed,
+                        aht_s=args.aht,
+                        patience_s=60.0 if args.patience is None else args.patience,
+                        threshold_s=args.threshold,
+                        agents=16 if args.agents is None else args.agents,
+                    ),
+                    progress=bar,
+                )
+            except (OSError, ValueError) as e:
+                parser.error(str(e))
+            text = render_day(result)
+        else:
+            if args.arrivals_per_hour is None or args.agents is None:
+                parser.error("single mode needs --arrivals-per-hour and --agents (or use --day)")
+            if args.no_overflow or args.scenario != "first-line-overflow":
+                parser.error("--scenario and --no-overflow are for --day")
+            result = run_single(
+                SingleParams(
+                    arrivals_per_hour=args.arrivals_per_hour,
+                    aht_s=args.aht,
+                    agents=args.agents,
+                    threshold_s=args.threshold,
+                    patience_s=args.patience,
+                    calls=200_000 if args.calls is None else args.calls,
+                    seeds=5 if args.seeds is None else args.seeds,
+                    seed=args.seed,
+                ),
+                progress=bar,
+            )
+            text = render_single(result)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(json.dumps(result, sort_keys=True) if args.json else text)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "simulate":
+        return _simulate(args, parser)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
