@@ -42,6 +42,9 @@ impl Timers {
         }
         self.entries.pop_first()
     }
+    pub fn contains(&self, key: TimerKey) -> bool {
+        self.entries.contains_key(&key)
+    }
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -11,6 +11,7 @@
 mod agents;
 mod batch;
 pub mod calls;
+mod invariants;
 mod matching;
 mod query;
 mod snapshot;

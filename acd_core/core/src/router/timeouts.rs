@@ -43,6 +43,10 @@ impl Router {
 
     /// The call's next deadline: the earliest of time-to-live, overflow, next escalation step
     /// and preferred-agent limit. Connected calls have none.
+    pub(crate) fn call_deadline_for_check(&self, cx: CallIx) -> Option<Millis> {
+        self.call_deadline(cx)
+    }
+
     fn call_deadline(&self, cx: CallIx) -> Option<Millis> {
         let call = self.call(cx);
         if let CallState::Connected(_) = call.state {
