@@ -27,7 +27,7 @@ BUNDLED_DAY = Path(acd.__file__).resolve().parent / "data" / "store_day.csv"
 # Erlang C runs: per row, SEEDS seeds of CALLS calls (5% warm-up). Chosen so that the estimates
 # sit well inside the tolerances for the seeds used (worst deviations measured: see the report)
 # while the whole comparison stays under ~60 s with the Rust core on 2 cores.
-CALLS = 60_000
+CALLS = 100_000
 SEEDS = 5
 
 

@@ -69,7 +69,7 @@ class SimResult:
     busy: dict[str, list[tuple[int, int]]]  # per agent: [connected, ended + wrap-up) spans
     staffed: dict[str, tuple[int, int]]  # per agent: [login, end of its last work or end_ms)
     end_ms: int  # time of the last event
-    event_counts: dict[str, int] = field(default_factory=dict)
+    other_events: dict[str, int] = field(default_factory=dict)  # by kind: missed, revoke, ...
 
 
 class SimulationError(RuntimeError):
@@ -77,8 +77,8 @@ class SimulationError(RuntimeError):
 
 
 # Order of simulated events at the same millisecond: logins, then calls ending (freeing an
-# agent), then callers hanging up, then new arrivals.
-_LOGIN, _END, _ABANDON, _ARRIVAL = 0, 1, 2, 3
+# agent), then callers hanging up, then (outside the heap) new arrivals.
+_LOGIN, _END, _ABANDON = 0, 1, 2
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -111,31 +111,36 @@ def simulate(
     now = 0
     last_deadline: int | None = None
 
+    accept, drain, push = router.accept, router.drain, heapq.heappush
+
     def react() -> None:
         nonlocal unresolved
-        events = router.drain()
+        events = drain()
         while events:
             for ev in events:
                 kind = ev.kind
-                counts[kind] = counts.get(kind, 0) + 1
+                if kind == "agent-state":
+                    continue  # the simulation tracks agent time from the call events
                 if kind == "offer":
                     rec = records[index_of[ev.call_id]]
                     if rec.first_offer_ms is None:
                         rec.first_offer_ms = ev.at_ms
-                    router.accept(ev.agent_id, ev.call_id, now)
+                    accept(ev.agent_id, ev.call_id, now)
                 elif kind == "connected":
                     i = index_of[ev.call_id]
                     rec = records[i]
                     if rec.answered_ms is not None:
                         raise SimulationError(f"{ev.call_id} connected twice")
-                    rec.answered_ms = ev.at_ms
-                    rec.agent_id = ev.agent_id
-                    connected_at[ev.agent_id] = ev.at_ms
-                    heapq.heappush(heap, (ev.at_ms + callers[i].handle_ms, _END, i))
+                    at = ev.at_ms
+                    rec.answered_ms = at
+                    rec.agent_id = agent = ev.agent_id
+                    connected_at[agent] = at
+                    push(heap, (at + callers[i].handle_ms, _END, i))
                 elif kind == "ended":
-                    records[index_of[ev.call_id]].ended_ms = ev.at_ms
-                    start = connected_at.pop(ev.agent_id)
-                    busy.setdefault(ev.agent_id, []).append((start, ev.at_ms + wrapup_ms))
+                    at = ev.at_ms
+                    records[index_of[ev.call_id]].ended_ms = at
+                    agent = ev.agent_id
+                    busy.setdefault(agent, []).append((connected_at.pop(agent), at + wrapup_ms))
                 elif kind == "terminal":
                     rec = records[index_of[ev.call_id]]
                     if rec.outcome is not None:
@@ -145,23 +150,24 @@ def simulate(
                     unresolved -= 1
                 elif kind == "error":
                     raise SimulationError(f"router error: {ev.detail}")
-            events = router.drain()
+                else:
+                    counts[kind] = counts.get(kind, 0) + 1
+            events = drain()
 
+    poll_timeout, pop = router.poll_timeout, heapq.heappop
+    total = len(callers)
     next_arrival = 0
     while True:
-        if next_arrival < len(callers):
-            arrival: tuple[int, int, int] | None = (
-                callers[next_arrival].arrival_ms,
-                _ARRIVAL,
-                next_arrival,
-            )
-        else:
-            arrival = None
-        pending = heap[0] if heap else None
-        upcoming = pending if arrival is None or (pending and pending < arrival) else arrival
-        deadline = router.poll_timeout()
-        if deadline is not None and (upcoming is None or deadline <= upcoming[0]):
-            if upcoming is None and unresolved == 0:
+        # The next simulated event: the heap's top, or the next arrival; at equal times the
+        # heap goes first (arrivals sort last).
+        has_arrival = next_arrival < total
+        arrival_ms = callers[next_arrival].arrival_ms if has_arrival else 0
+        from_heap = bool(heap) and (not has_arrival or heap[0][0] <= arrival_ms)
+        idle = not from_heap and not has_arrival
+        at = heap[0][0] if from_heap else arrival_ms
+        deadline = poll_timeout()
+        if deadline is not None and (idle or deadline <= at):
+            if idle and unresolved == 0:
                 break  # only timers of finished work are left
             if deadline == last_deadline:
                 raise SimulationError(f"router timer at {deadline} ms does not go away")
@@ -169,31 +175,30 @@ def simulate(
             router.handle_timeout(now)
             react()
             continue
-        if upcoming is None:
+        if idle:
             break
         last_deadline = None
-        at, kind, i = upcoming
         now = at
-        if kind == _ARRIVAL:
+        if not from_heap:
+            caller = callers[next_arrival]
             next_arrival += 1
-            caller = callers[i]
             if not router.enqueue(caller.call_id, queue_id, now):
                 raise SimulationError(f"{caller.call_id} refused as a duplicate")
             if caller.patience_ms is not None:
-                heapq.heappush(heap, (now + caller.patience_ms, _ABANDON, i))
+                push(heap, (now + caller.patience_ms, _ABANDON, next_arrival - 1))
             if progress is not None and next_arrival % 1000 == 0:
-                progress(next_arrival, len(callers))
+                progress(next_arrival, total)
         else:
-            heapq.heappop(heap)
-            if kind == _LOGIN:
-                router.login(logins[i].agent_id, now)
-                router.set_ready(logins[i].agent_id, now)
-            elif kind == _END:
+            _, kind, i = pop(heap)
+            if kind == _END:
                 router.end_call(callers[i].call_id, now)
-            else:
+            elif kind == _ABANDON:
                 rec = records[i]
                 if rec.answered_ms is None and rec.outcome is None:
                     router.abandon(rec.call_id, now)
+            else:
+                router.login(logins[i].agent_id, now)
+                router.set_ready(logins[i].agent_id, now)
         react()
     if progress is not None:
         progress(len(callers), len(callers))
