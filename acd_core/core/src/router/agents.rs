@@ -113,7 +113,7 @@ impl Router {
         }
         let agent = &mut self.agents[ax as usize];
         agent.presence = Presence::Available;
-        agent.reason = Arc::from("");
+        agent.reason = self.ix.blank.clone();
         agent.ready_since = now;
         agent.ready_epoch += 1;
         self.note_state(ax, now);

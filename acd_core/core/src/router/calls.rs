@@ -50,6 +50,14 @@ pub(crate) fn check_id(field: &'static str, id: &str) -> Result<()> {
 }
 
 impl Router {
+    fn shared_str(&self, s: &str) -> Arc<str> {
+        if s.is_empty() {
+            self.ix.blank.clone()
+        } else {
+            Arc::from(s)
+        }
+    }
+
     /// Enqueues a call. Returns false (and does nothing) if the id is live or finished recently.
     pub fn enqueue(&mut self, req: &EnqueueRequest, now: Millis) -> Result<bool> {
         check_id("call_id", &req.call_id)?;
@@ -102,8 +110,8 @@ impl Router {
             priority: req.priority,
             score: score(req.priority, self.queues[qi as usize].cfg.aging_ms, now),
             skills_override,
-            caller: Arc::from(req.caller.as_str()),
-            dialled: Arc::from(req.dialled.as_str()),
+            caller: self.shared_str(&req.caller),
+            dialled: self.shared_str(&req.dialled),
             attributes: req.attributes.clone(),
             preferred: preferred.map(|a| (a, now + req.preferred_wait_ms)),
             first_enqueued_at: now,

@@ -97,6 +97,11 @@ pub(crate) struct Indexes {
     pub calls: FxHashMap<Arc<str>, CallIx>,
     pub classes: FxHashMap<ClassKey, ClassIx>,
     pub finished: FxHashMap<Arc<str>, Millis>,
+    /// Class of (queue, channel, step) for calls without skill overrides: skips building a
+    /// requirement key on every enqueue.
+    pub base_classes: FxHashMap<(QueueIx, crate::model::Channel, u8), ClassIx>,
+    /// The empty string, shared (events and calls use it for absent fields).
+    pub blank: Arc<str>,
 }
 
 impl Router {
@@ -288,9 +293,12 @@ impl Router {
                 let c = self.call(cx);
                 (c.id.clone(), self.queues[c.queue as usize].id.clone())
             }
-            None => (empty(), empty()),
+            None => (self.ix.blank.clone(), self.ix.blank.clone()),
         };
-        let agent_id = agent.map_or_else(empty, |a| self.agents[a as usize].id.clone());
+        let agent_id = agent.map_or_else(
+            || self.ix.blank.clone(),
+            |a| self.agents[a as usize].id.clone(),
+        );
         self.events.push(Event {
             kind,
             call_id,
@@ -299,7 +307,7 @@ impl Router {
             at_ms: at,
             expires_at_ms: 0,
             rule: Rule::None,
-            reason: empty(),
+            reason: self.ix.blank.clone(),
             detail: Detail::None,
         });
         self.events.last_mut().expect("just pushed")
@@ -307,6 +315,12 @@ impl Router {
 
     /// The requirement class of a call at its current escalation step (created on first use).
     pub(crate) fn class_of(&mut self, qi: QueueIx, call: &Call) -> ClassIx {
+        let base_key = (qi, call.channel, call.step);
+        if call.skills_override.is_none() {
+            if let Some(&ci) = self.ix.base_classes.get(&base_key) {
+                return ci;
+            }
+        }
         let q = &self.queues[qi as usize];
         let steps = &q.cfg.escalation[..call.step as usize];
         let lower = steps.last().map_or(0, |s| s.lower_levels_by);
@@ -326,13 +340,10 @@ impl Router {
             reqs,
             max_tier: if tier == 0 { ALL_TIERS } else { tier },
         };
-        self.class_ix(key)
+        let ci = self.class_ix(key);
+        if call.skills_override.is_none() {
+            self.ix.base_classes.insert(base_key, ci);
+        }
+        ci
     }
-}
-
-fn empty() -> Arc<str> {
-    thread_local! {
-        static EMPTY: Arc<str> = Arc::from("");
-    }
-    EMPTY.with(Arc::clone)
 }
