@@ -1,6 +1,18 @@
 """Native routing core (Rust, pyo3). See acd_core/ROUTING.md for the semantics."""
 
-from typing import Any, Final
+from typing import Any, Final, final
+
+__all__ = [
+    "__version__",
+    "AcdError",
+    "ConfigError",
+    "Event",
+    "IllegalTransitionError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "Router",
+    "heap_bytes",
+]
 
 __version__: Final[str]
 
@@ -19,6 +31,7 @@ class InvalidArgumentError(AcdError):
 class IllegalTransitionError(AcdError):
     """The command is not allowed in the current state of the agent or call."""
 
+@final
 class Event:
     """One decision or notification produced by the router (see ROUTING.md, Events)."""
 
@@ -40,10 +53,11 @@ class Event:
     def detail(self) -> str: ...
     def as_tuple(self) -> tuple[str, str, str, str, int, int, str, str]: ...
 
+@final
 class Router:
     """One tenant's router: queues, agents, waiting calls, offers. Deterministic, no clock."""
 
-    def __init__(self, config_json: str) -> None: ...
+    def __new__(cls, config_json: str) -> Router: ...
     @staticmethod
     def from_snapshot(data: bytes) -> Router: ...
     def snapshot(self) -> bytes: ...

@@ -40,7 +40,7 @@ impl PyRouter {
         PyBytes::new(py, &self.inner.snapshot())
     }
 
-    #[pyo3(signature = (call_id, queue_id, now_ms, priority=0, channel="voice", skills=None, caller=String::new(), dialled=String::new(), preferred_agent=None, preferred_wait_ms=0, attributes=None))]
+    #[pyo3(signature = (call_id, queue_id, now_ms, priority=0, channel="voice", skills=None, caller="", dialled="", preferred_agent=None, preferred_wait_ms=0, attributes=None))]
     #[allow(clippy::too_many_arguments)]
     fn enqueue(
         &mut self,
@@ -50,8 +50,8 @@ impl PyRouter {
         priority: i64,
         channel: &str,
         skills: Option<BTreeMap<String, i64>>,
-        caller: String,
-        dialled: String,
+        caller: &str,
+        dialled: &str,
         preferred_agent: Option<String>,
         preferred_wait_ms: u64,
         attributes: Option<BTreeMap<String, String>>,
@@ -88,8 +88,8 @@ impl PyRouter {
             priority,
             channel: Some(channel),
             skills,
-            caller,
-            dialled,
+            caller: caller.to_owned(),
+            dialled: dialled.to_owned(),
             preferred_agent,
             preferred_wait_ms,
             attributes: attributes

@@ -5,6 +5,7 @@
 //! every Ready agent sits in the ready set of every class it is eligible for. So:
 //! - a call arriving looks at one ready set: its best agent is the first entry, O(log n);
 //! - an agent becoming Ready looks at the first waiting call of each class it serves.
+//!
 //! Both sets are ordered sets keyed so that "best first" is the minimum.
 
 use std::collections::BTreeSet;
