@@ -1,17 +1,23 @@
-"""Decoding of ``apply_batch`` tuples (ROUTING.md, Batch commands) into router calls."""
+"""Decoding of ``apply_batch`` tuples (ROUTING.md, Batch commands) into router calls.
+
+Every tuple is decoded before any is applied, so a malformed batch (unknown command, wrong
+number of fields, wrong field type) changes nothing: it raises ``ValueError``, as the core's
+binding does. Commands that are well formed but refused become ``error`` events instead.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from acd.reference.errors import InvalidArgumentError
+Apply = Callable[..., object]
 
-if TYPE_CHECKING:
-    from acd.reference.router import Router
-
-# command name -> (field types after the name, how to apply them)
-_COMMANDS: dict[str, tuple[tuple[type, ...], Callable[..., None]]] = {
+# command name -> (field types after the name, the router method that applies them)
+_COMMANDS: dict[str, tuple[tuple[type, ...], Apply]] = {
+    "enqueue": (
+        (str, str, int, int),
+        lambda r, call, queue, t, priority: r.enqueue(call, queue, t, priority),
+    ),
     "abandon": ((str, int), lambda r, c, t: r.abandon(c, t)),
     "login": ((str, int), lambda r, a, t: r.login(a, t)),
     "logout": ((str, int), lambda r, a, t: r.logout(a, t)),
@@ -23,33 +29,32 @@ _COMMANDS: dict[str, tuple[tuple[type, ...], Callable[..., None]]] = {
     "wrapup_done": ((str, str, int), lambda r, a, c, t: r.wrapup_done(a, c, t)),
     "timeout": ((int,), lambda r, t: r.handle_timeout(t)),
 }
-_ENQUEUE = (str, str, int, int)
 
 
-def dispatch(router: Router, command: tuple[Any, ...]) -> None:
-    """Apply one batch command; a malformed one raises ``InvalidArgumentError``."""
-    if not isinstance(command, tuple | list) or not command:
-        raise InvalidArgumentError("expected a non-empty tuple")
-    name, args = command[0], tuple(command[1:])
-    if name == "enqueue":
-        if len(args) == 3:  # priority may be left out
-            args = (*args, 0)
-        _check(name, args, _ENQUEUE)
-        router.enqueue(args[0], args[1], args[2], args[3])
-        return
-    spec = _COMMANDS.get(name) if isinstance(name, str) else None
+def parse_batch(commands: list[tuple[Any, ...]]) -> list[tuple[Apply, tuple[Any, ...]]]:
+    """Decode every command; the first malformed one raises ``ValueError``."""
+    return [_parse_one(command, index) for index, command in enumerate(commands)]
+
+
+def _parse_one(command: object, index: int) -> tuple[Apply, tuple[Any, ...]]:
+    if not isinstance(command, tuple):
+        raise ValueError(f"commands[{index}]: expected a tuple")
+    name = command[0] if command else None
+    if not isinstance(name, str):
+        raise ValueError(f"commands[{index}][0]: expected a command name (str)")
+    spec = _COMMANDS.get(name)
     if spec is None:
-        raise InvalidArgumentError(f"unknown command {name!r}")
+        raise ValueError(f"commands[{index}]: unknown command '{name}'")
     types, apply = spec
-    _check(name, args, types)
-    apply(router, *args)
-
-
-def _check(name: str, args: tuple[Any, ...], types: tuple[type, ...]) -> None:
+    args = command[1:]
     if len(args) != len(types):
-        raise InvalidArgumentError(f"{name}: expected {len(types)} fields, got {len(args)}")
+        raise ValueError(
+            f"commands[{index}]: '{name}' takes {len(types)} arguments, got {len(args)}"
+        )
     for position, (value, expected) in enumerate(zip(args, types, strict=True), start=1):
-        if type(value) is not expected:
-            raise InvalidArgumentError(
-                f"{name}: field {position} must be {expected.__name__}, got {type(value).__name__}"
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise ValueError(
+                f"commands[{index}][{position}]: expected {expected.__name__},"
+                f" got {type(value).__name__}"
             )
+    return apply, args

@@ -9,6 +9,7 @@ against a reference that quietly did something else.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,8 +129,21 @@ def _integer(value: object, path: str, lo: int, hi: int | None = None) -> int:
     if type(value) is not int:
         raise ConfigError(f"{path}: expected an integer, got {_json_type(value)}")
     if value < lo or (hi is not None and value > hi):
+        if lo == 1 and hi is None:
+            raise ConfigError(f"{path}: must be above 0")
         bound = f"{lo}..{hi}" if hi is not None else f"{lo}.."
         raise ConfigError(f"{path}: {value} out of range {bound}")
+    return value
+
+
+def _check_id(path: str, value: str) -> str:
+    """Ids and skill names, as the core checks them: 1..256 UTF-8 bytes, no control chars."""
+    if (
+        not value
+        or len(value.encode()) > 256
+        or any(unicodedata.category(c) == "Cc" for c in value)
+    ):
+        raise ConfigError(f"{path}: must be 1..256 characters without control characters")
     return value
 
 
@@ -138,8 +152,7 @@ def _skills(raw: object, path: str) -> dict[str, int]:
         raise ConfigError(f"{path}: expected an object, got {_json_type(raw)}")
     skills: dict[str, int] = {}
     for name, level in raw.items():
-        if not name:
-            raise ConfigError(f"{path}: empty skill name")
+        _check_id(f"{path}.{name}", name)
         if type(level) is not int:
             raise ConfigError(f"{path}.{name}: expected an integer, got {_json_type(level)}")
         if not MIN_LEVEL <= level <= MAX_LEVEL:
@@ -175,9 +188,7 @@ _QUEUE_FIELDS = (
 
 def _queue(raw: object, path: str) -> QueueConfig:
     f = _Fields(raw, path, _QUEUE_FIELDS)
-    queue_id = f.string("id")
-    if not queue_id:
-        raise ConfigError(f"{f.field('id')}: must not be empty")
+    queue_id = _check_id(f.field("id"), f.string("id"))
     strategy = f.string("strategy", "longest-idle")
     if strategy not in STRATEGIES:
         raise ConfigError(f"{f.field('strategy')}: unknown strategy {strategy!r}")
@@ -207,7 +218,7 @@ def _queue(raw: object, path: str) -> QueueConfig:
         ),
         max_tier=f.integer("max_tier", 0, 0),
         prefer_lower_tier=f.boolean("prefer_lower_tier", True),
-        ttl_ms=f.integer("ttl_ms", 14_400_000, 0),
+        ttl_ms=f.integer("ttl_ms", 14_400_000, 1),
         sl_threshold_ms=f.integer("sl_threshold_ms", 20000, 0),
         short_abandon_ms=f.integer("short_abandon_ms", 5000, 0),
     )
@@ -215,9 +226,7 @@ def _queue(raw: object, path: str) -> QueueConfig:
 
 def _agent(raw: object, path: str) -> AgentConfig:
     f = _Fields(raw, path, ("id", "skills", "tier", "group", "capacity"))
-    agent_id = f.string("id")
-    if not agent_id:
-        raise ConfigError(f"{f.field('id')}: must not be empty")
+    agent_id = _check_id(f.field("id"), f.string("id"))
     capacity_raw = f.raw.get("capacity", {"voice": 1, "callback": 1})
     cap_path = f.field("capacity")
     if not isinstance(capacity_raw, dict):
@@ -232,17 +241,24 @@ def _agent(raw: object, path: str) -> AgentConfig:
     return AgentConfig(
         id=agent_id,
         skills=_skills(f.raw.get("skills", {}), f.field("skills")),
-        tier=f.integer("tier", 1, 1),
+        tier=_tier(f),
         group=f.string("group", ""),
         capacity=capacity,
     )
+
+
+def _tier(f: _Fields) -> int:
+    tier = f.raw.get("tier", 1)
+    if tier == 0 and type(tier) is int:
+        raise ConfigError(f"{f.field('tier')}: tiers start at 1")
+    return _integer(tier, f.field("tier"), 1, 255)
 
 
 def _unique(items: list[Any], kind: str) -> None:
     seen: set[str] = set()
     for i, item in enumerate(items):
         if item.id in seen:
-            raise ConfigError(f"{kind}[{i}].id: duplicate id {item.id!r}")
+            raise ConfigError(f"{kind}s[{i}].id: duplicate {kind} '{item.id}'")
         seen.add(item.id)
 
 
@@ -261,8 +277,8 @@ def parse_config(config_json: str) -> RouterConfig:
         lists[name] = value
     queues = [_queue(q, f"queues[{i}]") for i, q in enumerate(lists["queues"])]
     agents = [_agent(a, f"agents[{i}]") for i, a in enumerate(lists["agents"])]
-    _unique(queues, "queues")
-    _unique(agents, "agents")
+    _unique(queues, "queue")
+    _unique(agents, "agent")
     return RouterConfig(
         seed=f.integer("seed", 1, 0),
         dedup_window_ms=f.integer("dedup_window_ms", 3_600_000, 0),

@@ -86,10 +86,10 @@ class Engine:
         self._call_heaps: list[list[tuple[int, int]]] = [[] for _ in config.queues]
         self._agent_heaps: list[list[tuple[int, int, int, int]]] = [[] for _ in config.queues]
         self._waiting = [0] * len(config.queues)
-        self._waiting_total = 0
+        self._connected = 0  # live calls connected to an agent
         self._calls: dict[str, Call] = {}
         self._calls_by_seq: dict[int, Call] = {}
-        self._finished: dict[str, tuple[int, str]] = {}  # call id -> (queue, outcome)
+        self._finished: set[str] = set()  # ids of finished calls, for idempotent enqueue
         self._timers: list[tuple[int, int, int, int]] = []
         self._events: list[Event] = []
         self._now = 0
@@ -112,7 +112,6 @@ class Engine:
         heap_calls = self._call_heaps[call.queue]
         heappush(heap_calls, (call.key, call.seq))
         self._waiting[call.queue] += 1
-        self._waiting_total += 1
         if len(heap_calls) > 2 * self._waiting[call.queue] + 32:
             live = self._calls_by_seq
             heap_calls[:] = [e for e in heap_calls if e[1] in live and live[e[1]].state is WAITING]
@@ -136,7 +135,6 @@ class Engine:
             return False
         heappop(self._call_heaps[best_queue])
         self._waiting[best_queue] -= 1
-        self._waiting_total -= 1
         self._offer(live[best[1]], agent, at)
         return True
 
@@ -226,10 +224,11 @@ class Engine:
         """The call leaves the router: terminal event, the id is remembered forever."""
         if call.state is WAITING:
             self._waiting[call.queue] -= 1
-            self._waiting_total -= 1
+        elif call.state is CONNECTED_STATE:
+            self._connected -= 1
         del self._calls[call.id]
         del self._calls_by_seq[call.seq]
-        self._finished[call.id] = (call.queue, outcome)
+        self._finished.add(call.id)
         queue_id = self._queues[call.queue].id
         self._events.append(Event(TERMINAL, call.id, "", queue_id, at, 0, "", outcome))
 
@@ -246,6 +245,7 @@ class Engine:
         agent.state = AgentState.BUSY
         agent.misses = 0
         call.state = CONNECTED_STATE
+        self._connected += 1
         queue_id = self._queues[call.queue].id
         self._events.append(Event(CONNECTED, call.id, agent.id, queue_id, at, 0, "", ""))
 
@@ -285,7 +285,7 @@ class Engine:
     def _log_out(self, agent: Agent) -> None:
         self._cancel_agent_timer(agent)
         agent.state = AgentState.LOGGED_OUT
-        agent.reason = ""
+        agent.reason = "logout"
         agent.in_delay = False
         agent.call = None
         agent.pending_logout = False

@@ -3,62 +3,62 @@
 The oracle of the differential tests and the baseline of the benchmarks. Mechanics and indexes
 are in ``engine.py``; this module checks arguments and states, then calls them.
 
-Choices where ROUTING.md leaves the subset open (the Rust core must match them):
+Choices where ROUTING.md leaves the subset open. They were checked against the Rust core
+(``acd._core``) with random command sequences: events, error events (messages included),
+agent states/reasons and waiting counts agree. Both must keep them.
 
-1. Command order: ``now_ms`` is checked first (not an int, or smaller than the last one seen,
-   the clock starting at 0: ``InvalidArgumentError``, nothing changes); then the clock advances
-   and due timers fire; then the other arguments, in signature order, and the state are
-   checked. So a command refused for any other reason has still advanced the clock and fired
-   the timers (a late accept sees its offer's expiry first).
-2. Every duration that sets a timer is >= 1 ms (``offer_timeout_ms`` must be >= 1; a 0 wrap-up,
-   delay or ttl means "at once" / "none"), so a timer is always due strictly after the moment
-   it is set; timers set while timers fire are due in the same ``handle_timeout`` when their
-   deadline is ``<= now_ms``. Offer sequence numbers and call seqs both start at 1.
-3. Enqueue: all arguments are checked before the duplicate check, so a duplicate id with a bad
-   argument raises. Finished ids are remembered forever (``dedup_window_ms`` ignored).
-   ``ttl_ms = 0`` means no time-to-live. ``caller`` and ``dialled`` are accepted and unused;
-   ``preferred_wait_ms`` must be 0.
+1. Order of checks: arguments no state can make valid are refused first, without moving the
+   clock (enqueue: channel, call_id, priority, skills, queue_id, preferred_agent, attributes;
+   set_not_ready: reason). Then ``now_ms`` (smaller than the last one seen, the clock starting
+   at 0: ``InvalidArgumentError``); then the clock advances and due timers fire; then ids and
+   state are checked. So a command refused for those reasons has still fired the timers (a
+   late accept sees its offer's expiry first).
+2. Every timer is due strictly after the moment it is set (offer_timeout_ms and ttl_ms >= 1;
+   a wrap-up or miss delay of 0 means "at once"); timers set while timers fire are due in the
+   same ``handle_timeout`` when their deadline is ``<= now_ms``.
+3. Enqueue: ids are remembered forever (``dedup_window_ms`` ignored: use a window longer than
+   the test, the core forgets ids after it, and with 0 at once). ``caller`` and ``dialled`` are
+   unused; ``preferred_wait_ms`` must be 0; the channel must be voice.
 4. Score: exactly ``key = enqueued_at - priority * 10**10`` (lower = more urgent), then seq.
-5. Best agent: the queue heap is keyed ``(tier if prefer_lower_tier else 0, ready_since,
-   agent index)``; ``max_tier`` (static, no escalation) filters eligibility. Agents with voice
-   capacity 0 are never eligible. An offer detail's level is the sum of the agent's levels over
-   the queue's skills (0 when the queue requires none).
-6. Miss with delay 0: the agent is Ready (``ready_since`` = the event time) *before* the call is
-   re-matched, so the call may be offered straight back to it when it is the best (e.g. only)
-   Ready eligible agent; then, if still Ready, the agent is matched. Max misses is checked
-   first: reaching it gives NotReady("missed") whatever the delay. A miss delay is reported as
-   state "not-ready" with reason "miss-delay"; in it, set_ready / set_not_ready / logout act as
-   in not-ready and cancel the delay. The miss counter is reset by accept, by reaching
-   max_misses and by login. The no-answer policy used is the call's queue's.
-7. Wrap-up: ``wrapup_until_done`` wins over ``wrapup_ms`` (no timer at all). ``set_ready`` in
-   wrap-up clears any pending not-ready/logout (the agent's latest word). ``wrapup_done`` ends
-   wrap-up (timed or not) and applies the pending state. Pending logout beats pending
-   not-ready. ``set_not_ready`` while not-ready only changes the reason (any string).
+5. Best agent: per queue ``(tier if prefer_lower_tier else 0, ready_since, agent index)``;
+   ``max_tier`` (static, no escalation) filters eligibility; voice capacity 0 = never eligible.
+   An offer's level is the sum of the agent's levels over the queue's skills (0 for none).
+6. Miss: max_misses is checked first (reaching it gives NotReady("missed") whatever the
+   delay). With delay 0 the agent is Ready (``ready_since`` = the event time) *before* the call
+   is re-matched, so the call may go straight back to it when it is the best (e.g. only) Ready
+   eligible agent; then, if still Ready, the agent is matched. A miss delay shows as state
+   "ready", reason "" (``miss_delay`` True in agent_info) but gets no offers; set_ready in it
+   is a no-op (the delay is served in full); set_not_ready and logout end it. The miss counter
+   is reset by accept, by reaching max_misses and by login; the call's queue's policy applies.
+7. Wrap-up: ``wrapup_until_done`` wins over ``wrapup_ms`` (no timer). ``wrapup_done`` ends
+   wrap-up (timed or not) and applies the pending state; ``set_ready`` in wrap-up drops a
+   pending not-ready but not a pending logout (the agent is logged out). Pending logout beats
+   pending not-ready. agent_info's reason shows a pending not-ready reason while busy;
+   a logged-out agent's reason is "logout".
 8. end_call: ``ended`` (with agent), then ``terminal`` completed (agent ""), then wrap-up.
    Abandon / time-to-live of an offered call: ``revoke`` (detail "abandoned" / "expired"),
    ``terminal``, then the agent is Ready again with its previous ``ready_since`` and matched.
    Logout of a reserved agent: ``revoke`` "logout", agent logged out, the call re-matched.
-9. Commands on a finished call (abandon, end_call) raise ``IllegalTransitionError``; ids never
-   seen raise ``NotFoundError``; ``call_info`` of a finished call is ``{"state": "terminal",
-   "queue_id", "outcome"}``. accept/reject/wrapup_done check the agent, then that the call id
-   is known, then the offer/wrap-up (``IllegalTransitionError``).
-10. ``waiting_count`` counts calls waiting (not offered, not connected). ``apply_batch``
-    returns ``drain()`` after the batch (events left undrained before it come first). A failed
-    command's ``error`` event has at_ms = the router's clock after the attempt, empty ids, rule
-    and expires_at 0, and detail ``command <index>: <message>``. An ``enqueue`` tuple may
-    leave out the priority (0).
-11. Config: ``escalation`` other than ``[]``, ``overflow`` other than null, a strategy other
-    than longest-idle, ``aging_ms`` != 0 and voice capacity > 1 are refused (``ConfigError``);
-    ``ring_all_max``, ``sl_threshold_ms``, ``short_abandon_ms``, ``group``, ``seed`` are
-    checked and unused. Ranges: tier >= 1, times and counts >= 0, offer_timeout_ms >= 1.
+9. A finished call is unknown (``NotFoundError``; ``call_info`` None), except to enqueue.
+   wrapup_done does not look the call id up: no matching wrap-up is ``IllegalTransitionError``.
+10. ``waiting_count`` counts live calls not connected (waiting or offered). ``apply_batch``
+    decodes every tuple first (a malformed one raises ``ValueError``, nothing applied), then
+    returns ``drain()`` (events left undrained before it come first). A refused command's
+    ``error`` event: at_ms = the router's clock after the attempt, empty ids and rule,
+    expires_at 0, detail ``command <index>: <message>``.
+11. Config: escalation other than ``[]``, overflow other than null, another strategy, aging_ms
+    != 0 and voice capacity > 1 are refused (``ConfigError``); ring_all_max, sl_threshold_ms,
+    short_abandon_ms, group, seed are checked and unused. Tier 1..255; ids and skill names
+    1..256 UTF-8 bytes without control characters.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
-from acd.reference.batch import dispatch
-from acd.reference.config import parse_config
+from acd.reference.batch import parse_batch
+from acd.reference.config import CHANNELS, parse_config
 from acd.reference.engine import PRIORITY_WEIGHT_MS, TIMER_CALL, Engine
 from acd.reference.errors import (
     AcdError,
@@ -73,6 +73,24 @@ MIN_PRIORITY, MAX_PRIORITY = -1_000_000, 1_000_000
 _S = AgentState
 
 
+def _check_text(field: str, value: object, longest: int, empty_ok: bool = False) -> None:
+    """Ids and reasons: bounded UTF-8 length, no control characters (like the core)."""
+    if (
+        isinstance(value, str)
+        and (value or empty_ok)
+        and len(value.encode()) <= longest
+        and not any(unicodedata.category(ch) == "Cc" for ch in value)
+    ):
+        return
+    bound = f"at most {longest}" if empty_ok else f"1..{longest}"
+    raise InvalidArgumentError(f"{field}: must be {bound} characters without control characters")
+
+
+def _state_name(agent: Agent) -> str:
+    # A miss delay shows as Ready, like the core: only offers wait for it to end.
+    return "ready" if agent.in_delay else agent.state.value
+
+
 class Router(Engine):
     """One tenant's router: queues, agents, waiting calls, offers. Deterministic, no clock."""
 
@@ -85,43 +103,35 @@ class Router(Engine):
         if type(now_ms) is not int:
             raise InvalidArgumentError(f"now_ms: expected an int, got {type(now_ms).__name__}")
         if now_ms < self._now:
-            raise InvalidArgumentError(f"now_ms {now_ms}: earlier than the last now_ms {self._now}")
+            raise InvalidArgumentError(f"now_ms: time went backwards ({now_ms} < {self._now})")
         self._now = now_ms
         self._fire_due(now_ms)
 
     def _agent(self, agent_id: str) -> Agent:
         index = self._agent_index.get(agent_id)
         if index is None:
-            raise NotFoundError(f"agent_id {agent_id!r}: unknown agent")
+            raise NotFoundError(f"agent_id '{agent_id}': unknown agent")
         return self._agents[index]
 
-    def _known_call(self, call_id: str) -> None:
-        if call_id not in self._calls and call_id not in self._finished:
-            raise NotFoundError(f"call_id {call_id!r}: unknown call")
-
-    def _live_call(self, call_id: str, command: str) -> Call:
+    def _call(self, call_id: str) -> Call:
+        """A live call; a finished one is unknown too (only enqueue remembers its id)."""
         call = self._calls.get(call_id)
-        if call is not None:
-            return call
-        finished = self._finished.get(call_id)
-        if finished is None:
-            raise NotFoundError(f"call_id {call_id!r}: unknown call")
-        raise IllegalTransitionError(
-            f"call_id {call_id!r}: {command} not allowed, the call is finished ({finished[1]})"
-        )
+        if call is None:
+            raise NotFoundError(f"call_id '{call_id}': unknown call")
+        return call
 
     @staticmethod
     def _illegal(agent: Agent, command: str) -> IllegalTransitionError:
         return IllegalTransitionError(
-            f"agent_id {agent.id!r}: {command} not allowed in state {agent.state.value}"
+            f"agent '{agent.id}' is {_state_name(agent)}: cannot {command}"
         )
 
     def _offered_call(self, agent: Agent, call_id: str) -> Call:
-        self._known_call(call_id)
+        self._call(call_id)
         call = agent.call
         if agent.state is not _S.RESERVED or call is None or call.id != call_id:
             raise IllegalTransitionError(
-                f"agent_id {agent.id!r}: no open offer for call_id {call_id!r}"
+                f"agent '{agent.id}' has no open offer for call '{call_id}'"
             )
         return call
 
@@ -141,29 +151,31 @@ class Router(Engine):
         preferred_wait_ms: int = 0,
         attributes: dict[str, str] | None = None,
     ) -> bool:
-        self._advance(now_ms)
-        if not isinstance(call_id, str) or not call_id:
-            raise InvalidArgumentError("call_id: must be a non-empty string")
-        queue = self._queue_index.get(queue_id)
-        if queue is None:
-            raise NotFoundError(f"queue_id {queue_id!r}: unknown queue")
-        if type(priority) is not int or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        # Arguments that no state can make valid are refused before the clock moves.
+        if channel not in CHANNELS:
             raise InvalidArgumentError(
-                f"priority {priority!r}: out of range {MIN_PRIORITY}..{MAX_PRIORITY}"
+                f"channel: unknown channel '{channel}' (voice, chat, email, messenger, callback)"
             )
         if channel != "voice":
             raise InvalidArgumentError(
-                f"channel {channel!r}: the reference router supports only 'voice'"
+                f"channel: '{channel}' is not supported by the reference router (only voice)"
             )
-        for name, value in (
-            ("skills", skills),
-            ("preferred_agent", preferred_agent),
-            ("attributes", attributes),
-        ):
+        _check_text("call_id", call_id, 256)
+        if type(priority) is not int or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+            raise InvalidArgumentError(
+                f"priority: {priority} out of range {MIN_PRIORITY}..{MAX_PRIORITY}"
+            )
+        if skills is not None:
+            raise InvalidArgumentError("skills: not supported by the reference router")
+        queue = self._queue_index.get(queue_id)
+        if queue is None:
+            raise NotFoundError(f"queue_id '{queue_id}': unknown queue")
+        for name, value in (("preferred_agent", preferred_agent), ("attributes", attributes)):
             if value is not None:
                 raise InvalidArgumentError(f"{name}: not supported by the reference router")
         if preferred_wait_ms != 0:
             raise InvalidArgumentError("preferred_wait_ms: not supported by the reference router")
+        self._advance(now_ms)
         if call_id in self._calls or call_id in self._finished:
             return False
         self._call_seq += 1
@@ -180,20 +192,16 @@ class Router(Engine):
 
     def abandon(self, call_id: str, now_ms: int) -> None:
         self._advance(now_ms)
-        call = self._live_call(call_id, "abandon")
+        call = self._call(call_id)
         if call.state is CallState.CONNECTED:
-            raise IllegalTransitionError(
-                f"call_id {call_id!r}: abandon not allowed in state connected"
-            )
+            raise IllegalTransitionError(f"call '{call_id}' is connected: end it with end_call")
         self._drop(call, "abandoned", now_ms)
 
     def end_call(self, call_id: str, now_ms: int) -> None:
         self._advance(now_ms)
-        call = self._live_call(call_id, "end_call")
+        call = self._call(call_id)
         if call.state is not CallState.CONNECTED:
-            raise IllegalTransitionError(
-                f"call_id {call_id!r}: end_call not allowed in state {call.state.value}"
-            )
+            raise IllegalTransitionError(f"call '{call_id}' is not connected")
         self._end(call, now_ms)
 
     # ---- agents ---------------------------------------------------------------------------
@@ -202,7 +210,7 @@ class Router(Engine):
         self._advance(now_ms)
         agent = self._agent(agent_id)
         if agent.state is not _S.LOGGED_OUT:
-            raise self._illegal(agent, "login")
+            raise self._illegal(agent, "log in")
         agent.misses = 0
         self._set_not_ready(agent, "login")
 
@@ -211,7 +219,7 @@ class Router(Engine):
         agent = self._agent(agent_id)
         state = agent.state
         if state is _S.LOGGED_OUT:
-            raise self._illegal(agent, "logout")
+            raise self._illegal(agent, "log out")
         if state is _S.BUSY or state is _S.WRAP_UP:
             agent.pending_logout = True
         elif state is _S.RESERVED:
@@ -227,29 +235,30 @@ class Router(Engine):
         self._advance(now_ms)
         agent = self._agent(agent_id)
         state = agent.state
-        if state is _S.READY:
-            return
+        if state is _S.READY or agent.in_delay:
+            return  # a miss delay is served in full
         if state is _S.WRAP_UP:
-            agent.pending_logout = False
             agent.pending_reason = None
+            if agent.pending_logout:
+                self._end_wrapup(agent, now_ms)
+                return
             agent.call = None
         elif state is not _S.NOT_READY:
-            raise self._illegal(agent, "set_ready")
+            raise self._illegal(agent, "set ready")
         self._cancel_agent_timer(agent)
         self._become_ready(agent, now_ms, now_ms)
 
     def set_not_ready(self, agent_id: str, reason: str, now_ms: int) -> None:
+        _check_text("reason", reason, 64, empty_ok=True)
         self._advance(now_ms)
         agent = self._agent(agent_id)
-        if not isinstance(reason, str):
-            raise InvalidArgumentError(f"reason: expected a str, got {type(reason).__name__}")
         state = agent.state
         if state is _S.BUSY or state is _S.WRAP_UP:
             agent.pending_reason = reason
         elif state is _S.READY or state is _S.NOT_READY:
             self._set_not_ready(agent, reason)
         else:
-            raise self._illegal(agent, "set_not_ready")
+            raise self._illegal(agent, "set not ready")
 
     def accept(self, agent_id: str, call_id: str, now_ms: int) -> None:
         self._advance(now_ms)
@@ -264,11 +273,10 @@ class Router(Engine):
     def wrapup_done(self, agent_id: str, call_id: str, now_ms: int) -> None:
         self._advance(now_ms)
         agent = self._agent(agent_id)
-        self._known_call(call_id)
-        call = agent.call
+        call = agent.call  # already finished: its id is not checked on its own
         if agent.state is not _S.WRAP_UP or call is None or call.id != call_id:
             raise IllegalTransitionError(
-                f"agent_id {agent_id!r}: not in wrap-up for call_id {call_id!r}"
+                f"agent '{agent_id}' is not in wrap-up for call '{call_id}'"
             )
         self._end_wrapup(agent, now_ms)
 
@@ -285,9 +293,10 @@ class Router(Engine):
         return events
 
     def apply_batch(self, commands: list[tuple[Any, ...]]) -> list[Event]:
-        for index, command in enumerate(commands):
+        parsed = parse_batch(commands)  # a malformed tuple refuses the whole batch
+        for index, (apply, args) in enumerate(parsed):
             try:
-                dispatch(self, command)
+                apply(self, *args)
             except AcdError as exc:
                 detail = f"command {index}: {exc}"
                 self._events.append(Event(ERROR, "", "", "", self._now, 0, "", detail))
@@ -302,33 +311,39 @@ class Router(Engine):
         return [a.id for a in self._agents]
 
     def waiting_count(self) -> int:
-        return self._waiting_total
+        return len(self._calls) - self._connected
 
     def agent_info(self, agent_id: str) -> dict[str, Any]:
         agent = self._agent(agent_id)
+        reason = agent.reason
+        if agent.in_delay:
+            reason = ""
+        elif agent.pending_reason is not None:
+            reason = agent.pending_reason  # the reason it will have when its work ends
         return {
-            "state": agent.state.value,
-            "reason": agent.reason,
-            "call_id": agent.call.id if agent.call is not None else "",
-            "ready_since": agent.ready_since,
+            "id": agent.id,
+            "state": _state_name(agent),
+            "reason": reason,
+            "ready_since_ms": agent.ready_since,
             "tier": agent.tier,
             "misses": agent.misses,
-            "pending_reason": agent.pending_reason,
+            "calls": [agent.call.id] if agent.call is not None else [],
             "pending_logout": agent.pending_logout,
+            "pending_not_ready": agent.pending_reason is not None,
+            "miss_delay": agent.in_delay,
         }
 
     def call_info(self, call_id: str) -> dict[str, Any] | None:
         call = self._calls.get(call_id)
         if call is not None:
             return {
+                "id": call.id,
                 "state": call.state.value,
                 "queue_id": self._queues[call.queue].id,
-                "agent_id": call.agent.id if call.agent is not None else "",
+                "channel": "voice",
                 "priority": call.priority,
+                "seq": call.seq,
                 "enqueued_at_ms": call.enqueued_at_ms,
+                "agents": [call.agent.id] if call.agent is not None else [],
             }
-        finished = self._finished.get(call_id)
-        if finished is None:
-            return None
-        queue, outcome = finished
-        return {"state": "terminal", "queue_id": self._queues[queue].id, "outcome": outcome}
+        return None
