@@ -44,7 +44,18 @@ impl Router {
         let ax = self.agent_ix(agent_id)?;
         match self.agents[ax as usize].derived_state() {
             AgentState::LoggedOut => return Err(self.state_error(ax, "log out")),
-            AgentState::NotReady | AgentState::Ready | AgentState::Reserved => {}
+            AgentState::NotReady | AgentState::Ready => {}
+            AgentState::Reserved => {
+                let agent = &mut self.agents[ax as usize];
+                if agent.work.iter().all(|w| w.phase == Phase::Reserved) {
+                    // Out before the offers are revoked: no passing "ready" state in between.
+                    agent.presence = Presence::LoggedOut;
+                    agent.reason = Arc::from("logout");
+                } else {
+                    // Offers beside a chat in wrap-up: the logout waits for the wrap-up.
+                    agent.pending_logout = true;
+                }
+            }
             AgentState::Busy | AgentState::WrapUp => {
                 self.agents[ax as usize].pending_logout = true;
             }
