@@ -33,7 +33,7 @@ pub struct Call {
     pub dialled: Arc<str>,
     pub attributes: Vec<(String, String)>,
     pub preferred: Option<(AgentIx, Millis)>,
-    /// First enqueue (time-to-live and waiting time count from here).
+    /// First enqueue, or the last transfer (time-to-live and waiting time count from here).
     pub first_enqueued_at: Millis,
     /// Entry into the current queue (escalation and overflow count from here).
     pub entered_at: Millis,

@@ -309,6 +309,9 @@ impl Router {
             let wait = self.queues[qi as usize].cfg.transfer_agent_wait_ms;
             let call = self.call_mut(cx);
             call.preferred = agent_target.map(|a| (a, now + wait));
+            // A new wait begins: its time-to-live counts from here, not from the first
+            // enqueue (which may be long past after the talk: a deadline in the past).
+            call.first_enqueued_at = now;
             self.move_to_queue(cx, qi, now);
             let from_id = self.queues[from as usize].id.clone();
             self.emit(EventKind::Transferred, Some(cx), agent_target, now)
