@@ -106,9 +106,12 @@ impl Router {
             (q.cfg.strategy, q.cfg.ring_all_max as usize)
         };
         let picks: Vec<AgentIx> = if strategy == Strategy::RingAll {
-            self.classes[ci as usize]
-                .ready
+            // Inside the best tier only (the first key field is the tier rank).
+            let ready = &self.classes[ci as usize].ready;
+            let tier = ready.first().map(|k| k.0);
+            ready
                 .iter()
+                .take_while(|k| Some(k.0) == tier)
                 .take(ring)
                 .map(|k| k.3)
                 .collect()
