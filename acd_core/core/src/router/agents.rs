@@ -150,6 +150,12 @@ impl Router {
             _ => {}
         }
         let agent = &mut self.agents[ax as usize];
+        if agent.work.iter().any(|w| w.phase == Phase::Reserved) {
+            // Busy on chats with another chat offered: reserved for it, as in Reserved.
+            return Err(AcdError::illegal(format!(
+                "agent '{agent_id}' has an open offer: accept or reject it first"
+            )));
+        }
         agent.presence = Presence::NotReady;
         agent.reason = Arc::from(reason);
         self.clear_block(ax);
