@@ -171,3 +171,33 @@ fn miss_delays_keep_the_agent_from_offers_for_a_while() {
     let a1 = s.agent("a1");
     assert_eq!((a1.misses, a1.ready_since), (2, 21_000)); // max_misses 0: never paused
 }
+
+#[test]
+fn at_one_deadline_offer_expiries_fire_before_wrap_up_ends() {
+    // b (index 0) ends its wrap-up at 20 000, when a's offer expires. Offer expiries come
+    // first (kind 0 before kind 1): c1 goes back while b is still in wrap-up, so a gets it
+    // again; had b's wrap-up ended first, b would win the tie on ready_since by index.
+    let mut s = config()
+        .queue(queue("q").set("wrapup_ms", json!(5000)))
+        .agents(&["b", "a"], &[])
+        .sim();
+    s.staff(&["b"], 0);
+    s.enqueue("c0", "q", 0);
+    s.accept("b", "c0", 0);
+    s.staff(&["a"], 1000);
+    s.enqueue("c1", "q", 5000); // offered to a until 20 000
+    s.end("c0", 15_000); // b's wrap-up ends at 20 000
+    s.raw();
+    assert_eq!(s.r.poll_timeout(), Some(20_000));
+    s.timeout(20_000);
+    assert_eq!(
+        s.events(),
+        [
+            "20000 missed c1 @a timed-out",
+            "20000 agent-state @a [ready]",
+            "20000 offer c1 @a longest-idle [step=0 tier=1 level=0]",
+            "20000 agent-state @a [reserved]",
+            "20000 agent-state @b [ready]",
+        ]
+    );
+}
