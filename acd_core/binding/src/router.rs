@@ -9,7 +9,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 
 use crate::batch;
 use crate::errors::IntoPyResult;
-use crate::event::{wrap, PyEvent};
+use crate::event::wrap;
 
 #[pyclass(name = "Router", module = "acd._core")]
 pub struct PyRouter {
@@ -159,23 +159,23 @@ impl PyRouter {
     fn poll_timeout(&self) -> Option<u64> {
         self.inner.poll_timeout()
     }
-    fn drain(&mut self) -> Vec<PyEvent> {
-        wrap(self.inner.drain())
+    fn drain<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        wrap(py, self.inner.drain())
     }
 
     /// Applies many commands with the GIL released (ROUTING.md, Batch commands).
-    fn apply_batch(
+    fn apply_batch<'py>(
         &mut self,
-        py: Python<'_>,
-        commands: &Bound<'_, PyList>,
-    ) -> PyResult<Vec<PyEvent>> {
+        py: Python<'py>,
+        commands: &Bound<'py, PyList>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let commands = batch::parse(commands)?;
         let inner = &mut self.inner;
         let events = py.detach(move || {
             inner.apply_batch(&commands);
             inner.drain()
         });
-        Ok(wrap(events))
+        wrap(py, events)
     }
 
     fn queue_stats<'py>(

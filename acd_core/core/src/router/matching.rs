@@ -52,8 +52,9 @@ impl Router {
     /// Re-files the agent after any change of its state: out of every ready set, then into
     /// those whose channel it can take now (with keys from its current idle time etc.).
     pub(crate) fn sync_ready(&mut self, ax: AgentIx) {
-        let old = std::mem::take(&mut self.agents[ax as usize].in_ready);
-        for (ci, key) in old {
+        // Drain in place: the agent keeps its Vec's capacity for the next filing.
+        let agent = &mut self.agents[ax as usize];
+        for (ci, key) in agent.in_ready.drain(..) {
             self.classes[ci as usize].ready.remove(&key);
         }
         if !self.agents[ax as usize].offerable() {
