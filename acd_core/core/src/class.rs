@@ -80,28 +80,24 @@ pub fn agent_key(order: Ordering, agent: &Agent, ax: AgentIx, reqs: &Skills) -> 
     (tier, k1, k2, ax)
 }
 
-/// Picks the best agent of a ready set for a queue's strategy. Round-robin continues after the
-/// agent the queue offered last, inside the best tier; every other strategy takes the minimum.
-pub fn best_agent(
-    ready: &BTreeSet<AgentKey>,
-    strategy: Strategy,
-    rr_last: Option<AgentIx>,
-) -> Option<AgentKey> {
+/// Picks the best agent of a ready set: the first key, or with a `start` (round-robin: the
+/// agent after the one offered last; random: a fresh random point) the first key of the best
+/// tier at or after `start`, wrapping round to the tier's first key.
+pub fn best_agent(ready: &BTreeSet<AgentKey>, start: Option<i64>) -> Option<AgentKey> {
     let first = *ready.first()?;
-    if strategy != Strategy::RoundRobin {
+    let Some(start) = start else {
         return Some(first);
-    }
+    };
     let tier = first.0;
-    let after = rr_last.map_or(-1, |a| a as i64);
     ready
-        .range((tier, after + 1, i64::MIN, 0)..(tier, i64::MAX, i64::MAX, AgentIx::MAX))
+        .range((tier, start, i64::MIN, 0)..=(tier, i64::MAX, i64::MAX, AgentIx::MAX))
         .next()
         .copied()
         .or(Some(first))
 }
 
 /// A deterministic pseudo-random draw (splitmix64) for the `random` strategy.
-fn draw(seed: u64, ax: AgentIx, epoch: u64) -> i64 {
+pub fn draw(seed: u64, ax: AgentIx, epoch: u64) -> i64 {
     let mut z = seed ^ ((ax as u64) << 32) ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -128,19 +124,10 @@ mod tests {
         let ready: BTreeSet<AgentKey> = [(1, 2, 0, 2), (1, 5, 0, 5), (1, 9, 0, 9), (2, 0, 0, 0)]
             .into_iter()
             .collect();
-        assert_eq!(best_agent(&ready, Strategy::RoundRobin, None).unwrap().3, 2);
-        assert_eq!(
-            best_agent(&ready, Strategy::RoundRobin, Some(2)).unwrap().3,
-            5
-        );
-        assert_eq!(
-            best_agent(&ready, Strategy::RoundRobin, Some(5)).unwrap().3,
-            9
-        );
-        assert_eq!(
-            best_agent(&ready, Strategy::RoundRobin, Some(9)).unwrap().3,
-            2
-        );
+        assert_eq!(best_agent(&ready, Some(0)).unwrap().3, 2);
+        assert_eq!(best_agent(&ready, Some(3)).unwrap().3, 5);
+        assert_eq!(best_agent(&ready, Some(6)).unwrap().3, 9);
+        assert_eq!(best_agent(&ready, Some(10)).unwrap().3, 2);
     }
 
     #[test]

@@ -90,9 +90,10 @@ impl Default for NoAnswerPolicy {
 pub struct EscalationStep {
     /// Time since the call entered the queue.
     pub after_ms: Millis,
-    /// Subtracted from every required minimum level (never below 1).
+    /// From this step on, subtracted from every required minimum level (never below 1);
+    /// absent = as the previous step had it.
     #[serde(default)]
-    pub lower_levels_by: u8,
+    pub lower_levels_by: Option<u8>,
     /// New tier ceiling from this step on (0 = every tier); absent = unchanged.
     #[serde(default)]
     pub max_tier: Option<u8>,

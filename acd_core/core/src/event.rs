@@ -73,6 +73,8 @@ pub enum RevokeReason {
     Logout,
     Expired,
     Overflow,
+    /// The agent was paused (NotReady "missed") by the miss policy.
+    Paused,
 }
 
 impl RevokeReason {
@@ -83,6 +85,7 @@ impl RevokeReason {
             RevokeReason::Logout => "logout",
             RevokeReason::Expired => "expired",
             RevokeReason::Overflow => "overflow",
+            RevokeReason::Paused => "paused",
         }
     }
 }

@@ -100,6 +100,20 @@ impl Router {
         self.clear_block(ax);
         self.note_state(ax, at);
         self.sync_ready(ax);
+        self.release_held(ax, at);
+    }
+
+    /// Calls held for an agent who logged out stop waiting for it: into the line at once.
+    fn release_held(&mut self, ax: AgentIx, at: Millis) {
+        let Some(held) = self.held.remove(&ax) else {
+            return;
+        };
+        for (_, cx) in held {
+            self.call_mut(cx).preferred = None;
+            self.rearm_call_timer(cx);
+            self.enter_line(cx);
+            self.match_call(cx, at);
+        }
     }
 
     pub fn set_ready(&mut self, agent_id: &str, now: Millis) -> Result<()> {
@@ -261,10 +275,18 @@ impl Router {
         let policy = self.queues[self.call(cx).queue as usize].cfg.no_answer;
         let agent = &mut self.agents[ax as usize];
         agent.misses += 1;
+        let mut paused_offers = Vec::new();
         if policy.max_misses > 0 && agent.misses >= policy.max_misses {
             agent.misses = 0;
             agent.presence = Presence::NotReady;
             agent.reason = Arc::from("missed");
+            // A paused agent keeps no other open offer (a multi-channel agent may hold one).
+            paused_offers = agent
+                .work
+                .iter()
+                .filter(|w| w.phase == Phase::Reserved)
+                .map(|w| w.call)
+                .collect();
         } else {
             let delay = if cause == Rule::Rejected {
                 policy.reject_delay_ms
@@ -281,8 +303,21 @@ impl Router {
         }
         self.note_state(ax, at);
         self.sync_ready(ax);
-        if self.call(cx).offers.is_empty() {
-            self.return_to_line(cx, at);
+        let mut returned = vec![cx];
+        for other in paused_offers {
+            let oi = *self
+                .call(other)
+                .offers
+                .iter()
+                .find(|&&o| self.offer(o).agent == ax)
+                .expect("offer of this agent");
+            self.revoke_offer(oi, RevokeReason::Paused, at);
+            returned.push(other);
+        }
+        for c in returned {
+            if self.call(c).offers.is_empty() {
+                self.return_to_line(c, at);
+            }
         }
         self.match_agent(ax, at);
     }

@@ -3,7 +3,7 @@
 
 use crate::agent::{Phase, Work};
 use crate::call::CallState;
-use crate::class::{agent_key, best_agent, CallKey, Class, ClassKey, Ordering};
+use crate::class::{agent_key, best_agent, draw, CallKey, Class, ClassKey, Ordering};
 use crate::event::{Detail, EventKind, Rule};
 use crate::model::{level_sum, AgentIx, CallIx, ClassIx, Millis, Strategy};
 use crate::timers::TimerKind;
@@ -117,8 +117,19 @@ impl Router {
                 .map(|k| k.3)
                 .collect()
         } else {
-            let rr_last = self.queues[qi as usize].rr_last;
-            best_agent(&self.classes[ci as usize].ready, strategy, rr_last)
+            let start = match strategy {
+                Strategy::RoundRobin => {
+                    Some(self.queues[qi as usize].rr_last.map_or(0, |a| a as i64 + 1))
+                }
+                Strategy::Random => {
+                    // A fresh point for every decision: each Ready agent's chance is the gap
+                    // before its own draw, so no agent is favoured by how recently it drew.
+                    self.random_draws += 1;
+                    Some(draw(self.seed, AgentIx::MAX, self.random_draws))
+                }
+                _ => None,
+            };
+            best_agent(&self.classes[ci as usize].ready, start)
                 .map(|k| k.3)
                 .into_iter()
                 .collect()

@@ -75,6 +75,8 @@ pub struct Router {
     pub(crate) offers: Vec<Option<Offer>>,
     pub(crate) free_offers: Vec<u32>,
     pub(crate) next_offer_seq: u64,
+    /// Decisions drawn by the `random` strategy so far (its pseudo-random sequence position).
+    pub(crate) random_draws: u64,
     pub(crate) classes: Vec<Class>,
     /// Calls held for their preferred agent: agent -> (seq, call).
     pub(crate) held: BTreeMap<AgentIx, BTreeSet<(u64, CallIx)>>,
@@ -124,6 +126,7 @@ impl Router {
             offers: Vec::new(),
             free_offers: Vec::new(),
             next_offer_seq: 0,
+            random_draws: 0,
             classes: Vec::new(),
             held: BTreeMap::new(),
             timers: Timers::default(),
@@ -324,7 +327,11 @@ impl Router {
         }
         let q = &self.queues[qi as usize];
         let steps = &q.cfg.escalation[..call.step as usize];
-        let lower = steps.last().map_or(0, |s| s.lower_levels_by);
+        let lower = steps
+            .iter()
+            .rev()
+            .find_map(|s| s.lower_levels_by)
+            .unwrap_or(0);
         let tier = steps
             .iter()
             .rev()

@@ -53,7 +53,10 @@ impl Router {
             return None;
         }
         let cfg = &self.queues[call.queue as usize].cfg;
-        let mut next = call.first_enqueued_at + cfg.ttl_ms;
+        // Never before the call entered its queue: a call that overflows into a queue whose
+        // time-to-live (from the first enqueue) has already run out expires on entry, not at
+        // a deadline in the past (which would stamp its terminal event before the overflow).
+        let mut next = (call.first_enqueued_at + cfg.ttl_ms).max(call.entered_at);
         if let Some(o) = &cfg.overflow {
             next = next.min(call.entered_at + o.after_ms);
         }
