@@ -142,7 +142,6 @@ impl Router {
         agent.ready_since = now;
         agent.ready_epoch += 1;
         self.note_state(ax, now);
-        self.sync_ready(ax);
         self.match_agent(ax, now);
         Ok(())
     }
@@ -373,7 +372,6 @@ impl Router {
         }
         self.rearm_agent_timer(ax);
         self.note_state(ax, at);
-        self.sync_ready(ax);
         self.match_agent(ax, at);
     }
 

@@ -140,8 +140,15 @@ impl Router {
     }
 
     /// An agent may have become Ready: offer it its held calls, then the most urgent eligible
-    /// waiting calls across its classes, until it has no free capacity.
+    /// waiting calls across its classes, until it has no free capacity; then file it where it
+    /// can still take calls. Matching before filing matters: an agent that becomes Ready while
+    /// calls wait is offered one at once and never enters (and leaves) every ready set.
     pub(crate) fn match_agent(&mut self, ax: AgentIx, at: Millis) {
+        self.offer_to_agent(ax, at);
+        self.sync_ready(ax);
+    }
+
+    fn offer_to_agent(&mut self, ax: AgentIx, at: Millis) {
         while self.agents[ax as usize].offerable() {
             if let Some(cx) = self.next_held_call(ax) {
                 self.make_offer(cx, ax, Rule::PreferredAgent, at);
