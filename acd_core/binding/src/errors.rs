@@ -1,48 +1,47 @@
 //! The one place where core errors become Python exceptions (the hierarchy in `_core.pyi`).
 
-use acd_core::AcdError;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
 create_exception!(
-    _core,
-    AcdError_,
+    acd._core,
+    AcdError,
     PyException,
     "Base of every error the routing core raises."
 );
 create_exception!(
-    _core,
+    acd._core,
     ConfigError,
-    AcdError_,
+    AcdError,
     "The configuration is invalid; the message names the field."
 );
 create_exception!(
-    _core,
+    acd._core,
     NotFoundError,
-    AcdError_,
+    AcdError,
     "An id (call, agent, queue) is unknown to this router."
 );
 create_exception!(
-    _core,
+    acd._core,
     InvalidArgumentError,
-    AcdError_,
+    AcdError,
     "An argument is out of range or malformed."
 );
 create_exception!(
-    _core,
+    acd._core,
     IllegalTransitionError,
-    AcdError_,
+    AcdError,
     "The command is not allowed in the current state."
 );
 
-pub fn to_py(e: AcdError) -> PyErr {
+pub fn to_py(e: acd_core::AcdError) -> PyErr {
     let msg = e.to_string();
     match e {
-        AcdError::Config { .. } => ConfigError::new_err(msg),
-        AcdError::NotFound { .. } => NotFoundError::new_err(msg),
-        AcdError::InvalidArgument { .. } => InvalidArgumentError::new_err(msg),
-        AcdError::IllegalTransition(_) => IllegalTransitionError::new_err(msg),
+        acd_core::AcdError::Config { .. } => ConfigError::new_err(msg),
+        acd_core::AcdError::NotFound { .. } => NotFoundError::new_err(msg),
+        acd_core::AcdError::InvalidArgument { .. } => InvalidArgumentError::new_err(msg),
+        acd_core::AcdError::IllegalTransition(_) => IllegalTransitionError::new_err(msg),
     }
 }
 
@@ -51,7 +50,7 @@ pub trait IntoPyResult<T> {
     fn py(self) -> PyResult<T>;
 }
 
-impl<T> IntoPyResult<T> for Result<T, AcdError> {
+impl<T> IntoPyResult<T> for Result<T, acd_core::AcdError> {
     fn py(self) -> PyResult<T> {
         self.map_err(to_py)
     }
@@ -59,7 +58,7 @@ impl<T> IntoPyResult<T> for Result<T, AcdError> {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    m.add("AcdError", py.get_type::<AcdError_>())?;
+    m.add("AcdError", py.get_type::<AcdError>())?;
     m.add("ConfigError", py.get_type::<ConfigError>())?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;
     m.add(
