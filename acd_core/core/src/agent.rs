@@ -127,8 +127,12 @@ impl Agent {
         Channel::ALL.iter().any(|&c| self.can_take(c))
     }
 
-    pub fn work_index(&self, call_seq: u64) -> Option<usize> {
-        self.work.iter().position(|w| w.call_seq == call_seq)
+    /// The agent's work item for call `call_seq` in `phase`. The phase matters: a chat
+    /// transferred back to a queue can be offered to the agent still in wrap-up for it.
+    pub fn work_index(&self, call_seq: u64, phase: Phase) -> Option<usize> {
+        self.work
+            .iter()
+            .position(|w| w.call_seq == call_seq && w.phase == phase)
     }
 
     /// The earliest moment the agent's own timer must fire.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::agent::{Phase, Presence};
+use crate::agent::{Phase, Presence, Work};
 use crate::call::CallState;
 use crate::error::{AcdError, Result};
 use crate::event::{Detail, EventKind, RevokeReason, Rule};
@@ -123,11 +123,7 @@ impl Router {
             AgentState::Ready => return Ok(()),
             AgentState::NotReady => {}
             AgentState::WrapUp => {
-                let agent = &mut self.agents[ax as usize];
-                let seqs: Vec<u64> = agent.work.iter().map(|w| w.call_seq).collect();
-                for seq in seqs {
-                    self.end_wrapup(ax, seq, now);
-                }
+                self.end_wrapups(ax, now, |_| true);
                 self.rearm_agent_timer(ax);
                 if self.agents[ax as usize].pending_logout {
                     self.go_logged_out(ax, now);
@@ -324,26 +320,27 @@ impl Router {
     pub fn wrapup_done(&mut self, agent_id: &str, call_id: &str, now: Millis) -> Result<()> {
         self.advance(now)?;
         let ax = self.agent_ix(agent_id)?;
-        let seq = self.agents[ax as usize]
+        let i = self.agents[ax as usize]
             .work
             .iter()
-            .find(|w| w.phase == Phase::WrapUp && &*w.call_id == call_id)
-            .map(|w| w.call_seq)
+            .position(|w| w.phase == Phase::WrapUp && &*w.call_id == call_id)
             .ok_or_else(|| {
                 AcdError::illegal(format!(
                     "agent '{agent_id}' is not in wrap-up for call '{call_id}'"
                 ))
             })?;
-        self.end_wrapup(ax, seq, now);
+        self.end_wrapup(ax, i, now);
         self.after_work_change(ax, now);
         Ok(())
     }
 
     /// Removes a finished wrap-up from the agent's work, counting its time.
-    pub(crate) fn end_wrapup(&mut self, ax: AgentIx, seq: u64, at: Millis) {
+    /// `i` indexes the agent's work: the agent may hold two wrap-ups of one call (a chat
+    /// transferred back to a queue and taken again by the same agent), so not a call seq.
+    pub(crate) fn end_wrapup(&mut self, ax: AgentIx, i: usize, at: Millis) {
         let agent = &mut self.agents[ax as usize];
-        let i = agent.work_index(seq).expect("wrap-up work");
         let w = agent.work.remove(i);
+        debug_assert_eq!(w.phase, Phase::WrapUp);
         agent.ready_since = at;
         agent.ready_epoch += 1;
         self.queues[w.queue as usize]
@@ -352,18 +349,21 @@ impl Router {
             .wrapup_ms += at - w.since;
     }
 
+    /// Ends every wrap-up of the agent that `done` selects.
+    pub(crate) fn end_wrapups(&mut self, ax: AgentIx, at: Millis, done: impl Fn(&Work) -> bool) {
+        while let Some(i) = self.agents[ax as usize]
+            .work
+            .iter()
+            .position(|w| w.phase == Phase::WrapUp && done(w))
+        {
+            self.end_wrapup(ax, i, at);
+        }
+    }
+
     /// After the agent's work changed: zero wrap-ups end at once, a pending logout applies when
     /// nothing is left, timers are re-armed, and a Ready agent is matched.
     pub(crate) fn after_work_change(&mut self, ax: AgentIx, at: Millis) {
-        let instant: Vec<u64> = self.agents[ax as usize]
-            .work
-            .iter()
-            .filter(|w| w.wrapup_until.is_some_and(|u| u <= at))
-            .map(|w| w.call_seq)
-            .collect();
-        for seq in instant {
-            self.end_wrapup(ax, seq, at);
-        }
+        self.end_wrapups(ax, at, |w| w.wrapup_until.is_some_and(|u| u <= at));
         let agent = &self.agents[ax as usize];
         if agent.pending_logout && agent.work.is_empty() {
             self.go_logged_out(ax, at);

@@ -258,7 +258,7 @@ impl Router {
         };
         let agent = &mut self.agents[ax as usize];
         let i = agent
-            .work_index(seq)
+            .work_index(seq, Phase::Busy)
             .expect("connected call is the agent's work");
         let w = &mut agent.work[i];
         let talk = at - w.since;

@@ -265,7 +265,9 @@ impl Router {
         call.offers.retain(|&o| o != oi);
         let seq = call.seq;
         let agent = &mut self.agents[offer.agent as usize];
-        agent.work.retain(|w| w.call_seq != seq);
+        agent
+            .work
+            .retain(|w| w.call_seq != seq || w.phase != Phase::Reserved);
         (offer.call, offer.agent)
     }
 

@@ -23,15 +23,7 @@ impl Router {
 
     fn agent_timer(&mut self, ax: AgentIx, at: Millis) {
         self.agents[ax as usize].timer = None;
-        let due: Vec<u64> = self.agents[ax as usize]
-            .work
-            .iter()
-            .filter(|w| w.wrapup_until.is_some_and(|u| u <= at))
-            .map(|w| w.call_seq)
-            .collect();
-        for seq in due {
-            self.end_wrapup(ax, seq, at);
-        }
+        self.end_wrapups(ax, at, |w| w.wrapup_until.is_some_and(|u| u <= at));
         let agent = &mut self.agents[ax as usize];
         if agent.blocked_until.is_some_and(|b| b <= at) {
             agent.blocked_until = None;
