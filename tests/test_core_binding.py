@@ -411,11 +411,6 @@ def test_other_invalid_arguments() -> None:
         refuses(r, 5, command, InvalidArgumentError, message)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="binding: a negative now_ms raises OverflowError (not an AcdError); ROUTING.md: a "
-    "now_ms below the last one seen is refused with InvalidArgument (the reference does)",
-)
 def test_negative_time_is_an_invalid_argument() -> None:
     r = make()
     with pytest.raises(InvalidArgumentError, match=r"^now_ms: "):
@@ -505,21 +500,11 @@ def test_bad_config_json(text: str) -> None:
     assert "line 1 column" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: serde accepts a JSON array for the config struct (fields by position); "
-    "ROUTING.md's configuration is an object with named fields (the reference refuses)",
-)
 def test_a_config_must_be_an_object() -> None:
     with pytest.raises(ConfigError):
         Router("[]")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: an unknown channel in capacity is reported at path 'agents[0].capacity.?' "
-    "(serde_path_to_error cannot name a map key it failed to parse)",
-)
 def test_unknown_capacity_channel_names_the_key() -> None:
     with pytest.raises(ConfigError) as info:
         make(agents=[{"id": "a", "capacity": {"fax": 1}}])
@@ -558,9 +543,6 @@ def test_a_malformed_batch_raises_value_error_and_applies_nothing(
     assert r.agent_info("a1")["state"] == "logged-out"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="binding: an empty tuple in a batch raises IndexError, not ValueError"
-)
 def test_an_empty_batch_tuple_is_a_value_error() -> None:
     r = make()
     with pytest.raises(ValueError):

@@ -16,6 +16,11 @@ where
 }
 
 fn parse_one(t: &Bound<'_, PyTuple>, index: usize) -> PyResult<Command> {
+    if t.is_empty() {
+        return Err(PyValueError::new_err(format!(
+            "commands[{index}]: empty command"
+        )));
+    }
     let name: String = arg(t, 0, index)?;
     let want = |n: usize| -> PyResult<()> {
         if t.len() == n {

@@ -20,6 +20,40 @@ fn invalid(field: &'static str, message: String) -> PyErr {
     crate::errors::to_py(acd_core::AcdError::InvalidArgument { field, message })
 }
 
+/// `now_ms` as Python passes it: any int; out of range is the documented InvalidArgumentError
+/// (not OverflowError).
+pub struct Now(pub u64);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Now {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        obj.extract::<u64>().map(Now).map_err(|_| {
+            invalid(
+                "now_ms",
+                "must be an integer 0..2**64-1 (milliseconds)".into(),
+            )
+        })
+    }
+}
+
+/// An integer argument checked by the core's own range rules: extracted wide, so a huge value
+/// is reported as out of range (InvalidArgumentError) rather than as an OverflowError.
+pub struct Int(pub i128);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Int {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match obj.extract::<i128>() {
+            Ok(v) => Ok(Int(v)),
+            Err(_) if obj.is_instance_of::<pyo3::types::PyInt>() => Err(invalid(
+                "integer",
+                format!("{} out of range", obj.as_any().to_owned()),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 #[pymethods]
 impl PyRouter {
     #[new]
@@ -40,20 +74,23 @@ impl PyRouter {
         PyBytes::new(py, &self.inner.snapshot())
     }
 
-    #[pyo3(signature = (call_id, queue_id, now_ms, priority=0, channel="voice", skills=None, caller="", dialled="", preferred_agent=None, preferred_wait_ms=0, attributes=None))]
+    #[pyo3(
+        signature = (call_id, queue_id, now_ms, priority=Int(0), channel="voice", skills=None, caller="", dialled="", preferred_agent=None, preferred_wait_ms=Int(0), attributes=None),
+        text_signature = "(self, call_id, queue_id, now_ms, priority=0, channel='voice', skills=None, caller='', dialled='', preferred_agent=None, preferred_wait_ms=0, attributes=None)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn enqueue(
         &mut self,
         call_id: String,
         queue_id: String,
-        now_ms: u64,
-        priority: i64,
+        now_ms: Now,
+        priority: Int,
         channel: &str,
         skills: Option<BTreeMap<String, i64>>,
         caller: &str,
         dialled: &str,
         preferred_agent: Option<String>,
-        preferred_wait_ms: u64,
+        preferred_wait_ms: Int,
         attributes: Option<BTreeMap<String, String>>,
     ) -> PyResult<bool> {
         let channel = Channel::parse(channel).ok_or_else(|| {
@@ -62,12 +99,15 @@ impl PyRouter {
                 format!("unknown channel '{channel}' (voice, chat, email, messenger, callback)"),
             )
         })?;
-        let priority = i32::try_from(priority).map_err(|_| {
+        let priority = i32::try_from(priority.0).map_err(|_| {
+            let range = acd_core::model::MAX_PRIORITY;
             invalid(
                 "priority",
-                format!("{priority} out of range -1000000..1000000"),
+                format!("{} out of range -{range}..{range}", priority.0),
             )
         })?;
+        let preferred_wait_ms = u64::try_from(preferred_wait_ms.0)
+            .map_err(|_| invalid("preferred_wait_ms", "must be an integer >= 0".into()))?;
         let skills = match skills {
             None => None,
             Some(map) => Some(
@@ -96,45 +136,45 @@ impl PyRouter {
                 .map(|a| a.into_iter().collect())
                 .unwrap_or_default(),
         };
-        self.inner.enqueue(&req, now_ms).py()
+        self.inner.enqueue(&req, now_ms.0).py()
     }
 
-    fn abandon(&mut self, call_id: &str, now_ms: u64) -> PyResult<()> {
-        self.inner.abandon(call_id, now_ms).py()
+    fn abandon(&mut self, call_id: &str, now_ms: Now) -> PyResult<()> {
+        self.inner.abandon(call_id, now_ms.0).py()
     }
-    fn login(&mut self, agent_id: &str, now_ms: u64) -> PyResult<()> {
-        self.inner.login(agent_id, now_ms).py()
+    fn login(&mut self, agent_id: &str, now_ms: Now) -> PyResult<()> {
+        self.inner.login(agent_id, now_ms.0).py()
     }
-    fn logout(&mut self, agent_id: &str, now_ms: u64) -> PyResult<()> {
-        self.inner.logout(agent_id, now_ms).py()
+    fn logout(&mut self, agent_id: &str, now_ms: Now) -> PyResult<()> {
+        self.inner.logout(agent_id, now_ms.0).py()
     }
-    fn set_ready(&mut self, agent_id: &str, now_ms: u64) -> PyResult<()> {
-        self.inner.set_ready(agent_id, now_ms).py()
+    fn set_ready(&mut self, agent_id: &str, now_ms: Now) -> PyResult<()> {
+        self.inner.set_ready(agent_id, now_ms.0).py()
     }
-    fn set_not_ready(&mut self, agent_id: &str, reason: &str, now_ms: u64) -> PyResult<()> {
-        self.inner.set_not_ready(agent_id, reason, now_ms).py()
+    fn set_not_ready(&mut self, agent_id: &str, reason: &str, now_ms: Now) -> PyResult<()> {
+        self.inner.set_not_ready(agent_id, reason, now_ms.0).py()
     }
-    fn accept(&mut self, agent_id: &str, call_id: &str, now_ms: u64) -> PyResult<()> {
-        self.inner.accept(agent_id, call_id, now_ms).py()
+    fn accept(&mut self, agent_id: &str, call_id: &str, now_ms: Now) -> PyResult<()> {
+        self.inner.accept(agent_id, call_id, now_ms.0).py()
     }
-    fn reject(&mut self, agent_id: &str, call_id: &str, now_ms: u64) -> PyResult<()> {
-        self.inner.reject(agent_id, call_id, now_ms).py()
+    fn reject(&mut self, agent_id: &str, call_id: &str, now_ms: Now) -> PyResult<()> {
+        self.inner.reject(agent_id, call_id, now_ms.0).py()
     }
-    fn end_call(&mut self, call_id: &str, now_ms: u64) -> PyResult<()> {
-        self.inner.end_call(call_id, now_ms).py()
+    fn end_call(&mut self, call_id: &str, now_ms: Now) -> PyResult<()> {
+        self.inner.end_call(call_id, now_ms.0).py()
     }
-    fn wrapup_done(&mut self, agent_id: &str, call_id: &str, now_ms: u64) -> PyResult<()> {
-        self.inner.wrapup_done(agent_id, call_id, now_ms).py()
+    fn wrapup_done(&mut self, agent_id: &str, call_id: &str, now_ms: Now) -> PyResult<()> {
+        self.inner.wrapup_done(agent_id, call_id, now_ms.0).py()
     }
-    fn pick(&mut self, agent_id: &str, call_id: &str, now_ms: u64) -> PyResult<()> {
-        self.inner.pick(agent_id, call_id, now_ms).py()
+    fn pick(&mut self, agent_id: &str, call_id: &str, now_ms: Now) -> PyResult<()> {
+        self.inner.pick(agent_id, call_id, now_ms.0).py()
     }
 
     #[pyo3(signature = (call_id, now_ms, queue=None, agent=None, destination=None))]
     fn transfer(
         &mut self,
         call_id: &str,
-        now_ms: u64,
+        now_ms: Now,
         queue: Option<String>,
         agent: Option<String>,
         destination: Option<String>,
@@ -150,11 +190,11 @@ impl PyRouter {
                 ))
             }
         };
-        self.inner.transfer(call_id, &target, now_ms).py()
+        self.inner.transfer(call_id, &target, now_ms.0).py()
     }
 
-    fn handle_timeout(&mut self, now_ms: u64) -> PyResult<()> {
-        self.inner.handle_timeout(now_ms).py()
+    fn handle_timeout(&mut self, now_ms: Now) -> PyResult<()> {
+        self.inner.handle_timeout(now_ms.0).py()
     }
     fn poll_timeout(&self) -> Option<u64> {
         self.inner.poll_timeout()
@@ -182,9 +222,9 @@ impl PyRouter {
         &self,
         py: Python<'py>,
         queue_id: &str,
-        now_ms: u64,
+        now_ms: Now,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.inner.queue_snapshot(queue_id, now_ms).py()?;
+        let s = self.inner.queue_snapshot(queue_id, now_ms.0).py()?;
         let d = PyDict::new(py);
         d.set_item("waiting", s.waiting)?;
         d.set_item("offered", s.offered)?;

@@ -169,10 +169,16 @@ mod defaults {
 impl RouterConfig {
     /// Parses JSON; a type error names the field path.
     pub fn from_json(text: &str) -> Result<RouterConfig> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let config: RouterConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| AcdError::config("", e.to_string()))?;
+        check_shape(&value)?;
+        let config: RouterConfig = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
-            let path = if path == "." { String::new() } else { path };
+            let path = if path == "." || path == "?" {
+                String::new()
+            } else {
+                path
+            };
             AcdError::config(path, e.into_inner().to_string())
         })?;
         config.validate()?;
@@ -266,6 +272,54 @@ impl RouterConfig {
         }
         Ok(())
     }
+}
+
+/// What serde would let through but a reader would not mean: objects given as arrays (serde
+/// fills a struct from a sequence by position) and capacity keys that are no channel (serde
+/// cannot name a map key it failed to parse).
+fn check_shape(config: &serde_json::Value) -> Result<()> {
+    use serde_json::Value;
+    let object = |v: &Value, path: &str| -> Result<()> {
+        if v.is_object() {
+            Ok(())
+        } else {
+            Err(AcdError::config(path, "must be a JSON object"))
+        }
+    };
+    object(config, "")?;
+    for (list, nested) in [
+        ("queues", &["no_answer", "overflow"][..]),
+        ("agents", &["capacity"][..]),
+    ] {
+        let Some(Value::Array(items)) = config.get(list) else {
+            continue;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let at = format!("{list}[{i}]");
+            object(item, &at)?;
+            for key in nested {
+                if let Some(v) = item.get(*key).filter(|v| !v.is_null()) {
+                    object(v, &format!("{at}.{key}"))?;
+                }
+            }
+            if let Some(Value::Array(steps)) = item.get("escalation") {
+                for (k, step) in steps.iter().enumerate() {
+                    object(step, &format!("{at}.escalation[{k}]"))?;
+                }
+            }
+            if let Some(Value::Object(capacity)) = item.get("capacity") {
+                for channel in capacity.keys() {
+                    if Channel::parse(channel).is_none() {
+                        return Err(AcdError::config(
+                            format!("{at}.capacity.{channel}"),
+                            "unknown channel (voice, chat, email, messenger, callback)",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_id(path: &str, id: &str) -> Result<()> {
