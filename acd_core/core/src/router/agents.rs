@@ -86,14 +86,7 @@ impl Router {
         } else {
             self.sync_ready(ax);
         }
-        let logged_out = self.agents[ax as usize].presence == Presence::LoggedOut;
         for cx in returned {
-            if logged_out && self.call(cx).preferred.is_some_and(|(p, _)| p == ax) {
-                // Offered to its preferred agent, who just left: to the line, not held for
-                // a logged-out agent (as release_held does for the calls already held).
-                self.call_mut(cx).preferred = None;
-                self.rearm_call_timer(cx);
-            }
             self.return_to_line(cx, now);
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! Indexes and offers: keeping every Ready agent filed in the ready sets of its classes, and
 //! making offers when a call starts waiting or an agent becomes Ready (event-driven, no scans).
 
-use crate::agent::{Phase, Work};
+use crate::agent::{Phase, Presence, Work};
 use crate::call::CallState;
 use crate::class::{agent_key, best_agent, draw, CallKey, Class, ClassKey, Ordering};
 use crate::event::{Detail, EventKind, Rule};
@@ -288,17 +288,26 @@ impl Router {
         ax
     }
 
-    /// After a call's last offer closed without an answer: back to its place in line.
+    /// After a call's last offer closed without an answer: back to its place in line, or held
+    /// for its preferred agent while the preference runs and that agent is logged in.
     pub(crate) fn return_to_line(&mut self, cx: CallIx, at: Millis) {
         let qi = self.call(cx).queue;
         self.queues[qi as usize].stats.offered_now -= 1;
-        let call = self.call(cx);
-        if call.preferred.is_some_and(|(_, until)| until > at) {
-            self.hold(cx);
-        } else {
-            self.enter_line(cx);
-            self.match_call(cx, at);
+        match self.call(cx).preferred {
+            Some((ax, until)) if until > at => {
+                if self.agents[ax as usize].presence != Presence::LoggedOut {
+                    self.hold(cx);
+                    return;
+                }
+                // The agent logged out while the call was offered (to it or, picked, to
+                // another): not held for it, as release_held does for the calls held then.
+                self.call_mut(cx).preferred = None;
+                self.rearm_call_timer(cx);
+            }
+            _ => {}
         }
+        self.enter_line(cx);
+        self.match_call(cx, at);
     }
 
     pub(crate) fn hold(&mut self, cx: CallIx) {
