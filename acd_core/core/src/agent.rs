@@ -49,6 +49,8 @@ pub struct Agent {
     pub id: Arc<str>,
     pub tier: u8,
     pub group: Arc<str>,
+    /// The group's index in the agent-time statistics.
+    pub group_ix: u32,
     pub skills: Skills,
     pub capacity: [u8; 5],
     pub presence: Presence,

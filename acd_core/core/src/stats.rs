@@ -2,7 +2,7 @@
 //! which every KPI of DESIGN.md can be computed (see `Kpis`). A call counts in the interval in
 //! which it entered the queue ("offered in the period"), whenever its outcome comes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -70,11 +70,57 @@ pub enum LeftLine {
     Expired,
 }
 
+/// The calls of a queue not yet answered, in the order they entered it. Time never goes
+/// backwards, so entry order is time order and the first live entry is the longest wait.
+/// Leaving is O(1): an entry that left stays until it reaches the front and is found stale.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WaitLine {
+    /// (entered_at, call seq, call slot).
+    entries: VecDeque<(Millis, u64, u32)>,
+    count: u64,
+}
+
+impl WaitLine {
+    pub fn enter(&mut self, at: Millis, seq: u64, slot: u32) {
+        self.entries.push_back((at, seq, slot));
+        self.count += 1;
+    }
+
+    /// Call `seq` left the line; `live(seq, slot, entered_at)` tells whether another entry
+    /// still stands for a call in line. Keeps the front entry live.
+    pub fn leave(&mut self, seq: u64, live: impl Fn(u64, u32, Millis) -> bool) {
+        self.count -= 1;
+        while let Some(&(at, s, slot)) = self.entries.front() {
+            if s != seq && live(s, slot, at) {
+                break;
+            }
+            self.entries.pop_front();
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// When the longest-waiting call entered.
+    pub fn oldest(&self) -> Option<Millis> {
+        self.entries.front().map(|e| e.0)
+    }
+
+    /// Entries still held (live or not yet found stale), for consistency checks.
+    pub fn entries(&self) -> impl Iterator<Item = (Millis, u64, u32)> + '_ {
+        self.entries.iter().copied()
+    }
+}
+
 /// Live and interval statistics of one queue.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct QueueStats {
-    /// Waiting (and held) calls by (entered_at, seq): the first is the longest wait.
-    pub waiting: BTreeSet<(Millis, u64)>,
+    pub waiting: WaitLine,
     pub offered_now: u64,
     pub connected_now: u64,
     pub intervals: BTreeMap<u64, IntervalCounters>,
@@ -136,17 +182,30 @@ pub struct AgentTime {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AgentTimeStats {
-    pub intervals: BTreeMap<(Arc<str>, u64), AgentTime>,
+    /// Group names; keys below use their index (cheaper to compare than names).
+    pub groups: Vec<Arc<str>>,
+    pub intervals: BTreeMap<(u32, u64), AgentTime>,
 }
 
 impl AgentTimeStats {
+    /// The index of a group name, added on first use.
+    pub fn group(&mut self, name: &str) -> u32 {
+        match self.groups.iter().position(|g| &**g == name) {
+            Some(i) => i as u32,
+            None => {
+                self.groups.push(Arc::from(name));
+                (self.groups.len() - 1) as u32
+            }
+        }
+    }
+
     /// Adds the span [from, to) spent in `state`, split at interval borders.
-    pub fn add(&mut self, group: &Arc<str>, state: AgentState, from: Millis, to: Millis) {
+    pub fn add(&mut self, group: u32, state: AgentState, from: Millis, to: Millis) {
         let mut t = from;
         while t < to {
             let iv = interval_of(t);
             let end = ((iv + 1) * INTERVAL_MS).min(to);
-            let slot = self.intervals.entry((group.clone(), iv)).or_default();
+            let slot = self.intervals.entry((group, iv)).or_default();
             let span = end - t;
             match state {
                 AgentState::Ready => slot.ready_ms += span,
@@ -173,15 +232,32 @@ mod tests {
     #[test]
     fn agent_time_splits_at_interval_borders() {
         let mut s = AgentTimeStats::default();
-        let g: Arc<str> = Arc::from("g");
+        let g = s.group("g");
+        assert_eq!(s.group("h"), g + 1);
+        assert_eq!(s.group("g"), g);
         s.add(
-            &g,
+            g,
             AgentState::Busy,
             INTERVAL_MS - 1_000,
             INTERVAL_MS + 2_500,
         );
-        assert_eq!(s.intervals[&(g.clone(), 0)].busy_ms, 1_000);
+        assert_eq!(s.intervals[&(g, 0)].busy_ms, 1_000);
         assert_eq!(s.intervals[&(g, 1)].busy_ms, 2_500);
+    }
+
+    #[test]
+    fn wait_line_keeps_a_live_front() {
+        let mut w = WaitLine::default();
+        for seq in 0..4 {
+            w.enter(10 * seq, seq, seq as u32);
+        }
+        let gone = std::cell::RefCell::new(vec![1u64]);
+        // seq 1 left earlier (stale inside); now seq 0 leaves: the front skips both.
+        w.leave(0, |s, _, _| !gone.borrow().contains(&s));
+        assert_eq!((w.len(), w.oldest()), (3, Some(20)));
+        gone.borrow_mut().push(3);
+        w.leave(3, |s, _, _| !gone.borrow().contains(&s));
+        assert_eq!((w.len(), w.oldest()), (2, Some(20)));
     }
 
     #[test]

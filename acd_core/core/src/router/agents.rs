@@ -225,11 +225,11 @@ impl Router {
         let call = self.call_mut(cx);
         call.timer = None;
         call.state = CallState::Connected(ax);
+        self.leave_wait_line(qi, seq);
         let q = &mut self.queues[qi as usize];
         let (sl, short) = (q.cfg.sl_threshold_ms, q.cfg.short_abandon_ms);
         q.stats.offered_now -= 1;
         q.stats.connected_now += 1;
-        q.stats.waiting.remove(&(entered_at, seq));
         q.stats
             .record_left(entered_at, now, LeftLine::Answered, sl, short);
         let agent = &mut self.agents[ax as usize];

@@ -144,7 +144,7 @@ impl Router {
         let seq = self.call(cx).seq;
         let stats = &mut self.queues[qi as usize].stats;
         stats.counters(at).offered += 1;
-        stats.waiting.insert((at, seq));
+        stats.waiting.enter(at, seq, cx);
         self.rearm_call_timer(cx);
         let call = self.call(cx);
         match call.preferred {
@@ -186,9 +186,9 @@ impl Router {
         }
         let call = self.call(cx);
         let (qi, entered_at, seq) = (call.queue, call.entered_at, call.seq);
+        self.leave_wait_line(qi, seq);
         let q = &mut self.queues[qi as usize];
         let (sl, short) = (q.cfg.sl_threshold_ms, q.cfg.short_abandon_ms);
-        q.stats.waiting.remove(&(entered_at, seq));
         q.stats.record_left(entered_at, at, how, sl, short);
         freed
     }

@@ -248,9 +248,34 @@ impl Router {
                 }
             }
             let s = &q.stats;
-            if (s.waiting.len() as u64, s.offered_now, s.connected_now)
-                != (waiting, offered, connected)
-            {
+            // The wait line: its front is a call still in line, the oldest of them.
+            let in_line = |c: &crate::call::Call| {
+                c.queue as usize == qi && !matches!(c.state, CallState::Connected(_))
+            };
+            let oldest = self
+                .calls
+                .iter()
+                .flatten()
+                .filter(|c| in_line(c))
+                .map(|c| c.entered_at)
+                .min();
+            if s.waiting.oldest() != oldest {
+                return Err(format!(
+                    "queue '{}' wait line starts at {:?}, oldest call entered at {oldest:?}",
+                    q.id,
+                    s.waiting.oldest()
+                ));
+            }
+            if let Some((at, seq, slot)) = s.waiting.entries().next() {
+                let c = self.calls.get(slot as usize).and_then(Option::as_ref);
+                if !c.is_some_and(|c| c.seq == seq && c.entered_at == at && in_line(c)) {
+                    return Err(format!(
+                        "queue '{}' wait line starts with a call no longer in line",
+                        q.id
+                    ));
+                }
+            }
+            if (s.waiting.len(), s.offered_now, s.connected_now) != (waiting, offered, connected) {
                 return Err(format!(
                     "queue '{}' stats (waiting {}, offered {}, connected {}) != live ({waiting}, {offered}, {connected})",
                     q.id,

@@ -73,8 +73,8 @@ impl Router {
         if state == agent.state {
             return;
         }
-        let (group, old, since) = (agent.group.clone(), agent.state, agent.state_since);
-        self.agent_time.add(&group, old, since, at);
+        let (group, old, since) = (agent.group_ix, agent.state, agent.state_since);
+        self.agent_time.add(group, old, since, at);
         let agent = &mut self.agents[ax as usize];
         agent.state = state;
         agent.state_since = at;

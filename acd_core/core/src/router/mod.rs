@@ -144,10 +144,12 @@ impl Router {
             }
             let id: Arc<str> = Arc::from(a.id.as_str());
             r.ix.agents.insert(id.clone(), r.agents.len() as AgentIx);
+            let group_ix = r.agent_time.group(&a.group);
             r.agents.push(Agent {
                 id,
                 tier: a.tier,
                 group: Arc::from(a.group.as_str()),
+                group_ix,
                 skills,
                 capacity,
                 presence: Presence::LoggedOut,
@@ -275,6 +277,25 @@ impl Router {
 
     pub(crate) fn call(&self, cx: CallIx) -> &Call {
         self.calls[cx as usize].as_ref().expect("live call slot")
+    }
+
+    /// Call `seq` left queue `qi`'s line (answered, abandoned, overflowed, expired, moved).
+    pub(crate) fn leave_wait_line(&mut self, qi: QueueIx, seq: u64) {
+        let calls = &self.calls;
+        self.queues[qi as usize]
+            .stats
+            .waiting
+            .leave(seq, |s, slot, at| {
+                calls
+                    .get(slot as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|c| {
+                        c.seq == s
+                            && c.queue == qi
+                            && c.entered_at == at
+                            && !matches!(c.state, crate::call::CallState::Connected(_))
+                    })
+            });
     }
 
     pub(crate) fn call_mut(&mut self, cx: CallIx) -> &mut Call {

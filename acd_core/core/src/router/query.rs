@@ -71,10 +71,10 @@ impl Router {
         let longest = q
             .stats
             .waiting
-            .first()
-            .map_or(0, |&(t, _)| now.saturating_sub(t));
+            .oldest()
+            .map_or(0, |t| now.saturating_sub(t));
         Ok(QueueSnapshot {
-            waiting: q.stats.waiting.len() as u64,
+            waiting: q.stats.waiting.len(),
             offered: q.stats.offered_now,
             connected: q.stats.connected_now,
             longest_wait_ms: longest,
@@ -95,10 +95,11 @@ impl Router {
     /// Agent time per group and interval: (group, interval start in ms, time), by group then time.
     /// Time in the current state counts up to the last state change, not up to now.
     pub fn agent_time(&self) -> Vec<(Arc<str>, Millis, AgentTime)> {
+        let groups = &self.agent_time.groups;
         self.agent_time
             .intervals
             .iter()
-            .map(|((g, iv), &t)| (g.clone(), iv * INTERVAL_MS, t))
+            .map(|(&(g, iv), &t)| (groups[g as usize].clone(), iv * INTERVAL_MS, t))
             .collect()
     }
 
@@ -163,7 +164,10 @@ impl Router {
 
     /// Live calls not yet connected, across all queues.
     pub fn waiting_count(&self) -> usize {
-        self.queues.iter().map(|q| q.stats.waiting.len()).sum()
+        self.queues
+            .iter()
+            .map(|q| q.stats.waiting.len() as usize)
+            .sum()
     }
 
     /// Live calls, connected or not.
