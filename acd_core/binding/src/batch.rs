@@ -3,7 +3,7 @@
 use acd_core::{Command, EnqueueRequest};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyList, PyString, PyTuple};
 
 /// Extracts element `i` of command `index`, naming both in the error.
 fn arg<T>(t: &Bound<'_, PyTuple>, i: usize, index: usize) -> PyResult<T>
@@ -21,7 +21,12 @@ fn parse_one(t: &Bound<'_, PyTuple>, index: usize) -> PyResult<Command> {
             "commands[{index}]: empty command"
         )));
     }
-    let name: String = arg(t, 0, index)?;
+    // Borrowed, not copied: the name is only matched on.
+    let first = t.get_item(0)?;
+    let name_obj = first.cast::<PyString>().map_err(|_| {
+        PyValueError::new_err(format!("commands[{index}][0]: expected a command name"))
+    })?;
+    let name: &str = &name_obj.to_cow()?;
     let want = |n: usize| -> PyResult<()> {
         if t.len() == n {
             Ok(())
@@ -33,7 +38,7 @@ fn parse_one(t: &Bound<'_, PyTuple>, index: usize) -> PyResult<Command> {
             )))
         }
     };
-    let cmd = match name.as_str() {
+    let cmd = match name {
         "enqueue" => {
             want(5)?;
             let req = EnqueueRequest {
@@ -55,7 +60,7 @@ fn parse_one(t: &Bound<'_, PyTuple>, index: usize) -> PyResult<Command> {
         "login" | "logout" | "ready" => {
             want(3)?;
             let (a, now) = (arg(t, 1, index)?, arg(t, 2, index)?);
-            match name.as_str() {
+            match name {
                 "login" => Command::Login(a, now),
                 "logout" => Command::Logout(a, now),
                 _ => Command::Ready(a, now),
@@ -68,7 +73,7 @@ fn parse_one(t: &Bound<'_, PyTuple>, index: usize) -> PyResult<Command> {
         "accept" | "reject" | "wrapup_done" => {
             want(4)?;
             let (a, c, now) = (arg(t, 1, index)?, arg(t, 2, index)?, arg(t, 3, index)?);
-            match name.as_str() {
+            match name {
                 "accept" => Command::Accept(a, c, now),
                 "reject" => Command::Reject(a, c, now),
                 _ => Command::WrapupDone(a, c, now),

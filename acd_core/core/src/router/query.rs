@@ -96,11 +96,14 @@ impl Router {
     /// Time in the current state counts up to the last state change, not up to now.
     pub fn agent_time(&self) -> Vec<(Arc<str>, Millis, AgentTime)> {
         let groups = &self.agent_time.groups;
-        self.agent_time
+        let mut out: Vec<_> = self
+            .agent_time
             .intervals
             .iter()
             .map(|(&(g, iv), &t)| (groups[g as usize].clone(), iv * INTERVAL_MS, t))
-            .collect()
+            .collect();
+        out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        out
     }
 
     pub fn agent_info(&self, agent_id: &str) -> Result<AgentInfo> {
