@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use acd_core::{
-    AcdError, AgentState, Channel, Command, EnqueueRequest, Event, Router, RouterConfig,
-    TransferTarget,
+    AcdError, AgentState, Channel, Command, Detail, EnqueueRequest, Event, EventKind, Router,
+    RouterConfig, TransferTarget,
 };
 
 use super::gen;
@@ -27,6 +27,8 @@ pub struct Sim {
     cmds: Vec<Cmd>,
     results: Vec<Result<bool, AcdError>>,
     events: Vec<Event>,
+    /// Events before each command (one more entry at the end: all of them).
+    offsets: Vec<usize>,
     /// (commands before it, events before it, bytes): the mid-run snapshot.
     snapshot: Option<(usize, usize, Vec<u8>)>,
     next_call: u64,
@@ -78,6 +80,7 @@ impl Sim {
             cmds: Vec::new(),
             results: Vec::new(),
             events: Vec::new(),
+            offsets: vec![0],
             snapshot: None,
             next_call: 0,
             unchanged_checks: 0,
@@ -326,6 +329,7 @@ impl Sim {
         self.cmds.push(cmd.clone());
         self.results.push(result.clone());
         self.events.extend_from_slice(events);
+        self.offsets.push(self.events.len());
     }
 
     /// After the random steps: answer what is offered, end what is connected, and otherwise
@@ -371,18 +375,13 @@ impl Sim {
         ))
     }
 
-    /// I7: the same commands on a fresh router, and from the mid-run snapshot on, give the
-    /// same answers, the same events (every field) and the same final state (snapshot bytes).
+    /// I7: the same commands on a fresh router (through the batch API where they can), and
+    /// from the mid-run snapshot on (one by one), give the same answers, the same events
+    /// (every field) and the same final state (snapshot bytes).
     fn replay(&self) -> Check {
         let final_state = self.router.snapshot();
         let mut fresh = Router::from_json(&self.config).map_err(|e| e.to_string())?;
-        replay_into(
-            &mut fresh,
-            &self.cmds,
-            &self.results,
-            &self.events,
-            "replay",
-        )?;
+        self.replay_batched(&mut fresh)?;
         ensure!(
             fresh.snapshot() == final_state,
             "I7: the replayed router's final state differs from the run's"
@@ -402,6 +401,76 @@ impl Sim {
             );
         }
         Ok(())
+    }
+
+    /// Replays the run through `apply_batch`, a batch per stretch of batchable commands
+    /// (transfer and pick are not: one by one). A refused command must turn into an `error`
+    /// event (`command <i>: <message>`) exactly where the command was in the stream.
+    fn replay_batched(&self, router: &mut Router) -> Check {
+        let mut got = Vec::with_capacity(self.events.len());
+        let mut i = 0;
+        while i < self.cmds.len() {
+            let end = (i..self.cmds.len())
+                .find(|&k| !matches!(self.cmds[k], Cmd::Core(_)))
+                .unwrap_or(self.cmds.len());
+            if end == i {
+                let res = exec(router, &self.cmds[i]);
+                ensure!(
+                    res == self.results[i],
+                    "I7: replay: command {i} {:?} answered {res:?}, the run got {:?}",
+                    self.cmds[i],
+                    self.results[i]
+                );
+                got.extend(router.drain());
+                i += 1;
+                continue;
+            }
+            let batch: Vec<Command> = self.cmds[i..end]
+                .iter()
+                .map(|c| match c {
+                    Cmd::Core(c) => c.clone(),
+                    _ => unreachable!("a stretch of core commands"),
+                })
+                .collect();
+            router.apply_batch(&batch);
+            let mut errors = 0;
+            for e in router.drain() {
+                if e.kind != EventKind::CommandError {
+                    got.push(e);
+                    continue;
+                }
+                let Detail::Text(text) = &e.detail else {
+                    return Err(format!("I7: batch error event with detail {:?}", e.detail));
+                };
+                let k: Option<usize> = text
+                    .strip_prefix("command ")
+                    .and_then(|rest| rest.split(':').next())
+                    .and_then(|n| n.parse().ok());
+                let m = i + k.ok_or_else(|| format!("I7: batch error event '{text}'"))?;
+                let want = match self.results.get(m) {
+                    Some(Err(err)) if m < end => format!("command {}: {err}", m - i),
+                    other => {
+                        return Err(format!(
+                            "I7: batch error '{text}' for a command the run answered {other:?}"
+                        ))
+                    }
+                };
+                ensure!(
+                    *text == want && got.len() == self.offsets[m],
+                    "I7: batch error '{text}' after {} events; the run refused command {m} with '{want}' after {}",
+                    got.len(),
+                    self.offsets[m]
+                );
+                errors += 1;
+            }
+            let refused = self.results[i..end].iter().filter(|r| r.is_err()).count();
+            ensure!(
+                errors == refused,
+                "I7: the batch of commands {i}..{end} gave {errors} error events, the run refused {refused}"
+            );
+            i = end;
+        }
+        compare_events("replay (batched)", &got, &self.events)
     }
 
     // --- command generation ---------------------------------------------------------------
@@ -801,6 +870,10 @@ fn replay_into(
         );
         got.extend(router.drain());
     }
+    compare_events(what, &got, events)
+}
+
+fn compare_events(what: &str, got: &[Event], events: &[Event]) -> Check {
     if got != events {
         let i = got
             .iter()
