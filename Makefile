@@ -110,8 +110,12 @@ lint-python: $(DEPS_STAMP)
 # with only Debian's python3 (no libpython3-dev) does not have. The core is pure Rust and
 # `cargo test` must not need Python; the binding is exercised through pytest instead.
 # clippy (above) still checks the binding, it does not link.
+# Two passes: debug (overflow checks and debug assertions on; the invariant simulation with
+# 50 seeds x 1,000 steps) and the invariant simulation in release, 200 seeds x 5,000 steps,
+# which debug would take minutes for.
 test-rust:
-	cargo test --workspace --exclude acd-binding $(CARGO_LOCKED)
+	ACD_SIM_SEEDS=50 cargo test --workspace --exclude acd-binding $(CARGO_LOCKED)
+	cargo test --release -p acd-core --test invariants $(CARGO_LOCKED)
 
 # The stub is the binding's documented contract: check it against the module actually built.
 stubtest: $(BUILD_STAMP)
