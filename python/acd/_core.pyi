@@ -3,7 +3,6 @@
 from typing import Any, Final, final
 
 __all__ = [
-    "__version__",
     "AcdError",
     "ConfigError",
     "Event",
@@ -11,6 +10,7 @@ __all__ = [
     "InvalidArgumentError",
     "NotFoundError",
     "Router",
+    "__version__",
     "heap_bytes",
 ]
 
