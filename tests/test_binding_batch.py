@@ -1,0 +1,92 @@
+"""The native router (``acd._core``) through Python: batches.
+
+Every expected value here is worked out by hand from acd_core/ROUTING.md and DESIGN.md (and the
+``_core.pyi`` docstrings), not recorded from a run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from binding_helpers import make
+
+# ---- batches ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (("frobnicate", 4), "commands[1]: unknown command 'frobnicate'"),
+        (("enqueue", "c1", "q", 3), "commands[1]: 'enqueue' takes 4 arguments, got 3"),
+        (("timeout",), "commands[1]: 'timeout' takes 1 arguments, got 0"),
+        (["login", "a1", 0], "commands[1]: expected a tuple"),
+        (("login", "a1", "0"), "commands[1][2]: "),
+        ((5, "a1", 0), "commands[1][0]: "),
+        (("login", "a1", -1), "commands[1][2]: "),
+    ],
+)
+def test_a_malformed_batch_raises_value_error_and_applies_nothing(
+    command: Any, message: str
+) -> None:
+    r = make()
+    r.handle_timeout(0)
+    before = r.snapshot()
+    with pytest.raises(ValueError) as info:
+        r.apply_batch([("login", "a1", 0), command, ("ready", "a1", 1)])
+    assert str(info.value).startswith(message)
+    if message.endswith(": "):
+        assert len(str(info.value)) > len(message)  # the decoder's reason follows
+    else:
+        assert str(info.value) == message
+    assert r.snapshot() == before
+    assert r.agent_info("a1")["state"] == "logged-out"
+
+
+def test_an_empty_batch_tuple_is_a_value_error() -> None:
+    r = make()
+    with pytest.raises(ValueError):
+        r.apply_batch([()])
+
+
+def test_a_failing_batch_command_becomes_an_error_event_and_the_rest_apply() -> None:
+    r = make([{"id": "q", "offer_timeout_ms": 1000}], [{"id": "a1"}])
+    events = r.apply_batch(
+        [
+            ("login", "a1", 0),
+            ("ready", "a1", 1),
+            ("accept", "a1", "nope", 2),
+            ("enqueue", "c1", "q", 3, 0),
+            ("enqueue", "c2", "nowhere", 4, 0),
+            ("login", "a1", 5),
+            ("accept", "a1", "c1", 6),
+            ("timeout", 5),
+            ("enqueue", "c3", "q", 7, 1_000_001),
+        ]
+    )
+    assert [e.as_tuple() for e in events if e.kind != "agent-state"] == [
+        ("error", "", "", "", 2, 0, "", "command 2: call_id 'nope': unknown call"),
+        ("offer", "c1", "a1", "q", 3, 1003, "longest-idle", "step=0 tier=1 level=0"),
+        # refused before the clock moves (no state makes an unknown queue valid): still 3
+        ("error", "", "", "", 3, 0, "", "command 4: queue_id 'nowhere': unknown queue"),
+        ("error", "", "", "", 5, 0, "", "command 5: agent 'a1' is reserved: cannot log in"),
+        ("connected", "c1", "a1", "q", 6, 0, "", ""),
+        ("error", "", "", "", 6, 0, "", "command 7: now_ms: time went backwards (5 < 6)"),
+        (
+            "error", "", "", "", 6, 0, "",
+            "command 8: priority: 1000001 out of range -1000000..1000000",
+        ),
+    ]  # fmt: skip
+    assert r.drain() == []
+    assert r.agent_info("a1")["state"] == "busy"
+
+
+def test_apply_batch_returns_earlier_undrained_events_first() -> None:
+    r = make()
+    r.login("a1", 0)
+    events = r.apply_batch([("ready", "a1", 1)])
+    assert [(e.kind, e.at_ms, e.detail) for e in events] == [
+        ("agent-state", 0, "not-ready"),
+        ("agent-state", 1, "ready"),
+    ]
