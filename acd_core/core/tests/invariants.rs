@@ -23,8 +23,8 @@ use acd_core::{
 };
 
 use sim::gen::STRATEGIES;
-use sim::model::Stats;
 use sim::run::run_seed;
+use sim::stats::Stats;
 
 const DEFAULT_SEEDS: u64 = 200;
 const DEFAULT_STEPS: usize = if cfg!(debug_assertions) { 1_000 } else { 5_000 };
