@@ -11,6 +11,7 @@ use std::collections::BinaryHeap;
 use std::hint::black_box;
 use std::time::Instant;
 
+use acd_core::class::Line;
 use acd_core::{EnqueueRequest, Router};
 
 const OPS: usize = 20_000;
@@ -95,18 +96,21 @@ fn heap_push_pop(depth: usize) -> f64 {
     median(samples)
 }
 
-/// The router's own index operation alone: insert a key into a class's ordered set and take
-/// the best, as the router does for each waiting call (BTreeSet of (-score, seq, slot)).
+/// The router's own index operation alone: a call joins a class's line and the best call
+/// leaves it, as the router does for each waiting call (`class::Line`, a heap of
+/// (-score, seq, slot) with lazy removal).
 fn index_insert_pop(depth: usize) -> f64 {
     let mut samples = Vec::new();
     for _ in 0..ROUNDS {
-        let mut set: std::collections::BTreeSet<(i64, u64, u32)> = (0..depth as u64)
-            .map(|i| (-((i % 5) as i64), i, i as u32))
-            .collect();
+        let mut line = Line::default();
+        for i in 0..depth as u64 {
+            line.push((-((i % 5) as i64), i, i as u32));
+        }
         let start = Instant::now();
         for i in 0..OPS as u64 {
-            set.insert(black_box((-((i % 5) as i64), depth as u64 + i, i as u32)));
-            black_box(set.pop_first());
+            line.push(black_box((-((i % 5) as i64), depth as u64 + i, i as u32)));
+            let best = line.top(|_| true).expect("non-empty");
+            line.left(black_box(best), |_| true);
         }
         samples.push(start.elapsed().as_nanos() as f64 / OPS as f64);
     }

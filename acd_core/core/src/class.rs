@@ -8,7 +8,8 @@
 //!
 //! Both sets are ordered sets keyed so that "best first" is the minimum.
 
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
 
 use serde::{Deserialize, Serialize};
 
@@ -34,7 +35,7 @@ pub type AgentKey = (u8, i64, i64, AgentIx);
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Class {
     pub key: ClassKey,
-    pub waiting: BTreeSet<CallKey>,
+    pub waiting: Line,
     pub ready: BTreeSet<AgentKey>,
 }
 
@@ -42,13 +43,75 @@ impl Class {
     pub fn new(key: ClassKey) -> Class {
         Class {
             key,
-            waiting: BTreeSet::new(),
+            waiting: Line::default(),
             ready: BTreeSet::new(),
         }
     }
 
     pub fn admits(&self, agent: &Agent) -> bool {
         agent.tier <= self.key.max_tier && crate::model::meets(&agent.skills, &self.key.reqs)
+    }
+}
+
+/// A class's waiting calls: a binary heap of keys (best = smallest) with lazy removal. A call
+/// leaving costs O(1): its own state says it left, and its key is dropped when it reaches the
+/// top (at once when it is the top already, the usual case). A flat heap keeps the best key in
+/// one cache line, which is what every agent becoming Ready looks at, in each of its classes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Line {
+    heap: BinaryHeap<Reverse<CallKey>>,
+    live: u32,
+}
+
+impl Line {
+    pub fn push(&mut self, key: CallKey) {
+        self.heap.push(Reverse(key));
+        self.live += 1;
+    }
+
+    /// The call with `key` left the line (its state already says so).
+    pub fn left(&mut self, key: CallKey, is_live: impl Fn(&CallKey) -> bool) {
+        self.live -= 1;
+        if self.heap.peek().is_some_and(|Reverse(k)| *k == key) {
+            self.heap.pop();
+        }
+        // Compact when stale keys outnumber live ones, so memory follows the live line.
+        if self.heap.len() > 2 * self.live as usize + 64 {
+            let mut keys: Vec<CallKey> = self
+                .heap
+                .drain()
+                .map(|Reverse(k)| k)
+                .filter(|k| is_live(k))
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            self.heap = keys.into_iter().map(Reverse).collect();
+        }
+    }
+
+    /// The best live key, dropping stale keys from the top.
+    pub fn top(&mut self, is_live: impl Fn(&CallKey) -> bool) -> Option<CallKey> {
+        while let Some(Reverse(k)) = self.heap.peek() {
+            if is_live(k) {
+                return Some(*k);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// Calls in line.
+    pub fn len(&self) -> u32 {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Every key held, live or stale, in no particular order (for consistency checks).
+    pub fn keys(&self) -> impl Iterator<Item = CallKey> + '_ {
+        self.heap.iter().map(|Reverse(k)| *k)
     }
 }
 

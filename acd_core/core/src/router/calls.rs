@@ -150,6 +150,8 @@ impl Router {
         match call.preferred {
             Some((ax, until)) if until > at => {
                 if self.agents[ax as usize].can_take(call.channel) {
+                    // In line first (make_offer takes a waiting call out of its line).
+                    self.enter_line(cx);
                     self.make_offer(cx, ax, Rule::PreferredAgent, at);
                 } else {
                     self.hold(cx);

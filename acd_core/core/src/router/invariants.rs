@@ -11,6 +11,7 @@ use crate::class::agent_key;
 use crate::model::{AgentIx, Channel};
 use crate::timers::TimerKind;
 
+use super::matching::in_line;
 use super::Router;
 
 impl Router {
@@ -23,6 +24,24 @@ impl Router {
     }
 
     fn check_calls(&self) -> Result<(), String> {
+        // Live keys of every class line, and each line's count of calls against them.
+        let mut lined = std::collections::BTreeSet::new();
+        for (ci, class) in self.classes.iter().enumerate() {
+            let ci = ci as u32;
+            let live: std::collections::BTreeSet<_> = class
+                .waiting
+                .keys()
+                .filter(|k| in_line(&self.calls, ci, k))
+                .collect();
+            if live.len() != class.waiting.len() as usize {
+                return Err(format!(
+                    "class {ci} counts {} calls in line, its keys show {}",
+                    class.waiting.len(),
+                    live.len()
+                ));
+            }
+            lined.extend(live.into_iter().map(|k| (ci, k)));
+        }
         let mut busy_per_call: BTreeMap<u64, usize> = BTreeMap::new();
         for a in &self.agents {
             for w in a.work.iter().filter(|w| w.phase == Phase::Busy) {
@@ -38,9 +57,7 @@ impl Router {
             if self.ix.calls.get(&c.id) != Some(&cx) {
                 return Err(format!("call '{}' is missing from the id index", c.id));
             }
-            let in_line = self.classes[c.class as usize]
-                .waiting
-                .contains(&(-c.score, c.seq, cx));
+            let in_line = lined.contains(&(c.class, (-c.score, c.seq, cx)));
             if in_line != (c.state == CallState::Waiting) {
                 return Err(format!(
                     "call '{}' ({:?}) in line: {in_line}",
@@ -217,7 +234,13 @@ impl Router {
                 }
             }
             if !class.waiting.is_empty() && !class.ready.is_empty() {
-                let (_, _, cx) = class.waiting.first().copied().expect("non-empty");
+                let ci32 = ci as u32;
+                let (_, _, cx) = class
+                    .waiting
+                    .keys()
+                    .filter(|k| in_line(&self.calls, ci32, k))
+                    .min()
+                    .expect("non-empty");
                 let (_, _, _, ax) = class.ready.first().copied().expect("non-empty");
                 return Err(format!(
                     "work conservation: call '{}' waits while agent '{}' is ready for it",

@@ -10,6 +10,16 @@ use crate::timers::TimerKind;
 
 use super::{Offer, Router};
 
+/// Does `key` in class `ci`'s line stand for a call waiting there now?
+pub(crate) fn in_line(calls: &[Option<crate::call::Call>], ci: ClassIx, key: &CallKey) -> bool {
+    calls
+        .get(key.2 as usize)
+        .and_then(Option::as_ref)
+        .is_some_and(|c| {
+            c.seq == key.1 && c.state == CallState::Waiting && c.class == ci && -c.score == key.0
+        })
+}
+
 impl Router {
     /// The class for `key`, created on first use: every agent that qualifies learns of it.
     pub(crate) fn class_ix(&mut self, key: ClassKey) -> ClassIx {
@@ -89,13 +99,18 @@ impl Router {
         let call = self.call_mut(cx);
         call.state = CallState::Waiting;
         let (ci, key): (ClassIx, CallKey) = (call.class, (-call.score, call.seq, cx));
-        self.classes[ci as usize].waiting.insert(key);
+        self.classes[ci as usize].waiting.push(key);
     }
 
+    /// Takes a waiting call out of its class's line. Callers change the call's state right
+    /// after (offered, held, gone), which is what makes its key stale.
     pub(crate) fn leave_line(&mut self, cx: CallIx) {
         let call = self.call(cx);
         let (ci, key) = (call.class, (-call.score, call.seq, cx));
-        self.classes[ci as usize].waiting.remove(&key);
+        let calls = &self.calls;
+        self.classes[ci as usize]
+            .waiting
+            .left(key, |k| k.2 != cx && in_line(calls, ci, k));
     }
 
     /// A call has just started waiting: offer it to the best Ready eligible agent(s).
@@ -155,11 +170,15 @@ impl Router {
                 continue;
             }
             let agent = &self.agents[ax as usize];
+            let calls = &self.calls;
             let mut best: Option<CallKey> = None;
             for &ci in &agent.classes {
-                let class = &self.classes[ci as usize];
-                if let Some(&first) = class.waiting.first() {
-                    if best.is_none_or(|b| first < b) && agent.can_take(class.key.channel) {
+                let class = &mut self.classes[ci as usize];
+                if class.waiting.is_empty() || !agent.can_take(class.key.channel) {
+                    continue;
+                }
+                if let Some(first) = class.waiting.top(|k| in_line(calls, ci, k)) {
+                    if best.is_none_or(|b| first < b) {
                         best = Some(first);
                     }
                 }
