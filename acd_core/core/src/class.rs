@@ -6,7 +6,10 @@
 //! - a call arriving looks at one ready set: its best agent is the first entry, O(log n);
 //! - an agent becoming Ready looks at the first waiting call of each class it serves.
 //!
-//! Both sets are ordered sets keyed so that "best first" is the minimum.
+//! Both are keyed so that "best first" is the minimum. The ready set is an ordered set (agents
+//! leave it on every offer, and round-robin and random need ranges); the line of waiting calls
+//! is a binary heap with lazy removal (`Line`): joining is O(log n), leaving O(1), and the best
+//! call is always at the front.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
