@@ -138,7 +138,7 @@ run: $(BUILD_STAMP)
 bench: $(BUILD_STAMP)
 	$(BIN)/python bench/core_vs_reference.py
 	$(BIN)/pytest bench -q --benchmark-only --benchmark-columns=mean,median,ops
-	cargo bench -p acd-core $(CARGO_LOCKED)
+	cargo bench -p acd-core --bench routing $(CARGO_LOCKED)
 
 # Pure Rust, no venv needed; release mode because thousands of seeds are slow in debug.
 sim-soak:
