@@ -70,7 +70,7 @@ impl PyRouter {
         })
     }
 
-    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+    fn snapshot<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.inner.snapshot())
     }
 
@@ -196,7 +196,7 @@ impl PyRouter {
     fn handle_timeout(&mut self, now_ms: Now) -> PyResult<()> {
         self.inner.handle_timeout(now_ms.0).py()
     }
-    fn poll_timeout(&self) -> Option<u64> {
+    fn poll_timeout(&mut self) -> Option<u64> {
         self.inner.poll_timeout()
     }
     fn drain<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {

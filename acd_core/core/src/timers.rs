@@ -1,7 +1,12 @@
 //! The router's timers, ordered by (deadline, kind, ordinal) as ROUTING.md fixes.
-//! Each offer, agent and call has at most one entry: its next deadline.
+//!
+//! A binary heap with lazy removal: each offer, agent and call records its own armed deadline,
+//! and an entry counts only while its owner still says so (`Router::timer_live`). Disarming is
+//! therefore free (the owner's field changes); stale entries are dropped when they reach the
+//! top, and the whole heap is compacted when they outnumber the live ones.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,34 +26,48 @@ pub type TimerKey = (Millis, TimerKind, u64);
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Timers {
-    entries: BTreeMap<TimerKey, u32>,
+    heap: BinaryHeap<Reverse<(Millis, TimerKind, u64, u32)>>,
 }
 
 impl Timers {
     pub fn arm(&mut self, key: TimerKey, target: u32) {
-        self.entries.insert(key, target);
+        self.heap.push(Reverse((key.0, key.1, key.2, target)));
     }
-    pub fn disarm(&mut self, key: TimerKey) {
-        self.entries.remove(&key);
+
+    /// The earliest entry, live or stale.
+    pub fn peek(&self) -> Option<(TimerKey, u32)> {
+        self.heap
+            .peek()
+            .map(|Reverse((t, k, o, target))| ((*t, *k, *o), *target))
     }
-    pub fn next_deadline(&self) -> Option<Millis> {
-        self.entries.first_key_value().map(|(k, _)| k.0)
+
+    pub fn pop(&mut self) -> Option<(TimerKey, u32)> {
+        self.heap
+            .pop()
+            .map(|Reverse((t, k, o, target))| ((t, k, o), target))
     }
-    /// Removes and returns the first timer due at or before `now`.
-    pub fn pop_due(&mut self, now: Millis) -> Option<(TimerKey, u32)> {
-        let (&key, _) = self.entries.first_key_value()?;
-        if key.0 > now {
-            return None;
-        }
-        self.entries.pop_first()
+
+    /// Entries held, live or stale.
+    pub fn held(&self) -> usize {
+        self.heap.len()
     }
-    pub fn contains(&self, key: TimerKey) -> bool {
-        self.entries.contains_key(&key)
+
+    /// Keeps only the entries `live` accepts (one of each).
+    pub fn compact(&mut self, live: impl Fn(TimerKey, u32) -> bool) {
+        let mut keep: Vec<_> = self
+            .heap
+            .drain()
+            .filter(|Reverse((t, k, o, g))| live((*t, *k, *o), *g))
+            .collect();
+        keep.sort_unstable();
+        keep.dedup();
+        self.heap = keep.into_iter().collect();
     }
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+
+    /// Every entry held, in no particular order (for consistency checks).
+    pub fn entries(&self) -> impl Iterator<Item = (TimerKey, u32)> + '_ {
+        self.heap
+            .iter()
+            .map(|Reverse((t, k, o, target))| ((*t, *k, *o), *target))
     }
 }

@@ -219,9 +219,6 @@ impl Router {
             call.channel,
             call.id.clone(),
         );
-        if let Some(deadline) = call.timer {
-            self.timers.disarm((deadline, TimerKind::Call, seq));
-        }
         let call = self.call_mut(cx);
         call.timer = None;
         call.state = CallState::Connected(ax);
@@ -387,9 +384,6 @@ impl Router {
         let next = agent.next_deadline();
         if next == agent.timer {
             return;
-        }
-        if let Some(old) = agent.timer {
-            self.timers.disarm((old, TimerKind::Agent, ax as u64));
         }
         agent.timer = next;
         if let Some(t) = next {

@@ -12,7 +12,6 @@ use crate::model::{
     AgentIx, CallIx, Channel, Millis, Outcome, QueueIx, MAX_LEVEL, MAX_PRIORITY, MIN_LEVEL,
 };
 use crate::stats::LeftLine;
-use crate::timers::TimerKind;
 
 use super::Router;
 
@@ -198,10 +197,6 @@ impl Router {
     /// The call is done for good: terminal event, slot freed, id remembered for dedup.
     pub(crate) fn finish_call(&mut self, cx: CallIx, outcome: Outcome, at: Millis) {
         self.emit(EventKind::Terminal, Some(cx), None, at).detail = Detail::Outcome(outcome);
-        if let Some(deadline) = self.call(cx).timer {
-            self.timers
-                .disarm((deadline, TimerKind::Call, self.call(cx).seq));
-        }
         let call = self.calls[cx as usize].take().expect("live call");
         self.free_calls.push(cx);
         self.ix.calls.remove(&call.id);
@@ -326,10 +321,6 @@ impl Router {
 
     /// Re-homes a call in queue `qi` (overflow, transfer); the score and seq are kept.
     pub(crate) fn move_to_queue(&mut self, cx: CallIx, qi: QueueIx, at: Millis) {
-        if let Some(deadline) = self.call(cx).timer {
-            self.timers
-                .disarm((deadline, TimerKind::Call, self.call(cx).seq));
-        }
         let call = self.call_mut(cx);
         call.queue = qi;
         call.entered_at = at;

@@ -15,6 +15,11 @@ use super::matching::in_line;
 use super::Router;
 
 impl Router {
+    /// Is a live entry for `key` held in the timer heap?
+    fn timer_held(&self, key: crate::timers::TimerKey, target: u32) -> bool {
+        self.timers.entries().any(|e| e == (key, target)) && self.timer_live(key, target)
+    }
+
     /// Returns the first violated invariant, described.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.check_calls()?;
@@ -121,16 +126,14 @@ impl Router {
                 ));
             }
             if let Some(t) = c.timer {
-                if !self.timers.contains((t, TimerKind::Call, c.seq)) {
+                if !self.timer_held((t, TimerKind::Call, c.seq), cx) {
                     return Err(format!("I4: call '{}' timer at {t} is not armed", c.id));
                 }
             }
         }
-        for o in self.offers.iter().flatten() {
-            if !self
-                .timers
-                .contains((o.expires_at, TimerKind::OfferExpiry, o.seq))
-            {
+        for (oi, o) in self.offers.iter().enumerate() {
+            let Some(o) = o else { continue };
+            if !self.timer_held((o.expires_at, TimerKind::OfferExpiry, o.seq), oi as u32) {
                 return Err(format!("I4: offer {} has no expiry timer", o.seq));
             }
         }
@@ -177,7 +180,7 @@ impl Router {
                 ));
             }
             if let Some(t) = a.timer {
-                if !self.timers.contains((t, TimerKind::Agent, ax as u64)) {
+                if !self.timer_held((t, TimerKind::Agent, ax as u64), ax as u32) {
                     return Err(format!("agent '{}' timer at {t} is not armed", a.id));
                 }
             }
@@ -308,6 +311,8 @@ impl Router {
                 ));
             }
         }
+        // Every live entry belongs to an armed owner (by definition of live); and each armed
+        // owner has exactly one distinct live entry.
         let armed = self.offers.iter().flatten().count()
             + self
                 .calls
@@ -316,11 +321,13 @@ impl Router {
                 .filter(|c| c.timer.is_some())
                 .count()
             + self.agents.iter().filter(|a| a.timer.is_some()).count();
-        if armed != self.timers.len() {
-            return Err(format!(
-                "{} timers armed, {armed} expected",
-                self.timers.len()
-            ));
+        let live: std::collections::BTreeSet<_> = self
+            .timers
+            .entries()
+            .filter(|&(k, t)| self.timer_live(k, t))
+            .collect();
+        if armed != live.len() {
+            return Err(format!("{} live timers, {armed} armed owners", live.len()));
         }
         Ok(())
     }

@@ -278,8 +278,6 @@ impl Router {
     pub(crate) fn close_offer(&mut self, oi: u32) -> (CallIx, AgentIx) {
         let offer = self.offers[oi as usize].take().expect("open offer");
         self.free_offers.push(oi);
-        self.timers
-            .disarm((offer.expires_at, TimerKind::OfferExpiry, offer.seq));
         let call = self.call_mut(offer.call);
         call.offers.retain(|&o| o != oi);
         let seq = call.seq;

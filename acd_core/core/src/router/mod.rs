@@ -227,6 +227,7 @@ impl Router {
         self.fire_due_timers(now);
         self.now = now;
         self.prune(now);
+        self.compact_timers();
         Ok(())
     }
 
@@ -236,8 +237,8 @@ impl Router {
     }
 
     /// The earliest pending deadline: call `handle_timeout` then.
-    pub fn poll_timeout(&self) -> Option<Millis> {
-        self.timers.next_deadline()
+    pub fn poll_timeout(&mut self) -> Option<Millis> {
+        self.next_live_deadline()
     }
 
     /// Returns and clears the events produced so far.

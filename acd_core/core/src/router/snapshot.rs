@@ -9,7 +9,13 @@ use super::{Indexes, Router};
 const SNAPSHOT_VERSION: u32 = 1;
 
 impl Router {
-    pub fn snapshot(&self) -> Vec<u8> {
+    /// The whole state as bytes. Takes `&mut self` to bring the timer heap to its canonical
+    /// form first (live entries only), so equal states give equal bytes however often
+    /// `poll_timeout` dropped stale entries along the way.
+    pub fn snapshot(&mut self) -> Vec<u8> {
+        let mut timers = std::mem::take(&mut self.timers);
+        timers.compact(|key, target| self.timer_live(key, target));
+        self.timers = timers;
         let mut out = SNAPSHOT_VERSION.to_le_bytes().to_vec();
         bincode::serialize_into(&mut out, self).expect("router state serializes");
         out

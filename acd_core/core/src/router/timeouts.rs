@@ -6,18 +6,65 @@ use crate::call::CallState;
 use crate::event::{Detail, EventKind, RevokeReason, Rule};
 use crate::model::{AgentIx, CallIx, Millis, Outcome};
 use crate::stats::{interval_of, LeftLine};
-use crate::timers::TimerKind;
+use crate::timers::{TimerKey, TimerKind};
 
 use super::Router;
 
 impl Router {
     pub(crate) fn fire_due_timers(&mut self, now: Millis) {
-        while let Some(((deadline, kind, _), target)) = self.timers.pop_due(now) {
+        while let Some((key, target)) = self.timers.peek() {
+            let (deadline, kind, _) = key;
+            if deadline > now {
+                break;
+            }
+            self.timers.pop();
+            if !self.timer_live(key, target) {
+                continue;
+            }
             match kind {
                 TimerKind::OfferExpiry => self.miss(target, Rule::TimedOut, deadline),
                 TimerKind::Agent => self.agent_timer(target, deadline),
                 TimerKind::Call => self.call_timer(target, deadline),
             }
+        }
+    }
+
+    /// Does a timer entry still count? Its owner must still be armed for exactly it.
+    pub(crate) fn timer_live(&self, (deadline, kind, ordinal): TimerKey, target: u32) -> bool {
+        match kind {
+            TimerKind::OfferExpiry => self
+                .offers
+                .get(target as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|o| o.seq == ordinal && o.expires_at == deadline),
+            TimerKind::Agent => self.agents[target as usize].timer == Some(deadline),
+            TimerKind::Call => self
+                .calls
+                .get(target as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|c| c.seq == ordinal && c.timer == Some(deadline)),
+        }
+    }
+
+    /// Drops stale entries from the top, so the top is the next deadline that counts.
+    pub(crate) fn next_live_deadline(&mut self) -> Option<Millis> {
+        while let Some((key, target)) = self.timers.peek() {
+            if self.timer_live(key, target) {
+                return Some(key.0);
+            }
+            self.timers.pop();
+        }
+        None
+    }
+
+    /// Rebuilds the timer heap when stale entries outnumber what can be live (at most one per
+    /// open offer, live call and agent), so memory follows the live timers.
+    pub(crate) fn compact_timers(&mut self) {
+        let bound = self.offers.len() + self.ix.calls.len() + self.agents.len();
+        if self.timers.held() > 2 * bound + 64 {
+            let mut timers = std::mem::take(&mut self.timers);
+            timers.compact(|key, target| self.timer_live(key, target));
+            self.timers = timers;
         }
     }
 
@@ -67,11 +114,8 @@ impl Router {
         if next == call.timer {
             return;
         }
-        let (old, seq) = (call.timer, call.seq);
+        let seq = call.seq;
         call.timer = next;
-        if let Some(old) = old {
-            self.timers.disarm((old, TimerKind::Call, seq));
-        }
         if let Some(t) = next {
             self.timers.arm((t, TimerKind::Call, seq), cx);
         }

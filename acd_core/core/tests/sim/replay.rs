@@ -10,7 +10,7 @@ use super::run::Sim;
 impl Sim {
     pub(super) fn take_snapshot(&mut self) -> Check {
         let bytes = self.router.snapshot();
-        let restored = Router::restore(&bytes).map_err(|e| format!("I7: restore: {e}"))?;
+        let mut restored = Router::restore(&bytes).map_err(|e| format!("I7: restore: {e}"))?;
         ensure!(
             restored.snapshot() == bytes,
             "I7: a restored snapshot does not snapshot to the same bytes"
@@ -25,7 +25,7 @@ impl Sim {
     /// I7: the same commands on a fresh router (through the batch API where they can), and
     /// from the mid-run snapshot on (one by one), give the same answers, the same events
     /// (every field) and the same final state (snapshot bytes).
-    pub(super) fn replay(&self) -> Check {
+    pub(super) fn replay(&mut self) -> Check {
         let final_state = self.router.snapshot();
         let mut fresh = Router::from_json(&self.config).map_err(|e| e.to_string())?;
         self.replay_batched(&mut fresh)?;
