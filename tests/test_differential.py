@@ -27,12 +27,13 @@ import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 
 import acd
 from acd import reference
+from acd.protocol import RouterLike
 
 STEPS = 300
 DEFAULT_SEEDS = 300
@@ -44,27 +45,6 @@ REASONS = ("break", "lunch", "", "training")
 
 Row = tuple[str, str, str, str, int, int, str, str]
 Command = tuple[Any, ...]
-
-
-class AnyRouter(Protocol):
-    """What this test uses of ``acd.Router`` and ``acd.reference.Router``."""
-
-    def enqueue(self, call_id: str, queue_id: str, now_ms: int, priority: int = 0) -> bool: ...
-    def abandon(self, call_id: str, now_ms: int) -> None: ...
-    def login(self, agent_id: str, now_ms: int) -> None: ...
-    def logout(self, agent_id: str, now_ms: int) -> None: ...
-    def set_ready(self, agent_id: str, now_ms: int) -> None: ...
-    def set_not_ready(self, agent_id: str, reason: str, now_ms: int) -> None: ...
-    def accept(self, agent_id: str, call_id: str, now_ms: int) -> None: ...
-    def reject(self, agent_id: str, call_id: str, now_ms: int) -> None: ...
-    def end_call(self, call_id: str, now_ms: int) -> None: ...
-    def wrapup_done(self, agent_id: str, call_id: str, now_ms: int) -> None: ...
-    def handle_timeout(self, now_ms: int) -> None: ...
-    def poll_timeout(self) -> int | None: ...
-    def drain(self) -> list[Any]: ...
-    def apply_batch(self, commands: list[tuple[Any, ...]]) -> list[Any]: ...
-    def agent_info(self, agent_id: str) -> dict[str, Any]: ...
-    def waiting_count(self) -> int: ...
 
 
 def seeds() -> list[int]:
@@ -293,7 +273,7 @@ class Generator:
         self.seen.states = states
 
 
-def apply(router: AnyRouter, command: Command) -> object:
+def apply(router: RouterLike, command: Command) -> object:
     """One command, as the method call its batch tuple stands for."""
     name, *args = command
     if name == "enqueue":
@@ -314,7 +294,7 @@ def apply(router: AnyRouter, command: Command) -> object:
     return methods[name](*args)
 
 
-def outcome(router: AnyRouter, command: Command) -> tuple[object, str | None, str | None]:
+def outcome(router: RouterLike, command: Command) -> tuple[object, str | None, str | None]:
     """(return value, exception class name, message) of one command."""
     try:
         return apply(router, command), None, None
@@ -326,7 +306,7 @@ def rows(events: list[Any], kinds: frozenset[str]) -> list[Row]:
     return [e.as_tuple() for e in events if e.kind in kinds]
 
 
-def state_of(router: AnyRouter, agents: list[str]) -> dict[str, Any]:
+def state_of(router: RouterLike, agents: list[str]) -> dict[str, Any]:
     infos = {a: router.agent_info(a) for a in agents}
     return {
         "agents": {a: (i["state"], i["reason"]) for a, i in infos.items()},

@@ -14,46 +14,19 @@ import heapq
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from acd.protocol import RouterLike
 from acd.sim.arrivals import Caller
 from acd.sim.kpi import CallRecord
 
-
-class RouterEvent(Protocol):
-    @property
-    def kind(self) -> str: ...
-    @property
-    def call_id(self) -> str: ...
-    @property
-    def agent_id(self) -> str: ...
-    @property
-    def at_ms(self) -> int: ...
-    @property
-    def detail(self) -> str: ...
+RouterFactory = Callable[[str], RouterLike]
 
 
-class SimRouter(Protocol):
-    """The part of `acd.Router` the driver uses."""
-
-    def enqueue(self, call_id: str, queue_id: str, now_ms: int) -> bool: ...
-    def abandon(self, call_id: str, now_ms: int) -> None: ...
-    def login(self, agent_id: str, now_ms: int) -> None: ...
-    def set_ready(self, agent_id: str, now_ms: int) -> None: ...
-    def accept(self, agent_id: str, call_id: str, now_ms: int) -> None: ...
-    def end_call(self, call_id: str, now_ms: int) -> None: ...
-    def handle_timeout(self, now_ms: int) -> None: ...
-    def poll_timeout(self) -> int | None: ...
-    def drain(self) -> Sequence[RouterEvent]: ...
-
-
-RouterFactory = Callable[[str], SimRouter]
-
-
-def default_router(config_json: str) -> SimRouter:
+def default_router(config_json: str) -> RouterLike:
     from acd import Router
 
-    router: SimRouter = Router(config_json)
+    router: RouterLike = Router(config_json)
     return router
 
 
