@@ -1,0 +1,164 @@
+"""Rebuilding a tenant's router from the journal, and the rule that makes it exact.
+
+The rule the service follows for every state-changing request of a tenant:
+
+1. apply the command to the tenant's router (``apply_batch``), which gives its events;
+2. append it to the journal right away, with no ``await`` in between, so the journal's order
+   is the router's order (``journal_commands`` says what to append, see below);
+3. await the append's future, i.e. the commit;
+4. only then acknowledge the request and publish the events.
+
+So nothing a client or subscriber has seen is missing after a crash (it was committed before it
+was shown), and nothing shown was never committed. If the commit fails (:class:`CommitError`)
+the request is answered with an error, the events are dropped, and the router, which has
+already applied a command the journal does not hold, is thrown away: the service reopens the
+journal and recovers the tenant. Events of commands committed just before a crash may never
+have been published; subscribers resynchronise from the recovered state, not from the events.
+
+A command the router refused (an ``error`` event) is not journaled as such: replaying it would
+only repeat the refusal. But the router moved its clock to the refused command's ``now_ms``
+and fired the timers due by then before refusing, and those effects are real (their events
+were published). ``journal_commands`` therefore journals a refused command as
+``("timeout", now_ms)`` when the refusal came after the clock moved, and drops it when the
+clock did not move (time went backwards), so replay reproduces the router byte for byte.
+
+``recover`` loads the latest snapshot (or builds a fresh router from the tenant's config),
+replays every later entry through ``apply_batch`` in chunks and returns the router with the
+last seq it holds. An entry that cannot be decoded, is not a command the router knows, is
+missing, or that the router refuses on replay raises :class:`CorruptEntryError` naming the
+tenant and the seq: the journal and the router no longer agree, and guessing would break I7.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from acd._core import AcdError, Event, Router
+from acd.server.journal import Journal
+from acd.server.journal_format import Command, CorruptEntryError
+
+__all__ = ["Recovered", "journal_commands", "recover"]
+
+# Where each batch command carries its now_ms (acd_core/ROUTING.md, "Batch commands").
+NOW_INDEX = {
+    "enqueue": 3,
+    "abandon": 2,
+    "login": 2,
+    "logout": 2,
+    "ready": 2,
+    "not_ready": 3,
+    "accept": 3,
+    "reject": 3,
+    "end": 2,
+    "wrapup_done": 3,
+    "timeout": 1,
+}
+
+_ERROR_DETAIL = re.compile(r"command (\d+): ")
+
+
+class Recovered(NamedTuple):
+    router: Router
+    seq: int  # the last seq applied (0: none); the next append of the tenant gets seq + 1
+
+
+def _refused(events: Sequence[Event]) -> dict[int, Event]:
+    """The error events of one ``apply_batch``, by the index of the command they refused."""
+    out: dict[int, Event] = {}
+    for event in events:
+        if event.kind == "error" and (m := _ERROR_DETAIL.match(event.detail)):
+            out[int(m.group(1))] = event
+    return out
+
+
+def journal_commands(commands: Sequence[Command], events: Sequence[Event]) -> list[Command]:
+    """What to journal for ``commands`` after ``router.apply_batch(list(commands))`` returned
+    ``events``: the accepted commands as they are, each refused one replaced by the clock
+    movement it caused, if any (see the module docstring)."""
+    refused = _refused(events)
+    out: list[Command] = []
+    for i, command in enumerate(commands):
+        error = refused.get(i)
+        if error is None:
+            out.append(command)
+            continue
+        at = NOW_INDEX.get(command[0])
+        # The error's at_ms is the router's clock after the refusal: equal to the command's
+        # now_ms exactly when the clock moved there (and fired what was due) before refusing.
+        if at is not None and at < len(command) and command[at] == error.at_ms:
+            out.append(("timeout", error.at_ms))
+    return out
+
+
+def recover(
+    journal: Journal,
+    tenant: str,
+    config_json: str | None = None,
+    *,
+    use_snapshot: bool = True,
+    chunk: int = 1024,
+) -> Recovered:
+    """The tenant's router as of its last committed entry. ``config_json`` (default: the one
+    ``Journal.set_config`` stored) builds the router when there is no snapshot to start from;
+    ``use_snapshot=False`` replays the whole journal (it must not have been pruned)."""
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    last = journal.last_seq(tenant)  # read first: appends meanwhile could only add to it
+    snapshot = journal.latest_snapshot(tenant) if use_snapshot else None
+    if snapshot is not None:
+        try:
+            router = Router.from_snapshot(snapshot.data)
+        except (AcdError, ValueError) as e:
+            raise CorruptEntryError(tenant, snapshot.seq, f"unreadable snapshot: {e}") from e
+        start = snapshot.seq
+    else:
+        config = config_json if config_json is not None else journal.config(tenant)
+        if config is None:
+            raise CorruptEntryError(tenant, 0, "no snapshot and no config to start from")
+        router = Router(config)
+        start = 0
+
+    expected = start + 1
+    batch: list[Command] = []
+    for seq, command in journal.entries(tenant, after=start):
+        if seq != expected:
+            raise CorruptEntryError(tenant, expected, f"entry missing (the next is seq {seq})")
+        batch.append(command)
+        expected += 1
+        if len(batch) == chunk:
+            _replay(router, tenant, expected - len(batch), batch)
+            batch = []
+    _replay(router, tenant, expected - len(batch), batch)
+    if expected - 1 < last:
+        raise CorruptEntryError(tenant, expected, f"entries missing up to seq {last}")
+    return Recovered(router, expected - 1)
+
+
+def _replay(router: Router, tenant: str, first_seq: int, batch: list[Command]) -> None:
+    if not batch:
+        return
+    try:
+        events = router.apply_batch(batch)
+    except ValueError:
+        # The batch is parsed before anything is applied, so nothing happened: go one by one
+        # to apply the good entries and name the bad one.
+        for i, command in enumerate(batch):
+            try:
+                one = router.apply_batch([command])
+            except ValueError as e:
+                raise CorruptEntryError(tenant, first_seq + i, f"not a command: {e}") from e
+            _check(one, tenant, first_seq + i)
+        raise  # unreachable unless the router's parsing depends on more than one tuple
+    _check(events, tenant, first_seq)
+
+
+def _check(events: Sequence[Event], tenant: str, first_seq: int) -> None:
+    refused = _refused(events)
+    if refused:
+        index = min(refused)
+        detail = refused[index].detail
+        raise CorruptEntryError(tenant, first_seq + index, f"refused on replay: {detail}")
+    if any(e.kind == "error" for e in events):  # an error event in an unknown format
+        raise CorruptEntryError(tenant, first_seq, "refused on replay")
