@@ -47,11 +47,13 @@ DEPS_STAMP := $(VENV)/.deps-installed
 BUILD_STAMP := $(VENV)/.native-built
 
 .PHONY: help test lint lint-rust lint-python test-rust stubtest test-python \
-	build run bench sim-soak fmt clean
+	build run bench sim-soak fmt clean protos protos-check
 
 help:
 	@echo 'make test      full CI run: lint, cargo test, build, stub check, pytest'
-	@echo 'make lint      static checks only: rustfmt, clippy, ruff, mypy'
+	@echo 'make lint      static checks only: rustfmt, clippy, ruff, mypy, protos-check'
+	@echo 'make protos    regenerate python/acd/v1 from proto/acd/v1 (commit the result)'
+	@echo 'make protos-check  buf lint + fail if the committed generated code is stale'
 	@echo 'make fmt       rewrite Rust and Python sources in the house format'
 	@echo 'make build     create .venv and build acd._core into it (release)'
 	@echo 'make run       simulate a store day with the CLI'
@@ -94,7 +96,7 @@ FORCE:
 # Cheap static checks first so that a formatting slip fails in seconds, not after a build.
 test: lint test-rust stubtest test-python
 
-lint: lint-rust lint-python
+lint: lint-rust lint-python protos-check
 
 lint-rust:
 	cargo fmt --all --check
@@ -129,6 +131,36 @@ test-python: $(BUILD_STAMP)
 	rc=0; $(BIN)/pytest || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo 'pytest: no tests collected (exit 5), not a failure'; exit 0; fi; \
 	exit $$rc
+
+# --- gRPC contract (proto/acd/v1 -> python/acd/v1) --------------------------------------
+
+# The generated code is committed, so it must come from exactly these inputs: the .proto files
+# and the pinned grpcio-tools (protoc) and mypy-protobuf. The plugins are named by path, so no
+# activated venv is needed; `quiet` keeps mypy-protobuf from listing every file it writes.
+PROTOS = $(sort $(wildcard proto/acd/v1/*.proto))
+PROTOC = $(BIN)/python -m grpc_tools.protoc -Iproto \
+	--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy \
+	--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc
+protoc_out = --python_out=$(1) --grpc_python_out=$(1) --mypy_out=quiet:$(1) --mypy_grpc_out=quiet:$(1)
+
+# Old outputs go first so that a deleted or renamed .proto leaves no module behind;
+# python/acd/v1/__init__.py is hand-written and kept. buf reads proto/buf.yaml (no deps, no network).
+protos: $(DEPS_STAMP)
+	$(BIN)/buf lint proto
+	rm -f python/acd/v1/*_pb2.py python/acd/v1/*_pb2.pyi python/acd/v1/*_pb2_grpc.py python/acd/v1/*_pb2_grpc.pyi
+	$(PROTOC) $(call protoc_out,python) $(PROTOS)
+
+# Regenerates into a scratch directory and compares: a .proto edited without `make protos`,
+# a hand-edited generated file, or a stale module of a deleted .proto all fail here.
+protos-check: $(DEPS_STAMP)
+	$(BIN)/buf lint proto
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PROTOC) $(call protoc_out,$$tmp) $(PROTOS); \
+	if ! diff -ru -x __init__.py -x __pycache__ "$$tmp/acd/v1" python/acd/v1; then \
+		echo 'protos-check: python/acd/v1 is not what proto/acd/v1 generates; run `make protos` and commit it' >&2; \
+		exit 1; \
+	fi; \
+	echo 'protos-check: generated code is up to date'
 
 # --- running -----------------------------------------------------------------------------
 
