@@ -1,0 +1,79 @@
+"""Business hours: a named weekly schedule in one time zone, which queues refer to by id.
+
+```toml
+[[tenants.store.hours]]
+id = "store"
+timezone = "Europe/Berlin"
+mon = ["08:00-12:00", "13:00-20:00"]
+sat = ["10:00-16:00"]          # a weekday left out is closed all day
+```
+
+The router has no clock and knows nothing of hours; the service consults them when a call
+arrives (and the reports use them for "missed during business hours").
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from acd.server.config_fields import ConfigError, Table, frozen, type_name
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+HOURS_KEYS = ("id", "timezone", *WEEKDAYS)
+_RANGE = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)")
+
+
+@dataclass(frozen=True, slots=True)
+class HoursConfig:
+    """Opening ranges per weekday, as (open, close) minutes since midnight, close exclusive."""
+
+    id: str
+    timezone: str
+    week: Mapping[str, tuple[tuple[int, int], ...]]
+
+    def is_open(self, weekday: int, minute: int) -> bool:
+        """Whether ``minute`` after local midnight on ``weekday`` (0 = Monday) is open."""
+        return any(a <= minute < b for a, b in self.week.get(WEEKDAYS[weekday], ()))
+
+
+def _minute(hh: str, mm: str) -> int | None:
+    h, m = int(hh), int(mm)
+    if m > 59 or h > 24 or (h == 24 and m != 0):
+        return None
+    return h * 60 + m
+
+
+def _day(t: Table, day: str) -> tuple[tuple[int, int], ...]:
+    ranges: list[tuple[int, int]] = []
+    for i, item in enumerate(t.array(day)):
+        path = f"{t.key(day)}[{i}]"
+        if not isinstance(item, str):
+            raise ConfigError(path, f"expected a string 'HH:MM-HH:MM', got {type_name(item)}")
+        match = _RANGE.fullmatch(item)
+        start = _minute(*match.group(1, 2)) if match else None
+        end = _minute(*match.group(3, 4)) if match else None
+        if start is None or end is None:
+            raise ConfigError(path, f"{item!r} is not a range 'HH:MM-HH:MM' (00:00..24:00)")
+        if start >= end:
+            raise ConfigError(path, f"{item!r} closes before it opens")
+        if ranges and start < ranges[-1][1]:
+            raise ConfigError(path, f"{item!r} overlaps or precedes the range before it")
+        ranges.append((start, end))
+    return tuple(ranges)
+
+
+def parse_hours(t: Table) -> HoursConfig:
+    hours_id = t.ident("id")
+    timezone = t.string("timezone")
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(t.key("timezone"), f"unknown time zone {timezone!r}") from None
+    return HoursConfig(
+        id=hours_id,
+        timezone=timezone,
+        week=frozen({day: _day(t, day) for day in WEEKDAYS if t.has(day)}),
+    )
