@@ -4,6 +4,19 @@ Durations are seconds in the file (``sl_threshold_s = 20``) and milliseconds in 
 ``core_config_json`` writes the router's JSON config (acd_core/ROUTING.md, Configuration), and
 ``parse_tenant`` proves it by building an ``acd.Router`` from it, so a tenant that loads is a
 tenant the router accepts.
+
+Keys (every one optional but ``id``; defaults as in ROUTING.md):
+- tenant: ``name``, ``seed``, ``dedup_window_s``, ``skills`` (the list of skill ids), and the
+  arrays of tables ``groups``, ``hours`` (config_hours), ``queues``, ``agents``.
+- group: ``id``, ``name``, ``tier`` (1 = first line). An agent's tier is its group's.
+- queue: ``id``, ``name``, ``skills`` {skill = min level}, ``strategy``, ``ring_all_max``,
+  ``sl_threshold_s``, ``short_abandon_s``, ``offer_timeout_s``, ``wrapup`` (seconds or
+  "until-done"), ``no_answer`` {``reject_delay_s``, ``timeout_delay_s``, ``max_misses``},
+  ``max_tier``, ``prefer_lower_tier``, ``escalation`` [{``after_s``, ``lower_levels_by``,
+  ``max_tier``}], ``max_wait_s`` with ``overflow_queue`` or ``overflow_destination``, ``ttl_s``
+  (time to live), ``aging_s``, ``hours``.
+- agent: ``id``, ``name``, ``group``, ``skills`` {skill = level 1..10}, ``capacity``
+  {channel = n}, ``endpoint`` (a URI the PBX rings, e.g. ``sip:anna@pbx.example``).
 """
 
 from __future__ import annotations
@@ -243,6 +256,7 @@ def _agent(t: Table, skills: set[str], groups: Mapping[str, GroupConfig]) -> Age
         group=group,
         tier=groups[group].tier if group is not None else 1,
         skills=_levels(t, "skills", skills),
+        # A capacity table replaces the default as a whole, as in the router's own config.
         capacity=frozen(
             {c: capacity.integer(c, None, 0, 255) for c in CHANNELS if capacity.has(c)}
             if capacity.raw
