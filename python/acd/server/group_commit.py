@@ -76,6 +76,12 @@ def _resolve(item: _Append | _Op, value: Any, error: BaseException | None = None
         item.loop.call_soon_threadsafe(_settle, item.future, value, error)
 
 
+def _commit_error(cause: BaseException) -> CommitError:
+    error = CommitError(f"journal commit failed: {cause}")
+    error.__cause__ = cause  # each waiter gets its own exception, all chained to the cause
+    return error
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[None]:
     """BEGIN IMMEDIATE ... COMMIT, rolled back if anything inside raises."""
@@ -152,10 +158,18 @@ class GroupCommitWriter:
     def _run(self) -> None:
         try:
             while (batch := self._take()) is not None:
-                if isinstance(batch, _Op):
-                    self._run_op(batch)
-                else:
-                    self._commit(batch)
+                try:
+                    if isinstance(batch, _Op):
+                        self._run_op(batch)
+                    else:
+                        self._commit(batch)
+                except Exception as e:
+                    # A bug here must not leave anyone waiting forever: fail the batch (already
+                    # settled futures stay as they are) and the journal, and keep draining.
+                    with self._cond:
+                        self._failure = self._failure or e
+                    for item in [batch] if isinstance(batch, _Op) else batch:
+                        _resolve(item, None, _commit_error(e))
         finally:
             self._conn.close()
 
@@ -223,15 +237,11 @@ class GroupCommitWriter:
 
     def _fail(self, batch: list[_Append], cause: BaseException) -> None:
         for item in batch:
-            error = CommitError(f"journal commit failed: {cause}")
-            error.__cause__ = cause
-            _resolve(item, None, error)
+            _resolve(item, None, _commit_error(cause))
 
     def _run_op(self, item: _Op) -> None:
         if self._failure is not None:
-            error = CommitError(f"the journal failed to commit earlier: {self._failure}")
-            error.__cause__ = self._failure
-            _resolve(item, None, error)
+            _resolve(item, None, _commit_error(self._failure))
             return
         try:
             result = item.op(self._conn, self._last_seqs)
@@ -242,8 +252,6 @@ class GroupCommitWriter:
         except Exception as e:
             with self._cond:
                 self._failure = e
-            error = CommitError(f"journal commit failed: {e}")
-            error.__cause__ = e
-            _resolve(item, None, error)
+            _resolve(item, None, _commit_error(e))
             return
         _resolve(item, result)

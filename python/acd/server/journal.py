@@ -129,7 +129,9 @@ class Journal:
     # ---- writes -----------------------------------------------------------------------
 
     def append(self, tenant: str, command: Command) -> asyncio.Future[int]:
-        """Journals one command; the future gives its seq once committed."""
+        """Journals one command; the future gives its seq once committed, or raises
+        :class:`CommitError`. A command that would not round-trip is refused at once
+        (TypeError / ValueError), as is any write to a closed or failed journal."""
         future: asyncio.Future[int] = self._writer.submit_append(
             tenant, [encode_command(command)], many=False
         )
