@@ -11,7 +11,9 @@ Acknowledged means committed: the future ``append`` returns resolves only after 
 the transaction that holds the entry has returned, and a failed commit reaches every waiter as
 :class:`CommitError`, never as an acknowledgement. Appends from many coroutines are grouped into
 one transaction by a single writer thread (``group_commit``), so fsync never blocks the event
-loop and many appends share one fsync.
+loop and many appends share one fsync. The converse does not hold: after a failed COMMIT (an
+I/O error during fsync) the entries may still turn up after a restart; they were never
+acknowledged, and clients retry with the same idempotency key (``call_id``).
 
 Tenants: every tenant has its own gap-free sequence (1, 2, 3, ...) and its own rows, keyed by
 (tenant, seq), so one tenant can be exported to a file, imported on another node and deleted
