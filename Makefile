@@ -47,7 +47,7 @@ DEPS_STAMP := $(VENV)/.deps-installed
 BUILD_STAMP := $(VENV)/.native-built
 
 .PHONY: help test lint lint-rust lint-python test-rust stubtest test-python \
-	build run bench sim-soak fmt clean protos protos-check
+	build run bench bench-service sim-soak fmt clean protos protos-check
 
 help:
 	@echo 'make test      full CI run: lint, cargo test, build, stub check, pytest'
@@ -58,6 +58,7 @@ help:
 	@echo 'make build     create .venv and build acd._core into it (release)'
 	@echo 'make run       simulate a store day with the CLI'
 	@echo 'make bench     Python core-vs-reference comparison and cargo bench'
+	@echo 'make bench-service  the gRPC service against a bare echo server (quick run)'
 	@echo 'make sim-soak  randomized invariant simulation, SEEDS=$(SEEDS) seeds'
 	@echo 'make clean     remove .venv, target/ and every cache (back to a fresh clone)'
 
@@ -171,6 +172,11 @@ bench: $(BUILD_STAMP)
 	$(BIN)/python bench/core_vs_reference.py
 	$(BIN)/pytest bench -q --benchmark-only --benchmark-columns=mean,median,ops
 	cargo bench -p acd-core --bench routing $(CARGO_LOCKED)
+
+# Starts `acd serve` and a bare grpc.aio echo server on loopback and drives both from one
+# client process; the last line is a JSON object (README, Benchmarks).
+bench-service: $(BUILD_STAMP)
+	$(BIN)/python bench/service_vs_echo.py --quick
 
 # Pure Rust, no venv needed; release mode because thousands of seeds are slow in debug.
 sim-soak:

@@ -1,0 +1,703 @@
+"""The ACD service against a bare grpc.aio echo server: same client process, same run.
+
+    python bench/service_vs_echo.py [--quick] [--echo-only]
+    python bench/service_vs_echo.py --write-config DIR [--agents N] [--port P]
+
+Starts two servers as subprocesses on loopback, each on its own free port:
+- the real service, ``acd serve --config <temp config>`` (journal on: SQLite WAL with
+  synchronous=FULL, acknowledged means committed), with a tenant of 5,000 agents and a token
+  for each, written by this script into a temporary directory;
+- a bare grpc.aio echo server on uvloop (this file with ``--serve-echo``): a generic unary
+  handler and a bidirectional one returning the request bytes, no protobuf work at all.
+
+Then drives both from this process (uvloop, grpc.aio, ``acd.client``):
+1. lifecycles: agents each on their own StreamOffers stream, the adapter on AdapterStream;
+   enqueue -> offer -> accept -> end (adapter) -> wrap-up done, closed loop, calls/s;
+2. offer latency at half that rate (open loop): enqueue acknowledgement -> offer on the
+   agent's stream, p50/p99;
+3. all 5,000 agents logged in, each holding an offer stream: the server's RSS, then the offer
+   latency again at the same rate;
+4. unary EnqueueCall against unary echo, same concurrency and payload size;
+5. EnqueueCalls batches.
+
+Prints a table per phase with the load generator's own CPU time beside the server's (and
+says when the generator, not the server, was the limit), then as its last line one JSON
+object: unary_enqueue_ratio, lifecycle_calls_per_s, offer_latency_p99_ms, batch_enqueue_per_s,
+rss_mb_5k_agent_streams, offer_latency_p99_ms_5k_streams (plus the raw rates beside them).
+``--quick`` runs each phase briefly (well under 90 s in all); ``--echo-only`` measures only the
+echo server (the server keys are then null), for working on the harness itself.
+``--write-config`` only writes the bench tenant's config (its agents and tokens), e.g. for a
+server that bench/locustfile.py loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import uvloop
+
+from acd.client import AcdClient, AdapterStream, ServiceError, connect, make_call
+from acd.server.auth import hash_token
+from acd.v1 import routing_pb2
+
+TENANT = "bench"
+ROUTED_QUEUE = "q"  # served by every agent
+PARKED_QUEUE = "parked"  # served by nobody: unary and batch enqueues just wait there
+ADAPTER_TOKEN = "bench-adapter"
+ECHO_SERVICE = "bench.Echo"
+
+
+def agent_id(i: int) -> str:
+    return f"a{i}"
+
+
+def agent_token(i: int) -> str:
+    return f"bench-agent-{i}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    seconds: float  # length of each timed phase
+    concurrency: int  # unary workers, the same for echo and EnqueueCall
+    lifecycle_agents: int
+    backlog_per_agent: int  # calls in flight per lifecycle agent (closed loop)
+    batch_size: int
+    stream_agents: int
+
+    @classmethod
+    def of(cls, quick: bool) -> Plan:
+        if quick:
+            return cls(3.0, 32, 16, 2, 100, 5_000)
+        return cls(10.0, 64, 64, 2, 100, 5_000)
+
+
+# --- the servers ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def write_config(directory: Path, port: int, agents: int) -> Path:
+    """A production-mode acd.toml: one tenant, ``agents`` agents, hashed tokens."""
+    lines = [
+        'mode = "production"',
+        "[server]",
+        f'listen = ["127.0.0.1:{port}"]',
+        'log_level = "warning"',
+        "max_concurrent_rpcs = 100000",
+        "[server.rate_limit]",
+        "requests_per_second = 0  # off: the bench is the only client",
+        "[storage]",
+        f"data_dir = {json.dumps(str(directory / 'data'))}",
+        "snapshot_every_entries = 100000",
+        "snapshot_every_s = 300",
+        "group_commit_max_batch = 1024",
+        f"[tenants.{TENANT}]",
+        'name = "Service bench"',
+        'skills = ["s", "nobody"]',
+        f"[[tenants.{TENANT}.queues]]",
+        f'id = "{ROUTED_QUEUE}"',
+        "skills = { s = 1 }",
+        'wrapup = "until-done"',
+        "offer_timeout_s = 120",
+        f"[[tenants.{TENANT}.queues]]",
+        f'id = "{PARKED_QUEUE}"',
+        "skills = { nobody = 1 }",
+    ]
+    for i in range(agents):
+        lines += [
+            f"[[tenants.{TENANT}.agents]]",
+            f'id = "{agent_id(i)}"',
+            "skills = { s = 5 }",
+        ]
+    tokens: list[tuple[str, str, str | None]] = [(ADAPTER_TOKEN, "adapter", None)]
+    tokens += [(agent_token(i), "agent", agent_id(i)) for i in range(agents)]
+    for token, role, agent in tokens:
+        lines += [
+            "[[tokens]]",
+            f'hash = "{hash_token(token)}"',
+            f'tenant = "{TENANT}"',
+            f'name = "{agent or token}"',
+            f'role = "{role}"',
+        ]
+        if agent is not None:
+            lines.append(f'agent = "{agent}"')
+    path = directory / "acd.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class Process:
+    """A server subprocess this script started; stopped by its pid only."""
+
+    def __init__(self, name: str, argv: list[str], log: Path) -> None:
+        self.name = name
+        self._log = log.open("wb")
+        self.popen = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the process so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError(f"{self.name}: no VmRSS")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(10)
+        self._log.close()
+
+
+async def wait_serving(process: Process, target: str, timeout_s: float) -> None:
+    """Until grpc.health.v1 Check says SERVING (or UNIMPLEMENTED: the echo server is up).
+
+    Raw bytes, so no health stubs are needed: an empty HealthCheckRequest asks about the
+    whole server, and ``08 01`` is a HealthCheckResponse with status SERVING (1).
+    """
+    deadline = time.monotonic() + timeout_s
+    async with grpc.aio.insecure_channel(target) as channel:
+        check: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+            "/grpc.health.v1.Health/Check"
+        )
+        while time.monotonic() < deadline:
+            if process.popen.poll() is not None:
+                raise RuntimeError(f"{process.name} exited with {process.popen.returncode}")
+            try:
+                if await check(b"", timeout=1) == b"\x08\x01":
+                    return
+            except grpc.aio.AioRpcError as err:
+                if err.code() is grpc.StatusCode.UNIMPLEMENTED:
+                    return  # up, without a health service (the echo server)
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{process.name} not serving after {timeout_s} s")
+
+
+def start_echo(log_dir: Path) -> tuple[Process, str]:
+    port = free_port()
+    argv = [sys.executable, __file__, "--serve-echo", str(port)]
+    return Process("echo server", argv, log_dir / "echo.log"), f"127.0.0.1:{port}"
+
+
+def start_service(log_dir: Path, agents: int) -> tuple[Process, str]:
+    port = free_port()
+    config = write_config(log_dir, port, agents)
+    argv = [sys.executable, "-m", "acd.cli", "serve", "--config", str(config)]
+    return Process("acd serve", argv, log_dir / "service.log"), f"127.0.0.1:{port}"
+
+
+# --- the echo server (runs in its own process) ---------------------------------------------
+
+
+async def _echo_unary(request: bytes, context: object) -> bytes:
+    return request
+
+
+async def _echo_stream(requests: AsyncIterator[bytes], context: object) -> AsyncIterator[bytes]:
+    async for request in requests:
+        yield request
+
+
+async def serve_echo(port: int) -> None:
+    handler = grpc.method_handlers_generic_handler(
+        ECHO_SERVICE,
+        {
+            "Unary": grpc.unary_unary_rpc_method_handler(_echo_unary),
+            "Stream": grpc.stream_stream_rpc_method_handler(_echo_stream),
+        },
+    )
+    server = grpc.aio.server(handlers=[handler], maximum_concurrent_rpcs=100_000)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Meter:
+    """Wall time, this process's CPU time and the server's, over one phase."""
+
+    server: Process | None
+    wall: float = 0.0
+    client_cpu: float = 0.0
+    server_cpu: float = 0.0
+    _t0: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def __enter__(self) -> Meter:
+        self._t0 = (time.perf_counter(), time.process_time(), self._server_cpu())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall0, cpu0, server0 = self._t0
+        self.wall = time.perf_counter() - wall0
+        self.client_cpu = time.process_time() - cpu0
+        self.server_cpu = self._server_cpu() - server0
+
+    def _server_cpu(self) -> float:
+        return self.server.cpu_s() if self.server is not None else 0.0
+
+    def limit(self) -> str:
+        """Who held the run back: a process near a full core of CPU is the likely limit."""
+        client, server = self.client_cpu / self.wall, self.server_cpu / self.wall
+        if client >= 0.9 and client >= server:
+            return "GENERATOR (client CPU-bound: figures are a floor)"
+        if server >= 0.9:
+            return "server"
+        return "neither CPU-bound (latency or I/O)"
+
+
+@dataclass(slots=True)
+class Row:
+    phase: str
+    count: int
+    meter: Meter
+    extra: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.meter.wall if self.meter.wall else 0.0
+
+
+def print_table(rows: list[Row]) -> None:
+    print(
+        f"{'phase':<34} {'count':>8} {'per s':>10} {'wall s':>7} {'client cpu':>10}"
+        f" {'server cpu':>10}  limit / notes"
+    )
+    for r in rows:
+        m = r.meter
+        print(
+            f"{r.phase:<34} {r.count:>8} {r.rate:>10,.0f} {m.wall:>7.2f}"
+            f" {m.client_cpu / m.wall:>9.0%} {m.server_cpu / m.wall:>10.0%}"
+            f"  {m.limit()}{'; ' + r.extra if r.extra else ''}"
+        )
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Exact percentile (nearest rank) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+async def run_for(seconds: float, workers: int, work: Callable[[int], Awaitable[int]]) -> int:
+    """Runs ``work(worker)`` in a loop on ``workers`` coroutines for ``seconds``."""
+    deadline = time.perf_counter() + seconds
+    done = 0
+
+    async def worker(w: int) -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            finished = await work(w)  # not `done += await ...`: that reads `done` first
+            done += finished
+
+    await asyncio.gather(*(worker(w) for w in range(workers)))
+    return done
+
+
+# --- the lifecycle engine ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Lifecycles:
+    """Agents on their own offer streams: accept every offer, have the adapter end the call,
+    finish wrap-up. Records when each call's enqueue was acknowledged and its offer arrived."""
+
+    service: AcdClient
+    adapter: AdapterStream
+    acked_at: dict[str, float] = field(default_factory=dict)
+    offered_at: dict[str, float] = field(default_factory=dict)
+    completed: int = 0
+    errors: int = 0
+    on_complete: Callable[[], None] | None = None
+    ready: int = 0
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def enqueue(self, call_id: str) -> None:
+        try:
+            await self.adapter.enqueue_call(call_id, ROUTED_QUEUE, caller="+4930000")
+        except ServiceError:
+            self.errors += 1
+            return
+        self.acked_at[call_id] = time.perf_counter()
+
+    async def start_agents(self, first: int, count: int, parallel: int = 200) -> None:
+        """Logs agents in, opens each one's stream, sets it ready once the stream is open."""
+        gate = asyncio.Semaphore(parallel)
+        target = self.ready + count
+        for i in range(first, first + count):
+            self.tasks.append(asyncio.create_task(self._agent(i, gate)))
+        deadline = time.monotonic() + 120
+        while self.ready < target:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {self.ready} of {target} agents became ready")
+            if any(t.done() and t.exception() for t in self.tasks):
+                await next(t for t in self.tasks if t.done() and t.exception())
+            await asyncio.sleep(0.05)
+
+    async def stop_agents(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+
+    async def _agent(self, i: int, gate: asyncio.Semaphore) -> None:
+        me = agent_id(i)
+        client = self.service.with_token(agent_token(i))
+        async with gate:
+            await client.login(me)
+        async with client.stream_offers(me) as messages:
+            async for message in messages:
+                kind = message.WhichOneof("event")
+                if kind == "snapshot":
+                    async with gate:
+                        await client.set_ready(me)
+                    self.ready += 1
+                    for offer in message.snapshot.open_offers:
+                        await self._handle(client, me, offer.offer.call_id)
+                elif kind == "offer":
+                    await self._handle(client, me, message.offer.offer.call_id)
+
+    async def _handle(self, client: AcdClient, me: str, call_id: str) -> None:
+        self.offered_at.setdefault(call_id, time.perf_counter())
+        try:
+            await client.accept_offer(me, call_id)
+            await self.adapter.end_call(call_id)
+            await client.finish_wrap_up(me, call_id, disposition="bench")
+        except ServiceError:
+            self.errors += 1
+            return
+        self.completed += 1
+        if self.on_complete is not None:
+            self.on_complete()
+
+    def latencies_ms(self, call_ids: list[str]) -> tuple[list[float], int]:
+        """Ack -> offer per call (0 where the offer overtook the ack), and how many did."""
+        out, early = [], 0
+        for c in call_ids:
+            if c in self.offered_at and c in self.acked_at:
+                delta = self.offered_at[c] - self.acked_at[c]
+                early += delta < 0
+                out.append(max(0.0, delta) * 1000)
+        return out, early
+
+
+async def wait_until(predicate: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def lifecycle_phase(engine: Lifecycles, plan: Plan, server: Process) -> Row:
+    """Closed loop: a fixed number of calls in flight, a new one for each one completed."""
+    ids = iter(range(10**9))
+    running = True
+    pending: set[asyncio.Task[None]] = set()
+
+    def enqueue_next() -> None:
+        if running:
+            task = asyncio.create_task(engine.enqueue(f"life-{next(ids)}"))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
+    engine.on_complete = enqueue_next
+    for _ in range(plan.lifecycle_agents * plan.backlog_per_agent):
+        enqueue_next()
+    await asyncio.sleep(min(1.0, plan.seconds / 3))  # warm up: every agent busy
+    start = engine.completed
+    with Meter(server) as meter:
+        await asyncio.sleep(plan.seconds)
+        done = engine.completed - start
+    running = False
+    enqueued = next(ids)
+    drained = await wait_until(lambda: engine.completed >= enqueued, 30)
+    engine.on_complete = None
+    note = f"{plan.lifecycle_agents} agents, {plan.backlog_per_agent} calls each in flight"
+    return Row(
+        "lifecycles (enqueue..wrap-up)", done, meter, note + ("" if drained else "; NOT drained")
+    )
+
+
+async def latency_phase(
+    engine: Lifecycles, rate: float, seconds: float, tag: str, server: Process
+) -> tuple[Row, float]:
+    """Open loop at ``rate`` calls/s; returns the row and p99 of ack -> offer in ms."""
+    count = max(1, int(rate * seconds))
+    call_ids = [f"{tag}-{k}" for k in range(count)]
+    tasks = []
+    with Meter(server) as meter:
+        t0 = time.perf_counter()
+        for k, call_id in enumerate(call_ids):
+            delay = t0 + k / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(engine.enqueue(call_id)))
+        await asyncio.gather(*tasks)
+        await wait_until(lambda: all(c in engine.offered_at for c in call_ids), 30)
+    latencies, early = engine.latencies_ms(call_ids)
+    p50 = percentile(latencies, 50) if latencies else float("nan")
+    p99 = percentile(latencies, 99) if latencies else float("nan")
+    note = f"at {rate:,.0f}/s: ack->offer p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+    if early:
+        note += f"; {early} offers came before their ack (counted as 0)"
+    if len(latencies) < count:
+        note += f"; {count - len(latencies)} never offered"
+    return Row(f"offer latency ({tag})", len(latencies), meter, note), p99
+
+
+# --- unary, batch and echo phases ----------------------------------------------------------
+
+
+def echo_payload() -> bytes:
+    """As many bytes as a unary EnqueueCall request of this bench."""
+    call = make_call("u00-0000000", PARKED_QUEUE, caller="+4930000")
+    return routing_pb2.EnqueueCallRequest(call=call).SerializeToString()
+
+
+async def echo_unary_phase(channel: grpc.aio.Channel, plan: Plan, echo: Process) -> Row:
+    unary: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+        f"/{ECHO_SERVICE}/Unary"
+    )
+    payload, metadata = echo_payload(), (("authorization", f"Bearer {ADAPTER_TOKEN}"),)
+
+    async def one(worker: int) -> int:
+        await unary(payload, metadata=metadata, timeout=10)
+        return 1
+
+    with Meter(echo) as meter:
+        done = await run_for(plan.seconds, plan.concurrency, one)
+    return Row("echo unary", done, meter, f"{plan.concurrency} concurrent")
+
+
+async def echo_stream_phase(channel: grpc.aio.Channel, plan: Plan, echo: Process) -> Row:
+    """Round trips on bidirectional streams, one message in flight per stream."""
+    bidi: grpc.aio.StreamStreamMultiCallable[bytes, bytes] = channel.stream_stream(
+        f"/{ECHO_SERVICE}/Stream"
+    )
+    payload = echo_payload()
+    calls = [bidi() for _ in range(plan.concurrency)]
+
+    async def one(worker: int) -> int:
+        await calls[worker].write(payload)
+        await calls[worker].read()
+        return 1
+
+    with Meter(echo) as meter:
+        done = await run_for(plan.seconds, plan.concurrency, one)
+    for call in calls:
+        call.cancel()
+    return Row("echo stream round trips", done, meter, f"{plan.concurrency} streams")
+
+
+async def enqueue_unary_phase(adapter: AcdClient, plan: Plan, server: Process, tag: str) -> Row:
+    counters = [0] * plan.concurrency
+
+    async def one(worker: int) -> int:
+        counters[worker] += 1
+        await adapter.enqueue_call(f"{tag}{worker:02}-{counters[worker]:07}", PARKED_QUEUE)
+        return 1
+
+    with Meter(server) as meter:
+        done = await run_for(plan.seconds, plan.concurrency, one)
+    return Row("EnqueueCall unary", done, meter, f"{plan.concurrency} concurrent")
+
+
+async def enqueue_batch_phase(adapter: AcdClient, plan: Plan, server: Process) -> Row:
+    workers = max(1, plan.concurrency // 8)
+    batches = [0] * workers
+    refused = 0
+
+    async def one(worker: int) -> int:
+        nonlocal refused
+        batches[worker] += 1
+        prefix = f"b{worker:02}-{batches[worker]:06}-"
+        calls = [make_call(f"{prefix}{k}", PARKED_QUEUE) for k in range(plan.batch_size)]
+        response = await adapter.enqueue_calls(calls)
+        refused += sum(r.HasField("error") for r in response.results)
+        return len(response.results)
+
+    with Meter(server) as meter:
+        done = await run_for(plan.seconds, workers, one)
+    note = f"{workers} concurrent batches of {plan.batch_size}"
+    return Row(
+        "EnqueueCalls batch (calls)",
+        done,
+        meter,
+        note + (f"; {refused} refused" if refused else ""),
+    )
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def servers(
+    log_dir: Path, plan: Plan, echo_only: bool
+) -> AsyncIterator[tuple[Process, str, Process | None, str]]:
+    echo, echo_target = start_echo(log_dir)
+    service: Process | None = None
+    target = ""
+    try:
+        if not echo_only:
+            service, target = start_service(log_dir, plan.stream_agents)
+            await wait_serving(service, target, 60)
+        await wait_serving(echo, echo_target, 30)
+        yield echo, echo_target, service, target
+    except Exception:
+        for name in ("service.log", "echo.log"):
+            log = log_dir / name
+            if log.exists():
+                print(f"--- {name} (last lines)", file=sys.stderr)
+                print("\n".join(log.read_text().splitlines()[-20:]), file=sys.stderr)
+        raise
+    finally:
+        for process in (service, echo):
+            if process is not None:
+                process.stop()
+
+
+async def run(plan: Plan, echo_only: bool) -> dict[str, Any]:
+    rows: list[Row] = []
+    result: dict[str, Any] = dict.fromkeys(
+        (
+            "unary_enqueue_ratio",
+            "lifecycle_calls_per_s",
+            "offer_latency_p99_ms",
+            "batch_enqueue_per_s",
+            "rss_mb_5k_agent_streams",
+            "offer_latency_p99_ms_5k_streams",
+        )
+    )
+    with tempfile.TemporaryDirectory(prefix="acd-bench-") as tmp:
+        async with servers(Path(tmp), plan, echo_only) as (echo, echo_target, service, target):
+            echo_channel = grpc.aio.insecure_channel(echo_target)
+            try:
+                if service is None:
+                    echo_row = await echo_unary_phase(echo_channel, plan, echo)
+                    rows += [echo_row, await echo_stream_phase(echo_channel, plan, echo)]
+                    result["echo_unary_per_s"] = round(echo_row.rate)
+                else:
+                    result |= await run_service(rows, plan, service, target, echo, echo_channel)
+            finally:
+                await echo_channel.close()
+    print_table(rows)
+    result["quick"] = plan.seconds < 5
+    result["client_cpu_bound_phases"] = [r.phase for r in rows if "GENERATOR" in r.meter.limit()]
+    return result
+
+
+async def run_service(
+    rows: list[Row],
+    plan: Plan,
+    service: Process,
+    target: str,
+    echo: Process,
+    echo_channel: grpc.aio.Channel,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    async with connect(target, ADAPTER_TOKEN, timeout_s=30) as adapter:
+        async with adapter.adapter_stream(keep_decisions=False) as stream:
+            engine = Lifecycles(adapter, stream)
+            await engine.start_agents(0, plan.lifecycle_agents)
+            rows.append(await lifecycle_phase(engine, plan, service))
+            rate = rows[-1].rate
+            out["lifecycle_calls_per_s"] = round(rate, 1)
+            row, p99 = await latency_phase(engine, rate / 2, plan.seconds, "half-rate", service)
+            rows.append(row)
+            out["offer_latency_p99_ms"] = round(p99, 3)
+
+            rss_before = service.rss_mb()
+            with Meter(service) as meter:
+                more = plan.stream_agents - plan.lifecycle_agents
+                await engine.start_agents(plan.lifecycle_agents, more)
+            await asyncio.sleep(1.0)  # let the streams settle before reading RSS
+            rss = service.rss_mb()
+            note = f"server RSS {rss_before:.0f} -> {rss:.0f} MB"
+            rows.append(Row(f"login + stream {more} more agents", more, meter, note))
+            out["rss_mb_5k_agent_streams"] = round(rss, 1)
+            row, p99 = await latency_phase(engine, rate / 2, plan.seconds, "5k-streams", service)
+            rows.append(row)
+            out["offer_latency_p99_ms_5k_streams"] = round(p99, 3)
+            await engine.stop_agents()
+            if engine.errors:
+                print(f"note: {engine.errors} lifecycle steps were refused", file=sys.stderr)
+
+        rounds = 1 if plan.seconds < 5 else 2
+        echo_rows, enqueue_rows = [], []
+        for r in range(rounds):  # alternate so that drift hits both alike
+            echo_rows.append(await echo_unary_phase(echo_channel, plan, echo))
+            enqueue_rows.append(await enqueue_unary_phase(adapter, plan, service, f"u{r}-"))
+        rows += echo_rows + enqueue_rows
+        echo_rate = sum(r.count for r in echo_rows) / sum(r.meter.wall for r in echo_rows)
+        enqueue_rate = sum(r.count for r in enqueue_rows) / sum(r.meter.wall for r in enqueue_rows)
+        out["unary_enqueue_ratio"] = round(enqueue_rate / echo_rate, 3)
+        out["enqueue_unary_per_s"] = round(enqueue_rate)
+        out["echo_unary_per_s"] = round(echo_rate)
+        rows.append(await enqueue_batch_phase(adapter, plan, service))
+        out["batch_enqueue_per_s"] = round(rows[-1].rate)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short phases (< 90 s in all)")
+    parser.add_argument("--echo-only", action="store_true", help="measure the echo server only")
+    parser.add_argument(
+        "--write-config",
+        metavar="DIR",
+        type=Path,
+        help="only write the bench tenant's acd.toml into DIR (for bench/locustfile.py)",
+    )
+    parser.add_argument("--agents", type=int, default=5_000, help="with --write-config")
+    parser.add_argument("--port", type=int, default=50051, help="with --write-config")
+    parser.add_argument("--serve-echo", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_echo is not None:
+        uvloop.run(serve_echo(args.serve_echo))
+        return
+    if args.write_config is not None:
+        args.write_config.mkdir(parents=True, exist_ok=True)
+        path = write_config(args.write_config.resolve(), args.port, args.agents)
+        print(f"wrote {path}: {args.agents} agents a0..a{args.agents - 1}, queue {ROUTED_QUEUE!r}")
+        print(
+            f"tokens: {ADAPTER_TOKEN!r}, agent i: 'bench-agent-i'; serve: acd serve --config {path}"
+        )
+        return
+    started = time.perf_counter()
+    result = uvloop.run(run(Plan.of(args.quick), args.echo_only))
+    result["bench_wall_s"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
