@@ -265,13 +265,19 @@ class Meter:
         return self.server.cpu_s() if self.server is not None else 0.0
 
     def limit(self) -> str:
-        """Who held the run back: a process near a full core of CPU is the likely limit."""
+        """Who held the run back: a process near a full core of CPU is the likely limit
+        (grpc's own threads let a process pass 100%); with both near all cores, the machine."""
         client, server = self.client_cpu / self.wall, self.server_cpu / self.wall
         if client >= 0.9 and client >= server:
-            return "GENERATOR (client CPU-bound: figures are a floor)"
-        if server >= 0.9:
-            return "server"
-        return "neither CPU-bound (latency or I/O)"
+            verdict = "GENERATOR (client CPU-bound: figures are a floor)"
+        elif server >= 0.9:
+            verdict = "server"
+        else:
+            verdict = "neither CPU-bound (latency or I/O)"
+        cores = os.cpu_count() or 1
+        if client + server >= 0.85 * cores:
+            verdict += f", client + server fill the {cores} cores"
+        return verdict
 
 
 @dataclass(slots=True)
@@ -332,6 +338,7 @@ class Lifecycles:
 
     service: AcdClient
     adapter: AdapterStream
+    sent_at: dict[str, float] = field(default_factory=dict)
     acked_at: dict[str, float] = field(default_factory=dict)
     offered_at: dict[str, float] = field(default_factory=dict)
     completed: int = 0
@@ -341,6 +348,7 @@ class Lifecycles:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def enqueue(self, call_id: str) -> None:
+        self.sent_at[call_id] = time.perf_counter()
         try:
             await self.adapter.enqueue_call(call_id, ROUTED_QUEUE, caller="+4930000")
         except ServiceError:
@@ -398,15 +406,17 @@ class Lifecycles:
         if self.on_complete is not None:
             self.on_complete()
 
-    def latencies_ms(self, call_ids: list[str]) -> tuple[list[float], int]:
-        """Ack -> offer per call (0 where the offer overtook the ack), and how many did."""
-        out, early = [], 0
+    def latencies_ms(self, call_ids: list[str]) -> tuple[list[float], list[float], int]:
+        """Per offered call: ack -> offer (0 where the offer overtook the ack, counted in
+        the third value) and send -> offer, in ms."""
+        from_ack, from_send, early = [], [], 0
         for c in call_ids:
             if c in self.offered_at and c in self.acked_at:
                 delta = self.offered_at[c] - self.acked_at[c]
                 early += delta < 0
-                out.append(max(0.0, delta) * 1000)
-        return out, early
+                from_ack.append(max(0.0, delta) * 1000)
+                from_send.append((self.offered_at[c] - self.sent_at[c]) * 1000)
+        return from_ack, from_send, early
 
 
 async def wait_until(predicate: Callable[[], bool], timeout_s: float) -> bool:
@@ -464,10 +474,12 @@ async def latency_phase(
             tasks.append(asyncio.create_task(engine.enqueue(call_id)))
         await asyncio.gather(*tasks)
         await wait_until(lambda: all(c in engine.offered_at for c in call_ids), 30)
-    latencies, early = engine.latencies_ms(call_ids)
+    latencies, from_send, early = engine.latencies_ms(call_ids)
     p50 = percentile(latencies, 50) if latencies else float("nan")
     p99 = percentile(latencies, 99) if latencies else float("nan")
+    send_p99 = percentile(from_send, 99) if from_send else float("nan")
     note = f"at {rate:,.0f}/s: ack->offer p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+    note += f"; send->offer p99 {send_p99:.2f} ms"
     if early:
         note += f"; {early} offers came before their ack (counted as 0)"
     if len(latencies) < count:
