@@ -47,7 +47,7 @@ DEPS_STAMP := $(VENV)/.deps-installed
 BUILD_STAMP := $(VENV)/.native-built
 
 .PHONY: help test lint lint-rust lint-python test-rust stubtest test-python \
-	build run bench bench-service sim-soak fmt clean protos protos-check
+	build run simulate bench bench-service sim-soak fmt clean protos protos-check
 
 help:
 	@echo 'make test      full CI run: lint, cargo test, build, stub check, pytest'
@@ -56,7 +56,8 @@ help:
 	@echo 'make protos-check  buf lint + fail if the committed generated code is stale'
 	@echo 'make fmt       rewrite Rust and Python sources in the house format'
 	@echo 'make build     create .venv and build acd._core into it (release)'
-	@echo 'make run       simulate a store day with the CLI'
+	@echo 'make run       start the gRPC service with the bundled dev config (prints demo tokens)'
+	@echo 'make simulate  simulate a store day with the CLI'
 	@echo 'make bench     Python core-vs-reference comparison and cargo bench'
 	@echo 'make bench-service  the gRPC service against a bare echo server (quick run)'
 	@echo 'make sim-soak  randomized invariant simulation, SEEDS=$(SEEDS) seeds'
@@ -165,7 +166,12 @@ protos-check: $(DEPS_STAMP)
 
 # --- running -----------------------------------------------------------------------------
 
+# The service with the bundled dev config: loopback only, demo tokens printed, data in ./data.
+# Ctrl-C shuts it down gracefully. `make simulate` is the simulated store day.
 run: $(BUILD_STAMP)
+	$(BIN)/acd serve
+
+simulate: $(BUILD_STAMP)
 	$(BIN)/acd simulate --day python/acd/data/store_day.csv
 
 bench: $(BUILD_STAMP)

@@ -69,11 +69,37 @@ def _add_simulate(sub: Any) -> None:
     p.add_argument("--progress", action="store_true", help="progress bar even if not a tty")
 
 
+def _add_serve(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the gRPC service",
+        description=(
+            "Runs the gRPC service (acd.v1) until SIGTERM or SIGINT, then shuts down gracefully. "
+            "Without --config it runs the bundled dev config (loopback only, demo tokens printed)."
+        ),
+    )
+    p.add_argument("--config", metavar="PATH", help="acd.toml (default: the bundled dev config)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="acd", description="ACD core: contact-center router")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)
+    _add_serve(sub)
     return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from acd.server.app import run
+    from acd.server.config import ConfigError, load_bundled_config, load_config
+
+    try:
+        config = load_config(args.config) if args.config else load_bundled_config()
+    except ConfigError as e:
+        print(f"acd serve: {e}", file=sys.stderr)
+        return 2
+    run(config)
+    return 0
 
 
 def _read_rates(name: str) -> Any:
@@ -150,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "simulate":
         return _simulate(args, parser)
+    if args.command == "serve":
+        return _serve(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from acd._core import AcdError, Event, Router
 from acd.server.journal import Journal
@@ -53,10 +53,24 @@ NOW_INDEX = {
     "reject": 3,
     "end": 2,
     "wrapup_done": 3,
+    "transfer": 4,
+    "pick": 3,
+    "withdraw": 4,
     "timeout": 1,
 }
 
 _ERROR_DETAIL = re.compile(r"command (\d+): ")
+
+
+class EventLike(Protocol):
+    """What ``journal_commands`` reads of an event (``Event`` or the service's copy of one)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def at_ms(self) -> int: ...
+    @property
+    def detail(self) -> str: ...
 
 
 class Recovered(NamedTuple):
@@ -64,16 +78,16 @@ class Recovered(NamedTuple):
     seq: int  # the last seq applied (0: none); the next append of the tenant gets seq + 1
 
 
-def _refused(events: Sequence[Event]) -> dict[int, Event]:
+def _refused(events: Sequence[EventLike]) -> dict[int, EventLike]:
     """The error events of one ``apply_batch``, by the index of the command they refused."""
-    out: dict[int, Event] = {}
+    out: dict[int, EventLike] = {}
     for event in events:
         if event.kind == "error" and (m := _ERROR_DETAIL.match(event.detail)):
             out[int(m.group(1))] = event
     return out
 
 
-def journal_commands(commands: Sequence[Command], events: Sequence[Event]) -> list[Command]:
+def journal_commands(commands: Sequence[Command], events: Sequence[EventLike]) -> list[Command]:
     """What to journal for ``commands`` after ``router.apply_batch(list(commands))`` returned
     ``events``: the accepted commands as they are, each refused one replaced by the clock
     movement it caused, if any (see the module docstring)."""

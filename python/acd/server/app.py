@@ -1,0 +1,243 @@
+"""The gRPC server: one ``AcdServer`` holds the journal, every tenant's runtime and grpc.aio.
+
+Lifecycle: ``start`` opens the journal in ``storage.data_dir``, recovers every tenant, binds the
+listen addresses (TLS / mutual TLS when configured) and reports SERVING on grpc.health.v1.
+``stop`` (``serve`` calls it on SIGTERM / SIGINT) turns health NOT_SERVING, ends the streams,
+stops accepting and lets unary RPCs in flight finish within the grace period, then stops the
+tenants (a final snapshot each) and closes the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
+from grpc_health.v1.health import aio as health_aio  # type: ignore[import-untyped]
+from grpc_reflection.v1alpha import reflection  # type: ignore[import-untyped]
+
+from acd.server.admin_service import AdminService, CrmService, PlatformService
+from acd.server.agent_service import AgentService
+from acd.server.config import Config
+from acd.server.interceptors import AuthInterceptor
+from acd.server.journal import Journal
+from acd.server.routing_service import RoutingService
+from acd.server.service_base import Shared
+from acd.server.supervision_service import SupervisionService
+from acd.server.tenant import Clock, Tenant
+from acd.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    agent_pb2,
+    agent_pb2_grpc,
+    crm_pb2,
+    crm_pb2_grpc,
+    platform_pb2,
+    platform_pb2_grpc,
+    routing_pb2,
+    routing_pb2_grpc,
+    supervision_pb2,
+    supervision_pb2_grpc,
+)
+
+log = logging.getLogger("acd.server")
+
+JOURNAL_FILE = "journal.sqlite3"
+GRACE_S = 10.0
+SERVICE_NAMES = (
+    routing_pb2.DESCRIPTOR.services_by_name["RoutingService"].full_name,
+    agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
+    supervision_pb2.DESCRIPTOR.services_by_name["SupervisionService"].full_name,
+    crm_pb2.DESCRIPTOR.services_by_name["CrmService"].full_name,
+    admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+    platform_pb2.DESCRIPTOR.services_by_name["PlatformService"].full_name,
+)
+
+
+def _options(config: Config) -> list[tuple[str, Any]]:
+    s = config.server
+    return [
+        ("grpc.max_receive_message_length", s.max_message_bytes),
+        ("grpc.max_send_message_length", s.max_message_bytes),
+        ("grpc.keepalive_time_ms", s.keepalive.time_ms),
+        ("grpc.keepalive_timeout_ms", s.keepalive.timeout_ms),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", min(s.keepalive.time_ms, 10_000)),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.so_reuseport", 0),
+    ]
+
+
+def _credentials(config: Config) -> grpc.ServerCredentials | None:
+    tls = config.server.tls
+    if tls is None:
+        return None
+    pair = (tls.key_file.read_bytes(), tls.cert_file.read_bytes())
+    ca = tls.client_ca_file.read_bytes() if tls.client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [pair], root_certificates=ca, require_client_auth=tls.require_client_cert
+    )
+
+
+class AcdServer:
+    """``listen`` / ``data_dir`` override the config's (tests: port 0, a temporary dir)."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        listen: Sequence[str] | None = None,
+        data_dir: Path | None = None,
+        clock: Clock | None = None,
+        stats_period_s: float = 0.5,
+    ) -> None:
+        self.config = config
+        self._listen = tuple(listen) if listen is not None else config.server.listen
+        self._data_dir = data_dir if data_dir is not None else config.storage.data_dir
+        self.clock = clock or Clock()
+        self._stats_period_s = stats_period_s
+        self.addresses: list[str] = []
+        self.tenants: dict[str, Tenant] = {}
+        self.health = health_aio.HealthServicer()
+        self._server: aio.Server | None = None
+        self._journal: Journal | None = None
+        self._shared: Shared | None = None
+        self._stopped = asyncio.Event()
+
+    @property
+    def journal(self) -> Journal:
+        assert self._journal is not None
+        return self._journal
+
+    async def start(self) -> None:
+        self._data_dir.mkdir(parents=True, exist_ok=True)
+        storage = self.config.storage
+        self._journal = Journal(
+            self._data_dir / JOURNAL_FILE, max_batch=storage.group_commit_max_batch
+        )
+        for tenant_id, tenant_config in sorted(self.config.tenants.items()):
+            tenant = Tenant(tenant_config, self._journal, storage, self.clock, self._stats_period_s)
+            await tenant.start()
+            self.tenants[tenant_id] = tenant
+            log.info("tenant %s ready: %d live calls", tenant_id, len(tenant.live_calls))
+        shared = self._shared = Shared(self.config, self.tenants, self.clock)
+        s = self.config.server
+        server = self._server = aio.server(
+            interceptors=[
+                AuthInterceptor(self.config.token_table(), s.rate_limit, s.max_concurrent_rpcs)
+            ],
+            options=_options(self.config),
+        )
+        routing_pb2_grpc.add_RoutingServiceServicer_to_server(RoutingService(shared), server)
+        agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentService(shared), server)
+        supervision_pb2_grpc.add_SupervisionServiceServicer_to_server(
+            SupervisionService(shared), server
+        )
+        crm_pb2_grpc.add_CrmServiceServicer_to_server(CrmService(shared), server)
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(shared), server)
+        platform_pb2_grpc.add_PlatformServiceServicer_to_server(PlatformService(shared), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        if s.reflection:
+            names = (*SERVICE_NAMES, reflection.SERVICE_NAME, "grpc.health.v1.Health")
+            reflection.enable_server_reflection(names, server)
+        credentials = _credentials(self.config)
+        for address in self._listen:
+            if credentials is None:
+                port = server.add_insecure_port(address)
+            else:
+                port = server.add_secure_port(address, credentials)
+            bound = (
+                address if address.startswith("unix:") else f"{address.rsplit(':', 1)[0]}:{port}"
+            )
+            self.addresses.append(bound)
+        await server.start()
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("listening on %s", ", ".join(self.addresses))
+
+    async def stop(self, grace_s: float = GRACE_S) -> None:
+        """Graceful shutdown (see the module docstring); safe to call twice."""
+        if self._server is None or self._stopped.is_set():
+            return
+        self._stopped.set()
+        log.info("shutting down (grace %.1f s)", grace_s)
+        await self.health.enter_graceful_shutdown()
+        if self._shared is not None:
+            self._shared.closing.set()
+        for tenant in self.tenants.values():
+            tenant.close_streams()
+        await self._server.stop(grace_s)
+        for tenant in self.tenants.values():
+            await tenant.stop()
+        if self._journal is not None:
+            await self._journal.close()
+        log.info("stopped")
+
+    async def wait_closed(self) -> None:
+        if self._server is not None:
+            await self._server.wait_for_termination()
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(config: Config) -> None:
+    """One line per log event on stderr: plain text or JSON (``server.log_format``)."""
+    handler = logging.StreamHandler(sys.stderr)
+    if config.server.log_format == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("acd")
+    root.handlers[:] = [handler]
+    root.setLevel(config.server.log_level.upper())
+    root.propagate = False
+
+
+async def serve(config: Config, *, announce: bool = True) -> None:
+    """Runs the server until SIGTERM or SIGINT, then shuts it down gracefully."""
+    server = AcdServer(config)
+    await server.start()
+    if announce:
+        print(f"acd: serving on {', '.join(server.addresses)}", flush=True)
+        if config.demo_tokens:
+            print("acd: dev mode, demo tokens (authorization: Bearer <token>):", flush=True)
+            for demo in config.demo_tokens:
+                who = demo.identity
+                agent = f" (agent {who.agent_id})" if who.agent_id else ""
+                print(f"  {who.role:<15} {demo.token}{agent}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop()
+
+
+def run(config: Config) -> None:
+    """``acd serve``: the event loop is uvloop's."""
+    import uvloop
+
+    setup_logging(config)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(serve(config))

@@ -1,0 +1,194 @@
+"""Where committed events go: agents' outboxes, adapter streams and queue-stats subscribers.
+
+Every buffer here is bounded, and publishing never waits for a reader, so a slow or stuck
+client can neither grow the service's memory nor delay anyone's offers:
+
+- ``AgentOutbox``: one per agent, a ring of its last ``RING`` messages, numbered 1, 2, 3...
+  A stream reads the ring from its own cursor; one that resumes from a sequence still in the
+  ring gets exactly what it missed, otherwise it starts again with a snapshot.
+- ``AdapterFeed``: one per adapter stream, a bounded queue. Routing decisions cannot be
+  coalesced, so an adapter that falls ``ADAPTER_BUFFER`` messages behind is disconnected
+  (RESOURCE_EXHAUSTED) and resynchronises by reconnecting.
+- ``StatsFeed``: one per StreamQueueStats subscriber, holding at most the latest figures per
+  queue; newer figures replace unsent ones and count as dropped updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Collection
+
+from acd.v1 import agent_pb2, common_pb2, routing_pb2
+
+RING = 256
+ADAPTER_BUFFER = 10_000
+
+
+class AgentOutbox:
+    """One agent's numbered messages (StreamOffersResponse without the snapshot)."""
+
+    def __init__(self, ring: int = RING) -> None:
+        self._ring: deque[agent_pb2.StreamOffersResponse] = deque(maxlen=ring)
+        self._last = 0  # the last sequence handed out
+        self._changed = asyncio.Event()
+        self.streams = 0  # open StreamOffers streams of this agent
+        self.closed = False
+
+    def close(self) -> None:
+        """Ends every ``follow`` (the service is shutting down)."""
+        self.closed = True
+        self._changed.set()
+
+    @property
+    def last_sequence(self) -> int:
+        return self._last
+
+    def next_sequence(self) -> int:
+        self._last += 1
+        return self._last
+
+    def push(self, message: agent_pb2.StreamOffersResponse) -> None:
+        message.sequence = self.next_sequence()
+        self._ring.append(message)
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def can_resume(self, last_sequence: int) -> bool:
+        """Whether every message after ``last_sequence`` is still in the ring."""
+        if last_sequence <= 0 or last_sequence > self._last:
+            return False
+        first = self._ring[0].sequence if self._ring else self._last + 1
+        return last_sequence >= first - 1
+
+    async def follow(self, cursor: int) -> AsyncIterator[agent_pb2.StreamOffersResponse]:
+        """Messages after ``cursor``, then live ones, forever. Falling out of the ring ends
+        the iteration (the caller starts again with a snapshot)."""
+        while not self.closed:
+            changed = self._changed
+            if not self.can_resume(cursor) and cursor != self._last:
+                return
+            for message in list(self._ring):
+                if message.sequence > cursor:
+                    cursor = message.sequence
+                    yield message
+            if cursor == self._last:
+                await changed.wait()
+
+
+class AdapterFeed:
+    """One adapter stream's pending messages (routing decisions, acks, errors)."""
+
+    def __init__(self, limit: int = ADAPTER_BUFFER) -> None:
+        self._queue: asyncio.Queue[routing_pb2.AdapterStreamResponse] = asyncio.Queue(limit)
+        self.overflowed = False
+        self.closed = False
+        self._wake = asyncio.Event()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+
+    def put(self, message: routing_pb2.AdapterStreamResponse) -> None:
+        if self.overflowed:
+            return
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed = True
+        self._wake.set()
+
+    async def get(self) -> routing_pb2.AdapterStreamResponse | None:
+        """The next message, or None once the feed overflowed or was closed."""
+        while not self.overflowed and not self.closed:
+            if not self._queue.empty():
+                return self._queue.get_nowait()
+            self._wake.clear()
+            await self._wake.wait()
+        return None
+
+
+class StatsFeed:
+    """One StreamQueueStats subscriber: the latest unsent figures per queue."""
+
+    def __init__(self, queues: Collection[str]) -> None:
+        self.queues = frozenset(queues)
+        self._pending: dict[str, common_pb2.QueueStats] = {}
+        self.dropped = 0
+        self.closed = False
+        self._wake = asyncio.Event()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+
+    def put(self, stats: common_pb2.QueueStats) -> None:
+        if stats.queue_id not in self.queues:
+            return
+        if stats.queue_id in self._pending:
+            self.dropped += 1
+        self._pending[stats.queue_id] = stats
+        self._wake.set()
+
+    async def take(self) -> list[common_pb2.QueueStats]:
+        """Every pending update (waits for at least one); empty once closed."""
+        while not self._pending and not self.closed:
+            self._wake.clear()
+            await self._wake.wait()
+        out = list(self._pending.values())
+        self._pending.clear()
+        return out
+
+
+class StatsHub:
+    """Tells subscribers the figures of the queues that changed, at most every ``period_s``."""
+
+    def __init__(
+        self, compute: Callable[[str], common_pb2.QueueStats], period_s: float = 0.5
+    ) -> None:
+        self._compute = compute
+        self._period_s = period_s
+        self._dirty: set[str] = set()
+        self._feeds: set[StatsFeed] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def subscribe(self, queues: Collection[str]) -> StatsFeed:
+        feed = StatsFeed(queues)
+        for queue in sorted(feed.queues):  # every stream starts with the current figures
+            feed.put(self._compute(queue))
+        self._feeds.add(feed)
+        return feed
+
+    def unsubscribe(self, feed: StatsFeed) -> None:
+        self._feeds.discard(feed)
+
+    def touch(self, queues: Collection[str]) -> None:
+        if self._feeds and queues:
+            self._dirty.update(queues)
+            self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def close_feeds(self) -> None:
+        for feed in self._feeds:
+            feed.close()
+
+    async def stop(self) -> None:
+        self.close_feeds()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            dirty, self._dirty = self._dirty, set()
+            if self._feeds:
+                for queue in sorted(dirty):
+                    stats = self._compute(queue)
+                    for feed in list(self._feeds):
+                        feed.put(stats)
+            await asyncio.sleep(self._period_s)

@@ -1,0 +1,189 @@
+"""The gate every RPC passes: who is calling, may they, and are they within their limits.
+
+In order: the bearer token in ``authorization`` metadata -> ``Identity`` (UNAUTHENTICATED when
+missing or unknown), ``auth.authorize`` for the method (PERMISSION_DENIED), the identity's
+token bucket (RESOURCE_EXHAUSTED), the global cap on RPCs in flight, streams included
+(RESOURCE_EXHAUSTED). The handler then runs with the identity in ``current_identity``, a
+context variable set inside the wrapped handler itself, so it is there whichever task grpc
+runs the handler in. Health checks pass without a token and without limits.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from grpc import aio
+
+from acd.server.auth import PUBLIC_METHODS, Identity, TokenTable, authorize, bearer_token
+from acd.server.config import RateLimit
+
+current_identity: contextvars.ContextVar[Identity] = contextvars.ContextVar("acd_identity")
+
+if TYPE_CHECKING:
+    Handler = grpc.RpcMethodHandler[Any, Any]
+    Ctx = aio.ServicerContext[Any, Any]
+else:
+    Handler = grpc.RpcMethodHandler
+    Ctx = aio.ServicerContext
+
+
+def identity() -> Identity:
+    """The caller of the RPC being handled (set by ``AuthInterceptor``)."""
+    return current_identity.get()
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float]) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._clock = clock
+        self._at = clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+class AuthInterceptor(aio.ServerInterceptor):
+    def __init__(
+        self,
+        tokens: TokenTable,
+        rate_limit: RateLimit,
+        max_concurrent_rpcs: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._tokens = tokens
+        self._rate = rate_limit
+        self._max = max_concurrent_rpcs
+        self._clock = clock
+        self._buckets: dict[Identity, TokenBucket] = {}
+        self.in_flight = 0
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(details)
+        method = details.method
+        if handler is None or method in PUBLIC_METHODS:
+            return handler
+        metadata = dict(details.invocation_metadata or ())
+        raw = metadata.get("authorization")
+        who = self._tokens.authenticate(bearer_token(raw if isinstance(raw, str) else None))
+        if who is None:
+            return _refuse(handler, grpc.StatusCode.UNAUTHENTICATED, "missing or unknown token")
+        if not authorize(who, method):
+            return _refuse(
+                handler,
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"role {who.role} may not call {method}",
+            )
+        if not self._bucket(who).take():
+            return _refuse(
+                handler, grpc.StatusCode.RESOURCE_EXHAUSTED, f"rate limit of {who.name!r} reached"
+            )
+        if self.in_flight >= self._max:
+            return _refuse(
+                handler, grpc.StatusCode.RESOURCE_EXHAUSTED, "too many RPCs in flight; retry"
+            )
+        return self._wrap(handler, who)
+
+    def _bucket(self, who: Identity) -> TokenBucket:
+        if self._rate.requests_per_second <= 0:
+            return _UNLIMITED
+        bucket = self._buckets.get(who)
+        if bucket is None:
+            bucket = TokenBucket(self._rate.requests_per_second, self._rate.burst, self._clock)
+            self._buckets[who] = bucket
+        return bucket
+
+    def _wrap(self, handler: Handler, who: Identity) -> Handler:
+        gate = self
+
+        if handler.unary_unary is not None:
+            inner_uu: Any = handler.unary_unary
+
+            async def unary_unary(request: Any, context: Ctx) -> Any:
+                current_identity.set(who)
+                gate.in_flight += 1
+                try:
+                    return await inner_uu(request, context)
+                finally:
+                    gate.in_flight -= 1
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.unary_stream is not None:
+            inner_us: Any = handler.unary_stream
+
+            async def unary_stream(request: Any, context: Ctx) -> AsyncIterator[Any]:
+                current_identity.set(who)
+                gate.in_flight += 1
+                try:
+                    async for item in inner_us(request, context):
+                        yield item
+                finally:
+                    gate.in_flight -= 1
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.stream_stream is not None:
+            inner_ss: Any = handler.stream_stream
+
+            async def stream_stream(requests: Any, context: Ctx) -> AsyncIterator[Any]:
+                current_identity.set(who)
+                gate.in_flight += 1
+                try:
+                    async for item in inner_ss(requests, context):
+                        yield item
+                finally:
+                    gate.in_flight -= 1
+
+            return grpc.stream_stream_rpc_method_handler(
+                stream_stream, handler.request_deserializer, handler.response_serializer
+            )
+        return handler  # stream-unary: none in acd.v1 (reflection is stream-stream)
+
+
+class _Unlimited(TokenBucket):
+    def __init__(self) -> None:
+        pass
+
+    def take(self) -> bool:
+        return True
+
+
+_UNLIMITED = _Unlimited()
+
+
+def _refuse(handler: Handler, code: grpc.StatusCode, message: str) -> Handler:
+    """A handler of the same shape as ``handler`` that only aborts."""
+
+    async def abort(request: Any, context: Ctx) -> Any:
+        await context.abort(code, message)
+
+    async def abort_stream(request: Any, context: Ctx) -> Any:
+        await context.abort(code, message)
+        yield  # pragma: no cover - makes this an async generator
+
+    de, se = handler.request_deserializer, handler.response_serializer
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(abort, de, se)
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(abort_stream, de, se)
+    if handler.stream_stream is not None:
+        return grpc.stream_stream_rpc_method_handler(abort_stream, de, se)
+    return grpc.stream_unary_rpc_method_handler(abort, de, se)

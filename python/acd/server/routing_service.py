@@ -1,0 +1,301 @@
+"""RoutingService: the PBX adapter's side (acd.v1 routing.proto).
+
+Every adapter stream of a tenant receives every routing decision of that tenant (offers with
+the agent's endpoint, revocations, connections, terminal outcomes): one PBX per tenant is the
+common case, and several PBXs each ignore the calls they do not hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from acd.server import convert
+from acd.server.commands import Refusal, refusal
+from acd.server.fanout import AdapterFeed
+from acd.server.journal_format import Command
+from acd.server.service_base import Context, Shared, guarded, invalid, require_id
+from acd.server.tenant import Tenant
+from acd.v1 import common_pb2, routing_pb2, routing_pb2_grpc
+
+# Commands of one adapter stream in flight at once (each waits for its commit).
+STREAM_WINDOW = 256
+
+_CALL_FIELDS = {
+    "call_id": "call_id",
+    "queue_id": "queue_id",
+    "priority": "priority",
+    "skills": "skills",
+    "caller": "caller_number",
+    "dialled": "dialled_number",
+    "preferred_agent": "preferred_agent_id",
+    "preferred_wait_ms": "preferred_wait_ms",
+    "attributes": "attributes",
+    "channel": "channel",
+}
+
+
+def call_fields(prefix: str) -> dict[str, str]:
+    """The router's enqueue argument names -> request field paths under ``prefix``."""
+    return {k: f"{prefix}.{v}" for k, v in _CALL_FIELDS.items()}
+
+
+def enqueue_command(call: common_pb2.Call, now: int, prefix: str = "call") -> Command:
+    """The batch tuple for one ``Call``; checks what the router cannot name by field."""
+    require_id(call.call_id, f"{prefix}.call_id")
+    require_id(call.queue_id, f"{prefix}.queue_id")
+    channel = convert.CHANNELS.get(call.channel)
+    if channel is None:
+        raise invalid(f"{prefix}.channel", f"unknown channel {call.channel}")
+    options: dict[str, Any] = {}
+    if channel != "voice":
+        options["channel"] = channel
+    if call.skills:
+        options["skills"] = dict(call.skills)
+    if call.caller_number:
+        options["caller"] = call.caller_number
+    if call.dialled_number:
+        options["dialled"] = call.dialled_number
+    if call.preferred_agent_id:
+        options["preferred_agent"] = call.preferred_agent_id
+    if call.preferred_wait_ms:
+        options["preferred_wait_ms"] = call.preferred_wait_ms
+    if call.attributes:
+        options["attributes"] = dict(call.attributes)
+    return ("enqueue", call.call_id, call.queue_id, now, call.priority, options)
+
+
+def _command_error(r: Refusal) -> common_pb2.CommandError:
+    return common_pb2.CommandError(
+        code=convert.ERROR_CODES.get(r.code.name, common_pb2.ERROR_CODE_UNKNOWN),
+        message=r.message,
+        field=r.field,
+    )
+
+
+class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
+    def __init__(self, shared: Shared) -> None:
+        self._shared = shared
+
+    # Each command as a coroutine of the tenant, shared by the unary RPCs and the stream.
+
+    async def _enqueue(
+        self, tenant: Tenant, request: routing_pb2.EnqueueCallRequest
+    ) -> routing_pb2.EnqueueCallResponse:
+        now = tenant.clock.now()
+        outcome = await tenant.run(enqueue_command(request.call, now), call_fields("call"))
+        return routing_pb2.EnqueueCallResponse(
+            duplicate=0 in outcome.duplicates, enqueued_at_ms=now
+        )
+
+    async def _cancel(
+        self, tenant: Tenant, request: routing_pb2.CancelCallRequest
+    ) -> routing_pb2.CancelCallResponse:
+        require_id(request.call_id, "call_id")
+        await tenant.run(("abandon", request.call_id, tenant.clock.now()))
+        return routing_pb2.CancelCallResponse(outcome=common_pb2.CALL_OUTCOME_ABANDONED)
+
+    async def _end(
+        self, tenant: Tenant, request: routing_pb2.EndCallRequest
+    ) -> routing_pb2.EndCallResponse:
+        require_id(request.call_id, "call_id")
+        await tenant.run(("end", request.call_id, tenant.clock.now()))
+        return routing_pb2.EndCallResponse(outcome=common_pb2.CALL_OUTCOME_COMPLETED)
+
+    async def _transfer(
+        self, tenant: Tenant, request: routing_pb2.TransferCallRequest
+    ) -> routing_pb2.TransferCallResponse:
+        require_id(request.call_id, "call_id")
+        kind = request.WhichOneof("target")
+        if kind is None:
+            raise invalid("target", "one of queue_id, agent_id or destination is required")
+        field = {"queue_id": "queue", "agent_id": "agent", "destination": "destination"}[kind]
+        target = require_id(getattr(request, kind), kind)
+        fields = {"queue": "queue_id", "agent": "agent_id", "queue_id": "queue_id"}
+        await tenant.run(("transfer", request.call_id, field, target, tenant.clock.now()), fields)
+        out = (
+            common_pb2.CALL_OUTCOME_TRANSFERRED_OUT
+            if kind == "destination"
+            else common_pb2.CALL_OUTCOME_UNSPECIFIED
+        )
+        return routing_pb2.TransferCallResponse(outcome=out)
+
+    async def _callback(
+        self, tenant: Tenant, request: routing_pb2.RequestCallbackRequest
+    ) -> routing_pb2.RequestCallbackResponse:
+        if request.not_before_ms > tenant.clock.now():
+            raise Refusal(
+                grpc.StatusCode.UNIMPLEMENTED,
+                "not_before_ms: scheduled callbacks come with the outbound work lists",
+                "not_before_ms",
+            )
+        callback = common_pb2.Call()
+        callback.CopyFrom(request.callback)
+        callback.channel = common_pb2.CHANNEL_CALLBACK
+        require_id(callback.caller_number, "callback.caller_number")
+        now = tenant.clock.now()
+        commands: list[Command] = [enqueue_command(callback, now, "callback")]
+        if request.original_call_id:
+            original = tenant.router.call_info(request.original_call_id)
+            if original is None:
+                raise Refusal(
+                    grpc.StatusCode.NOT_FOUND,
+                    f"original_call_id {request.original_call_id!r}: unknown call",
+                    "original_call_id",
+                )
+            commands.append(("abandon", request.original_call_id, now))
+        outcome = await tenant.execute(commands)
+        errors = [e for e in outcome.events if e.kind == "error"]
+        if errors:
+            fields = {**call_fields("callback"), "call_id": "original_call_id"}
+            raise refusal(errors[0], fields if errors[0].detail.startswith("command 1") else None)
+        return routing_pb2.RequestCallbackResponse(duplicate=0 in outcome.duplicates)
+
+    # ---- unary RPCs -----------------------------------------------------------------------
+
+    @guarded
+    async def EnqueueCall(
+        self, request: routing_pb2.EnqueueCallRequest, context: Context
+    ) -> routing_pb2.EnqueueCallResponse:
+        return await self._enqueue(self._shared.tenant(), request)
+
+    @guarded
+    async def EnqueueCalls(
+        self, request: routing_pb2.EnqueueCallsRequest, context: Context
+    ) -> routing_pb2.EnqueueCallsResponse:
+        tenant = self._shared.tenant()
+        now = tenant.clock.now()
+        results: list[routing_pb2.EnqueueResult] = []
+        commands: list[Command] = []
+        positions: list[int] = []  # result index of each command
+        for i, call in enumerate(request.calls):
+            results.append(routing_pb2.EnqueueResult(call_id=call.call_id))
+            try:
+                commands.append(enqueue_command(call, now, f"calls[{i}]"))
+                positions.append(i)
+            except Refusal as r:
+                results[i].error.CopyFrom(_command_error(r))
+        outcome = await tenant.execute(commands)
+        for e in outcome.events:
+            if e.kind == "error":
+                index = int(e.detail.split(":", 1)[0].removeprefix("command "))
+                i = positions[index]
+                results[i].error.CopyFrom(_command_error(refusal(e, call_fields(f"calls[{i}]"))))
+        for index in outcome.duplicates:
+            results[positions[index]].duplicate = True
+        return routing_pb2.EnqueueCallsResponse(results=results, enqueued_at_ms=now)
+
+    @guarded
+    async def CancelCall(
+        self, request: routing_pb2.CancelCallRequest, context: Context
+    ) -> routing_pb2.CancelCallResponse:
+        return await self._cancel(self._shared.tenant(), request)
+
+    @guarded
+    async def EndCall(
+        self, request: routing_pb2.EndCallRequest, context: Context
+    ) -> routing_pb2.EndCallResponse:
+        return await self._end(self._shared.tenant(), request)
+
+    @guarded
+    async def TransferCall(
+        self, request: routing_pb2.TransferCallRequest, context: Context
+    ) -> routing_pb2.TransferCallResponse:
+        return await self._transfer(self._shared.tenant(), request)
+
+    @guarded
+    async def RequestCallback(
+        self, request: routing_pb2.RequestCallbackRequest, context: Context
+    ) -> routing_pb2.RequestCallbackResponse:
+        return await self._callback(self._shared.tenant(), request)
+
+    # ---- the adapter stream ---------------------------------------------------------------
+
+    async def AdapterStream(
+        self, request_iterator: AsyncIterator[routing_pb2.AdapterStreamRequest], context: Context
+    ) -> AsyncIterator[routing_pb2.AdapterStreamResponse]:
+        try:
+            tenant = self._shared.tenant()
+        except Refusal as r:
+            await context.abort(r.code, r.message)
+        feed = AdapterFeed()
+        tenant.adapters.add(feed)
+        reader = asyncio.get_running_loop().create_task(self._read(tenant, feed, request_iterator))
+        sequence = 0
+        try:
+            while (message := await feed.get()) is not None:
+                sequence += 1
+                message.sequence = sequence
+                yield message
+            if feed.overflowed:
+                await context.abort(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    "this adapter stream fell too far behind; reconnect to resynchronise",
+                )
+        finally:
+            tenant.adapters.discard(feed)
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+
+    async def _read(
+        self,
+        tenant: Tenant,
+        feed: AdapterFeed,
+        requests: AsyncIterator[routing_pb2.AdapterStreamRequest],
+    ) -> None:
+        window = asyncio.Semaphore(STREAM_WINDOW)
+        pending: set[asyncio.Task[None]] = set()
+
+        def done(task: asyncio.Task[None]) -> None:
+            pending.discard(task)
+            window.release()
+
+        try:
+            async for request in requests:
+                await window.acquire()
+                # Created in arrival order, each applies its command before its first await,
+                # so the router sees the stream's commands in order.
+                task = asyncio.get_running_loop().create_task(self._one(tenant, feed, request))
+                pending.add(task)
+                task.add_done_callback(done)
+            await asyncio.gather(*pending, return_exceptions=True)
+        finally:
+            for task in pending:
+                task.cancel()
+
+    async def _one(
+        self, tenant: Tenant, feed: AdapterFeed, request: routing_pb2.AdapterStreamRequest
+    ) -> None:
+        correlation = request.correlation_id
+        kind = request.WhichOneof("command")
+        try:
+            duplicate = False
+            if kind == "enqueue_call":
+                duplicate = (await self._enqueue(tenant, request.enqueue_call)).duplicate
+            elif kind == "cancel_call":
+                await self._cancel(tenant, request.cancel_call)
+            elif kind == "end_call":
+                await self._end(tenant, request.end_call)
+            elif kind == "transfer_call":
+                await self._transfer(tenant, request.transfer_call)
+            elif kind == "request_callback":
+                duplicate = (await self._callback(tenant, request.request_callback)).duplicate
+            else:
+                raise invalid("command", "required")
+        except Refusal as r:
+            feed.put(
+                routing_pb2.AdapterStreamResponse(
+                    rejected=routing_pb2.CommandRejected(
+                        correlation_id=correlation, error=_command_error(r)
+                    )
+                )
+            )
+            return
+        feed.put(
+            routing_pb2.AdapterStreamResponse(
+                ack=routing_pb2.CommandAck(correlation_id=correlation, duplicate=duplicate)
+            )
+        )

@@ -1,0 +1,462 @@
+"""One tenant at run time: its router, the service clock, timers, snapshots and the command path.
+
+The command path is the rule of ``acd.server.recovery``: ``execute`` applies commands to the
+router, appends what ``journal_commands`` says to the journal with no ``await`` in between,
+awaits the commit, and only then publishes the events (in the order the router produced them,
+whatever order the commits are awaited in) and returns them to the caller, which acknowledges.
+Timers are commands like any other: a task sleeps until ``poll_timeout()`` and executes
+``("timeout", now_ms)``.
+
+A failed commit leaves a router that is ahead of its journal; the tenant then refuses every
+request with UNAVAILABLE (recovering it needs the journal reopened: a restart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import grpc
+
+from acd._core import Router
+from acd.server import convert
+from acd.server.commands import Refusal, RouterEvent, apply, refusal
+from acd.server.config import AgentConfig, QueueConfig, StorageConfig, TenantConfig
+from acd.server.config import core_config_json as to_core_json
+from acd.server.fanout import AdapterFeed, AgentOutbox, StatsHub
+from acd.server.journal import CommitError, Journal
+from acd.server.journal_format import Command, JournalError
+from acd.server.recovery import recover
+from acd.v1 import agent_pb2, common_pb2, routing_pb2
+
+log = logging.getLogger("acd.server")
+
+# How long an agent's desktop may be gone (no offer stream) before its open offers are
+# withdrawn: long enough for a reconnect after a network blip.
+DISCONNECT_GRACE_S = 5.0
+
+
+class Outcome(NamedTuple):
+    events: list[RouterEvent]
+    duplicates: frozenset[int]  # indexes of enqueue commands that were repeats
+
+
+class Clock:
+    """The service's time in ms since the epoch; never goes backwards (the router refuses a
+    command older than the last one, so a wall clock stepped back must not reach it)."""
+
+    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+        self._wall = wall
+        self._last = 0
+
+    def now(self) -> int:
+        self._last = max(self._last, int(self._wall() * 1000))
+        return self._last
+
+
+class Tenant:
+    def __init__(
+        self,
+        config: TenantConfig,
+        journal: Journal,
+        storage: StorageConfig,
+        clock: Clock,
+        stats_period_s: float = 0.5,
+    ) -> None:
+        self.id = config.id
+        self.config = config
+        self.journal = journal
+        self.clock = clock
+        self._storage = storage
+        self.router: Router = Router(to_core_json(config))
+        self.agents: Mapping[str, AgentConfig] = {a.id: a for a in config.agents}
+        self.queues: Mapping[str, QueueConfig] = {q.id: q for q in config.queues}
+        self.endpoints: dict[str, str] = {a.id: a.endpoint or "" for a in config.agents}
+        self.outboxes = {a.id: AgentOutbox() for a in config.agents}
+        self.adapters: set[AdapterFeed] = set()
+        self.stats = StatsHub(self._queue_stats, stats_period_s)
+        self.live_calls: set[str] = set()
+        # agent -> call -> the open offer as sent, for stream snapshots.
+        self.open_offers: dict[str, dict[str, agent_pb2.AgentOffer]] = {}
+        self.disconnect_grace_s = DISCONNECT_GRACE_S
+        self.failed: str | None = None
+        self.closing = False
+        self._appended = 0  # seq of the last entry handed to the journal
+        self._snapshot_seq = 0
+        self._snapshot_at = 0
+        self._last_append: asyncio.Future[Any] | None = None
+        self._tickets = 0
+        self._published = 0
+        self._ready: dict[int, tuple[list[RouterEvent], dict[str, Any]]] = {}
+        self._destinations: dict[str, str] = {}
+        self._call_agent: dict[str, str] = {}
+        self._wake = asyncio.Event()
+        self._timer: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ---- start / stop ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Recovers the router from the journal (or starts it from the config), withdraws the
+        offers that were open when the service stopped, starts the timers."""
+        core_json = to_core_json(self.config)
+        last = self.journal.last_seq(self.id)
+        if last == 0 and self.journal.latest_snapshot(self.id) is None:
+            if self.journal.config(self.id) != core_json:
+                await self.journal.set_config(self.id, core_json)
+            self.router = Router(core_json)
+        else:
+            recovered = recover(self.journal, self.id)
+            self.router = recovered.router
+            self._appended = self._snapshot_seq = recovered.seq
+            if self.journal.config(self.id) != core_json:
+                log.warning(
+                    "tenant %s: acd.toml differs from the journal's config; the journal wins"
+                    " until the configuration can be reloaded",
+                    self.id,
+                )
+        self.live_calls = self._live_calls()
+        self._snapshot_at = self.clock.now()
+        self.stats.start()
+        self._timer = asyncio.get_running_loop().create_task(self._timers())
+        await self._withdraw_open_offers("restart")
+
+    def _live_calls(self) -> set[str]:
+        """The calls the router holds. The router has no list of them, so this collects every
+        call id the journal names and keeps the live ones (the service never prunes)."""
+        candidates: set[str] = set()
+        for _, command in self.journal.entries(self.id):
+            if command[0] in ("enqueue", "transfer") and isinstance(command[1], str):
+                candidates.add(command[1])
+        for agent_id in self.router.agent_ids():
+            candidates.update(self.router.agent_info(agent_id)["calls"])
+        return {c for c in candidates if self.router.call_info(c) is not None}
+
+    async def _withdraw_open_offers(self, reason: str) -> None:
+        commands: list[Command] = []
+        now = self.clock.now()
+        for agent_id in self.router.agent_ids():
+            info = self.router.agent_info(agent_id)
+            if info["state"] != "reserved" and not info["calls"]:
+                continue
+            for call_id in info["calls"]:
+                call = self.router.call_info(call_id)
+                if call is not None and call["state"] == "offered" and agent_id in call["agents"]:
+                    commands.append(("withdraw", agent_id, call_id, reason, now))
+                    break  # withdraw takes back every open offer of the agent at once
+        if commands:
+            outcome = await self.execute(commands)
+            for e in outcome.events:
+                if e.kind == "error":
+                    log.warning("tenant %s: could not withdraw an offer: %s", self.id, e.detail)
+
+    def stream_closed(self, agent_id: str) -> None:
+        """The agent's last offer stream is gone: unless one comes back within the grace
+        period, its open offers are withdrawn (back to their place in line) and the agent is
+        paused, so calls do not ring at a desktop that is not there."""
+        if self.closing or self.failed is not None:
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(self.disconnect_grace_s)
+            outbox = self.outboxes.get(agent_id)
+            offers = self.open_offers.get(agent_id)
+            if self.closing or outbox is None or outbox.streams > 0 or not offers:
+                return
+            call_id = next(iter(offers))
+            try:
+                await self.execute(
+                    [("withdraw", agent_id, call_id, "disconnected", self.clock.now())]
+                )
+            except Refusal as e:
+                log.warning("tenant %s: withdraw for %s failed: %s", self.id, agent_id, e)
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def close_streams(self) -> None:
+        """Ends every stream of the tenant (shutdown); commands still run until ``stop``."""
+        self.closing = True
+        for outbox in self.outboxes.values():
+            outbox.close()
+        for feed in self.adapters:
+            feed.close()
+        self.stats.close_feeds()
+        for task in list(self._background):
+            task.cancel()
+
+    async def stop(self) -> None:
+        """Stops the timers, waits for the last commit and writes a final snapshot."""
+        self.close_streams()
+        if self._timer is not None:
+            self._timer.cancel()
+            await asyncio.gather(self._timer, return_exceptions=True)
+        await self.stats.stop()
+        if self._last_append is not None:
+            await asyncio.gather(self._last_append, return_exceptions=True)
+        if self.failed is None and self._appended > self._snapshot_seq:
+            await self._save_snapshot()
+
+    # ---- the command path -----------------------------------------------------------------
+
+    async def execute(self, commands: Sequence[Command]) -> Outcome:
+        """Applies, journals, commits, publishes; gives the events (errors included) and which
+        enqueues were repeats."""
+        if self.failed is not None:
+            raise Refusal(grpc.StatusCode.UNAVAILABLE, f"tenant {self.id!r}: {self.failed}")
+        live_before = {
+            c[1] for c in commands if c[0] == "enqueue" and self.router.call_info(c[1]) is not None
+        }
+        applied = apply(self.router, commands)
+        duplicates = self._duplicates(commands, applied.events, live_before)
+        extras = self._capture(commands, applied.events)
+        ticket = self._tickets
+        self._tickets += 1
+        future: asyncio.Future[Any] | None = None
+        if applied.journal:
+            try:
+                future = self.journal.append_many(self.id, applied.journal)
+            except JournalError as e:
+                self._fail(e)
+                raise Refusal(grpc.StatusCode.UNAVAILABLE, "journal unavailable") from e
+            self._appended += len(applied.journal)
+            self._last_append = future
+        self._wake.set()
+        if future is not None:
+            try:
+                await future
+            except (CommitError, JournalError) as e:
+                self._fail(e)
+                raise Refusal(grpc.StatusCode.UNAVAILABLE, "journal commit failed") from e
+        self._ready[ticket] = (applied.events, extras)
+        while self._published in self._ready:
+            events, extra = self._ready.pop(self._published)
+            self._published += 1
+            self._publish(events, extra)
+        self._maybe_snapshot()
+        return Outcome(applied.events, duplicates)
+
+    async def run(self, command: Command, fields: Mapping[str, str] | None = None) -> Outcome:
+        """Executes one command; its refusal is raised as :class:`Refusal`."""
+        outcome = await self.execute([command])
+        for e in outcome.events:
+            if e.kind == "error":
+                raise refusal(e, fields)
+        return outcome
+
+    def _duplicates(
+        self, commands: Sequence[Command], events: list[RouterEvent], live_before: set[str]
+    ) -> frozenset[int]:
+        """The indexes of the enqueues that changed nothing: the router says so only by
+        producing nothing, so look at the call before and after."""
+        refused = {e.detail.split(":", 1)[0] for e in events if e.kind == "error"}
+        mentioned = {e.call_id for e in events}
+        seen: set[str] = set()
+        out: set[int] = set()
+        for i, command in enumerate(commands):
+            if command[0] != "enqueue" or f"command {i}" in refused:
+                continue
+            call_id = command[1]
+            if (
+                call_id in seen
+                or call_id in live_before
+                or (self.router.call_info(call_id) is None and call_id not in mentioned)
+            ):
+                out.add(i)
+            seen.add(call_id)
+        return frozenset(out)
+
+    async def committed_view(self) -> None:
+        """Waits until everything applied so far is committed (before showing router state)."""
+        if self._last_append is not None:
+            await asyncio.gather(self._last_append, return_exceptions=True)
+
+    def _fail(self, error: BaseException) -> None:
+        if self.failed is None:
+            self.failed = f"journal failed ({error}); restart the service to recover"
+            log.error("tenant %s: %s", self.id, self.failed)
+
+    def _capture(self, commands: Sequence[Command], events: list[RouterEvent]) -> dict[str, Any]:
+        """What publishing needs from the router as it is right after the commands."""
+        calls: dict[str, Any] = {}
+        agents: dict[str, Any] = {}
+        refused = {e.detail.split(":", 1)[0] for e in events if e.kind == "error"}
+        for i, command in enumerate(commands):
+            name = command[0]
+            if f"command {i}" in refused:
+                continue
+            if name == "enqueue" and self.router.call_info(command[1]) is not None:
+                self.live_calls.add(command[1])
+            elif name == "transfer" and command[2] == "destination":
+                self._destinations[command[1]] = command[3]
+        for e in events:
+            if e.kind == "offer" and e.call_id not in calls:
+                calls[e.call_id] = self.router.call_info(e.call_id)
+            elif e.kind == "agent-state" and e.agent_id not in agents:
+                agents[e.agent_id] = self.router.agent_info(e.agent_id)
+            elif e.kind == "transferred":
+                self.live_calls.add(e.call_id)
+        return {"calls": calls, "agents": agents}
+
+    # ---- publishing -----------------------------------------------------------------------
+
+    def _publish(self, events: Iterable[RouterEvent], extra: Mapping[str, Any]) -> None:
+        touched: set[str] = set()
+        any_agent = False
+        for e in events:
+            if e.queue_id:
+                touched.add(e.queue_id)
+            handler = _HANDLERS.get(e.kind)
+            if handler is not None:
+                handler(self, e, extra)
+            if e.kind == "agent-state":
+                any_agent = True
+        self.stats.touch(set(self.queues) if any_agent else touched)
+
+    def _adapters(self, **message: Any) -> None:
+        for feed in list(self.adapters):
+            feed.put(routing_pb2.AdapterStreamResponse(**message))
+
+    def _on_offer(self, e: RouterEvent, extra: Mapping[str, Any]) -> None:
+        call = extra["calls"].get(e.call_id)
+        offer = convert.offer(e, call, self.endpoints.get(e.agent_id, ""))
+        pop = convert.screen_pop(e.call_id, call)
+        agent_offer = agent_pb2.AgentOffer(offer=offer, screen_pop=pop)
+        self.open_offers.setdefault(e.agent_id, {})[e.call_id] = agent_offer
+        outbox = self.outboxes.get(e.agent_id)
+        if outbox is not None:
+            outbox.push(agent_pb2.StreamOffersResponse(offer=agent_offer))
+        self._adapters(offer=offer)
+
+    def _offer_closed(self, e: RouterEvent) -> None:
+        offers = self.open_offers.get(e.agent_id)
+        if offers is not None:
+            offers.pop(e.call_id, None)
+
+    def _on_revoked(self, e: RouterEvent, extra: Mapping[str, Any]) -> None:
+        self._offer_closed(e)
+        revoked = convert.revoked(e)
+        outbox = self.outboxes.get(e.agent_id)
+        if outbox is not None:
+            outbox.push(agent_pb2.StreamOffersResponse(revoked=revoked))
+        self._adapters(revoked=revoked)
+
+    def _on_connected(self, e: RouterEvent, extra: Mapping[str, Any]) -> None:
+        self._offer_closed(e)
+        self._call_agent[e.call_id] = e.agent_id
+        connected = common_pb2.CallConnected(
+            call_id=e.call_id,
+            agent_id=e.agent_id,
+            queue_id=e.queue_id,
+            endpoint=self.endpoints.get(e.agent_id, ""),
+            at_ms=e.at_ms,
+        )
+        self._adapters(connected=connected)
+
+    def _on_terminal(self, e: RouterEvent, extra: Mapping[str, Any]) -> None:
+        self.live_calls.discard(e.call_id)
+        destination = self._destinations.pop(e.call_id, "")
+        queue = self.queues.get(e.queue_id)
+        if e.detail == "overflowed-out" and queue is not None and queue.overflow is not None:
+            destination = queue.overflow.destination or ""
+        finished = common_pb2.CallFinished(
+            call_id=e.call_id,
+            queue_id=e.queue_id,
+            outcome=convert.OUTCOMES.get(e.detail, common_pb2.CALL_OUTCOME_UNSPECIFIED),
+            destination=destination,
+            agent_id=self._call_agent.pop(e.call_id, ""),
+            at_ms=e.at_ms,
+        )
+        self._adapters(finished=finished)
+
+    def _on_agent_state(self, e: RouterEvent, extra: Mapping[str, Any]) -> None:
+        outbox = self.outboxes.get(e.agent_id)
+        info = extra["agents"].get(e.agent_id)
+        if outbox is None or info is None:
+            return
+        # The event's own state and time, the rest as the router had it after the command.
+        info = {**info, "state": e.detail, "reason": e.rule, "state_since_ms": e.at_ms}
+        status = self.agent_status(e.agent_id, info, e.at_ms)
+        outbox.push(
+            agent_pb2.StreamOffersResponse(state_changed=agent_pb2.AgentStateChanged(agent=status))
+        )
+
+    # ---- views ----------------------------------------------------------------------------
+
+    def agent_status(
+        self, agent_id: str, info: Mapping[str, Any] | None = None, now: int | None = None
+    ) -> common_pb2.AgentStatus:
+        info = info if info is not None else self.router.agent_info(agent_id)
+        now = now if now is not None else self.clock.now()
+        return convert.agent_status(
+            info, self.agents.get(agent_id), self.endpoints.get(agent_id, ""), now
+        )
+
+    def _queue_stats(self, queue_id: str) -> common_pb2.QueueStats:
+        now = self.clock.now()
+        return convert.queue_stats(
+            self.queues[queue_id], self.router.queue_stats(queue_id, now), now
+        )
+
+    # ---- timers and snapshots -------------------------------------------------------------
+
+    async def _timers(self) -> None:
+        while not self.closing and self.failed is None:
+            self._wake.clear()
+            deadline = self.router.poll_timeout()
+            now = self.clock.now()
+            if deadline is None or deadline > now:
+                wait = None if deadline is None else (deadline - now) / 1000
+                if self._storage.snapshot_every_ms and self._appended > self._snapshot_seq:
+                    due = self._snapshot_at + self._storage.snapshot_every_ms - now
+                    wait = max(0.0, due / 1000) if wait is None else min(wait, due / 1000)
+                try:
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                except TimeoutError:
+                    self._maybe_snapshot()
+                continue
+            try:
+                await self.execute([("timeout", now)])
+            except Refusal:
+                return
+
+    def _maybe_snapshot(self) -> None:
+        if self.failed is not None or self._appended == self._snapshot_seq:
+            return
+        every = self._storage.snapshot_every_entries
+        due_entries = every and self._appended - self._snapshot_seq >= every
+        every_ms = self._storage.snapshot_every_ms
+        due_time = every_ms and self.clock.now() - self._snapshot_at >= every_ms
+        if due_entries or due_time:
+            future = self._snapshot_now()
+            future.add_done_callback(_log_snapshot_error)
+
+    def _snapshot_now(self) -> asyncio.Future[None]:
+        self._snapshot_seq = self._appended
+        self._snapshot_at = self.clock.now()
+        return self.journal.save_snapshot(self.id, self._appended, self.router.snapshot())
+
+    async def _save_snapshot(self) -> None:
+        try:
+            await self._snapshot_now()
+        except (JournalError, ValueError) as e:
+            log.error("tenant %s: final snapshot failed: %s", self.id, e)
+
+
+def _log_snapshot_error(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("snapshot failed: %s", future.exception())
+
+
+_HANDLERS: dict[str, Callable[[Tenant, RouterEvent, Mapping[str, Any]], None]] = {
+    "offer": Tenant._on_offer,
+    "revoke": Tenant._on_revoked,
+    "missed": Tenant._on_revoked,
+    "connected": Tenant._on_connected,
+    "terminal": Tenant._on_terminal,
+    "agent-state": Tenant._on_agent_state,
+}
