@@ -284,6 +284,7 @@ class Tenant:
         """What publishing needs from the router as it is right after the commands."""
         calls: dict[str, Any] = {}
         agents: dict[str, Any] = {}
+        queues: set[str] = set()
         refused = {e.detail.split(":", 1)[0] for e in events if e.kind == "error"}
         for i, command in enumerate(commands):
             name = command[0]
@@ -291,6 +292,7 @@ class Tenant:
                 continue
             if name == "enqueue" and self.router.call_info(command[1]) is not None:
                 self.live_calls.add(command[1])
+                queues.add(command[2])  # a call that only waits makes no event
             elif name == "transfer" and command[2] == "destination":
                 self._destinations[command[1]] = command[3]
         for e in events:
@@ -300,12 +302,12 @@ class Tenant:
                 agents[e.agent_id] = self.router.agent_info(e.agent_id)
             elif e.kind == "transferred":
                 self.live_calls.add(e.call_id)
-        return {"calls": calls, "agents": agents}
+        return {"calls": calls, "agents": agents, "queues": queues}
 
     # ---- publishing -----------------------------------------------------------------------
 
     def _publish(self, events: Iterable[RouterEvent], extra: Mapping[str, Any]) -> None:
-        touched: set[str] = set()
+        touched: set[str] = set(extra["queues"])
         any_agent = False
         for e in events:
             if e.queue_id:
