@@ -188,3 +188,29 @@ def test_rpc_error_codes_reach_the_client(tmp_path: Path) -> None:
             assert e.code() == grpc.StatusCode.NOT_FOUND  # not a call of ben's
         else:
             raise AssertionError("accept of an unknown call succeeded")
+
+
+def test_offer_stream_resumes_from_its_last_sequence(tmp_path: Path) -> None:
+    with running(tmp_path) as (_, s):
+        anna = login_ready(s, "anna")
+        enqueue(s, "s1", queue="support")
+        first = anna.until(offer_of)
+        anna.close()
+        s.routing.CancelCall(routing_pb2.CancelCallRequest(call_id="s1"), metadata=md("t-adapter"))
+
+        def reopen(last: int) -> StreamReader:
+            request = agent_pb2.StreamOffersRequest(agent_id="anna", last_sequence=last)
+            return StreamReader(s.agent.StreamOffers(request, metadata=md("t-anna")))
+
+        resumed = reopen(first.sequence)
+        after = resumed.next()  # exactly what came after, no snapshot
+        assert after.sequence == first.sequence + 1 and not after.HasField("snapshot")
+        missed = resumed.until(lambda m: m.HasField("revoked"))
+        assert missed.revoked.reason == common_pb2.REVOKE_REASON_ABANDONED
+        resumed.close()
+        fresh = reopen(10_000)  # not in the ring: start again from a snapshot
+        snapshot = fresh.next()
+        assert snapshot.HasField("snapshot") and snapshot.sequence > missed.sequence
+        assert snapshot.snapshot.agent.state == common_pb2.AGENT_STATE_READY
+        assert list(snapshot.snapshot.open_offers) == []
+        fresh.close()
