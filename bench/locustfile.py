@@ -7,7 +7,7 @@ requests. Agents (``AgentUser``, one per configured agent, spawned first) log in
 StreamOffers stream and answer every offer: accept, talk, the adapter ends the call, finish
 wrap-up. gRPC runs on the sync API made gevent-cooperative (``grpc.experimental.gevent``), as
 in locust's gRPC example; an interceptor reports each unary call to locust's statistics, and
-"offer after enqueue" is the time from an enqueue's answer to the offer on the agent's stream.
+"offer after enqueue" is the time from sending an enqueue to the offer on the agent's stream.
 
 Loopback only: the users refuse any --host that is not 127.0.0.1, localhost or [::1].
 
@@ -49,14 +49,12 @@ import gevent  # type: ignore[import-untyped]
 import grpc
 import grpc.experimental.gevent as grpc_gevent
 from gevent.pool import Pool  # type: ignore[import-untyped]
+from gevent.queue import Empty, Queue  # type: ignore[import-untyped]
 from locust import User, constant, poisson, task
 from locust.env import Environment
 from locust.exception import LocustError, StopUser
 
 from acd.v1 import agent_pb2, agent_pb2_grpc, common_pb2, routing_pb2, routing_pb2_grpc
-
-# Before any channel exists: grpc's I/O must yield to gevent instead of blocking the hub.
-grpc_gevent.init_gevent()
 
 _BENCH_AGENTS = int(os.environ.get("ACD_LOCUST_BENCH_AGENTS", "0"))
 if _BENCH_AGENTS:
@@ -72,7 +70,15 @@ CALLS_PER_USER_S = float(os.environ.get("ACD_LOCUST_CALLS_PER_USER_S", "1.0"))
 TALK_S = float(os.environ.get("ACD_LOCUST_TALK_S", "2.0"))
 MAX_IN_FLIGHT = int(os.environ.get("ACD_LOCUST_MAX_IN_FLIGHT", "100"))
 
-# When each call's enqueue was answered, for "offer after enqueue" (same process only).
+# Before any channel exists: grpc's I/O must yield to gevent instead of blocking the hub.
+grpc_gevent.init_gevent()
+# Blocking grpc work runs on gevent's thread pool (10 threads by default), and a stream read
+# that waits for the next message holds one: every agent's offer stream waits all the time.
+gevent.get_hub().threadpool.maxsize = len(AGENTS) + 64
+
+# When each call's enqueue was sent, for "offer after enqueue" (same process only). The offer
+# often reaches the agent before the enqueue's answer reaches the caller: both follow the same
+# journal commit in the service.
 _ENQUEUED_AT: dict[str, float] = {}
 _next_agent = itertools.count()
 _next_agent_lock = threading.Lock()
@@ -98,9 +104,9 @@ def report(
     environment: Environment,
     name: str,
     response_time_ms: float,
+    request_type: str = "grpc",
     exception: BaseException | None = None,
     *,
-    request_type: str = "grpc",
     response_length: int = 0,
 ) -> None:
     """One entry in locust's statistics (its event hook is untyped: the one ignore)."""
@@ -133,7 +139,7 @@ class LocustInterceptor(grpc.UnaryUnaryClientInterceptor):
             self.environment,
             client_call_details.method.rsplit("/", 1)[-1],
             (time.perf_counter() - start) * 1000,
-            error,
+            exception=error,
             response_length=0 if error else outcome.result().ByteSize(),
         )
         return outcome
@@ -171,18 +177,18 @@ class CallerUser(AcdUser):
     def call_arrives(self) -> None:
         if self.in_flight.full():
             dropped = LocustError(f"arrival dropped: {MAX_IN_FLIGHT} calls in flight")
-            report(self.environment, "EnqueueCall", 0, dropped)
+            report(self.environment, "EnqueueCall", 0, exception=dropped)
             return
         self.in_flight.spawn(self._enqueue, f"locust-{uuid.uuid4().hex}")
 
     def _enqueue(self, call_id: str) -> None:
         call = common_pb2.Call(call_id=call_id, queue_id=QUEUE, caller_number="+4930000")
         request = routing_pb2.EnqueueCallRequest(call=call)
+        _ENQUEUED_AT[call_id] = time.perf_counter()
         try:
             self.routing.EnqueueCall(request, metadata=self.adapter_metadata, timeout=10)
         except grpc.RpcError:
-            return  # reported by the interceptor
-        _ENQUEUED_AT[call_id] = time.perf_counter()
+            _ENQUEUED_AT.pop(call_id, None)  # the failure is reported by the interceptor
 
     def on_stop(self) -> None:
         self.in_flight.join(timeout=10)
@@ -193,7 +199,7 @@ class AgentUser(AcdUser):
     """One configured agent: logged in, ready, answering every offer on its stream."""
 
     fixed_count = len(AGENTS)
-    wait_time = constant(1)
+    wait_time = constant(0)
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
@@ -205,6 +211,9 @@ class AgentUser(AcdUser):
         self.metadata = (("authorization", f"Bearer {token}"),)
         self.offers: Any = None
         self.reader: gevent.Greenlet | None = None
+        # The reader only reads: a unary call made inside the stream's iteration waits for
+        # the stream (sync grpc under gevent), so offers go to the task through a queue.
+        self.offered: Any = Queue()
 
     def on_start(self) -> None:
         me, md = self.agent_id, self.metadata
@@ -216,23 +225,29 @@ class AgentUser(AcdUser):
         self.agents.SetState(ready, metadata=md, timeout=10)
 
     @task
-    def stay_logged_in(self) -> None:
-        """Agents act on offers from their stream; the task only keeps the user alive."""
+    def answer_offer(self) -> None:
+        """Takes the next offer from the stream (waiting up to a second) and handles it."""
+        try:
+            call_id = self.offered.get(timeout=1)
+        except Empty:
+            return
+        self._answer(call_id)
 
     def _read_offers(self) -> None:
         try:
             for message in self.offers:
                 if message.WhichOneof("event") == "offer":
-                    self._answer(message.offer.offer.call_id)
+                    call_id = message.offer.offer.call_id
+                    enqueued = _ENQUEUED_AT.pop(call_id, None)
+                    if enqueued is not None:
+                        waited_ms = (time.perf_counter() - enqueued) * 1000
+                        report(self.environment, "offer after enqueue", waited_ms, "stream")
+                    self.offered.put(call_id)
         except grpc.RpcError as err:
             if err.code() is not grpc.StatusCode.CANCELLED:
-                report(self.environment, "StreamOffers", 0, err)
+                report(self.environment, "StreamOffers", 0, exception=err)
 
     def _answer(self, call_id: str) -> None:
-        enqueued = _ENQUEUED_AT.pop(call_id, None)
-        if enqueued is not None:
-            waited_ms = (time.perf_counter() - enqueued) * 1000
-            report(self.environment, "offer after enqueue", waited_ms, request_type="stream")
         me, md = self.agent_id, self.metadata
         try:
             accept = agent_pb2.AcceptOfferRequest(agent_id=me, call_id=call_id)
