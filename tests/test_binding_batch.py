@@ -25,6 +25,22 @@ from binding_helpers import make
         (("login", "a1", "0"), "commands[1][2]: "),
         ((5, "a1", 0), "commands[1][0]: "),
         (("login", "a1", -1), "commands[1][2]: "),
+        (("enqueue", "c1", "q", 3, 0, []), "commands[1][5]: expected a dict of options"),
+        (
+            ("enqueue", "c1", "q", 3, 0, {"colour": "red"}),
+            "commands[1][5]: unknown option 'colour' (channel, skills, caller, dialled,"
+            " preferred_agent, preferred_wait_ms, attributes)",
+        ),
+        (("enqueue", "c1", "q", 3, 0, {"caller": 5}), "commands[1][5].caller: "),
+        (
+            ("enqueue", "c1", "q", 3, 0, {"channel": "fax"}),
+            "commands[1]: channel: unknown channel 'fax' (voice, chat, email, messenger, callback)",
+        ),
+        (
+            ("transfer", "c1", "planet", "x", 3),
+            "commands[1][2]: unknown transfer target kind 'planet' (queue, agent, destination)",
+        ),
+        (("withdraw", "a1", "c1", 3), "commands[1]: 'withdraw' takes 4 arguments, got 3"),
     ],
 )
 def test_a_malformed_batch_raises_value_error_and_applies_nothing(
@@ -66,15 +82,22 @@ def test_a_failing_batch_command_becomes_an_error_event_and_the_rest_apply() -> 
         ]
     )
     assert [e.as_tuple() for e in events if e.kind != "agent-state"] == [
-        ("error", "", "", "", 2, 0, "", "command 2: call_id 'nope': unknown call"),
+        # the rule of an error event is the error's kind (what the service maps to a status)
+        ("error", "", "", "", 2, 0, "not-found", "command 2: call_id 'nope': unknown call"),
         ("offer", "c1", "a1", "q", 3, 1003, "longest-idle", "step=0 tier=1 level=0"),
         # refused before the clock moves (no state makes an unknown queue valid): still 3
-        ("error", "", "", "", 3, 0, "", "command 4: queue_id 'nowhere': unknown queue"),
-        ("error", "", "", "", 5, 0, "", "command 5: agent 'a1' is reserved: cannot log in"),
-        ("connected", "c1", "a1", "q", 6, 0, "", ""),
-        ("error", "", "", "", 6, 0, "", "command 7: now_ms: time went backwards (5 < 6)"),
+        ("error", "", "", "", 3, 0, "not-found", "command 4: queue_id 'nowhere': unknown queue"),
         (
-            "error", "", "", "", 6, 0, "",
+            "error", "", "", "", 5, 0, "illegal-transition",
+            "command 5: agent 'a1' is reserved: cannot log in",
+        ),
+        ("connected", "c1", "a1", "q", 6, 0, "", ""),
+        (
+            "error", "", "", "", 6, 0, "invalid-argument",
+            "command 7: now_ms: time went backwards (5 < 6)",
+        ),
+        (
+            "error", "", "", "", 6, 0, "invalid-argument",
             "command 8: priority: 1000001 out of range -1000000..1000000",
         ),
     ]  # fmt: skip
@@ -90,3 +113,48 @@ def test_apply_batch_returns_earlier_undrained_events_first() -> None:
         ("agent-state", 0, "not-ready"),
         ("agent-state", 1, "ready"),
     ]
+
+
+def test_the_batch_speaks_every_command_of_a_call_s_life() -> None:
+    """Options on enqueue, pick, withdraw and transfer: the forms the service journals."""
+    r = make(
+        [{"id": "q", "offer_timeout_ms": 1000}, {"id": "vip"}],
+        [
+            {"id": "a1", "capacity": {"voice": 1, "chat": 3}},
+            {"id": "a2", "capacity": {"voice": 1, "chat": 1}},
+        ],
+    )
+    options = {"caller": "+4930123", "attributes": {"order": "A-17"}, "channel": "chat"}
+    events = r.apply_batch(
+        [
+            ("login", "a1", 0),
+            ("login", "a2", 0),
+            ("enqueue", "c1", "q", 1, 0, options),
+            ("ready", "a1", 2),
+            ("withdraw", "a1", "c1", "disconnected", 3),
+            ("ready", "a2", 4),
+            ("enqueue", "c2", "q", 5, 0),
+            ("pick", "a1", "c2", 6),
+            ("accept", "a2", "c1", 7),
+            ("transfer", "c1", "queue", "vip", 8),
+        ]
+    )
+    shown = [
+        (e.kind, e.call_id, e.agent_id, e.rule, e.detail)
+        for e in events
+        if e.kind in ("offer", "revoke", "connected", "transferred", "error")
+    ]
+    assert shown == [
+        ("offer", "c1", "a1", "longest-idle", "step=0 tier=1 level=0"),
+        ("revoke", "c1", "a1", "", "withdrawn"),
+        ("offer", "c1", "a2", "longest-idle", "step=0 tier=1 level=0"),
+        # a1 is Not Ready (disconnected): pick is refused, nothing is offered to it
+        ("error", "", "", "illegal-transition", shown[3][4]),
+        ("connected", "c1", "a2", "", ""),
+        ("transferred", "c1", "", "", "q"),
+    ]
+    assert shown[3][4].startswith("command 7: ")
+    info = r.call_info("c1")
+    assert info is not None
+    assert (info["queue_id"], info["caller"], info["channel"]) == ("vip", "+4930123", "chat")
+    assert r.agent_info("a1")["reason"] == "disconnected"

@@ -217,6 +217,7 @@ class Generator:
             "timeout": 14,
             "accept": 30 if seen.offers else 1,
             "reject": 6 if seen.offers else 1,
+            "withdraw": 2 if seen.offers else 1,
             "end": 15 if seen.connected else 1,
             "wrapup_done": 6 if in_wrapup else 1,
             "login": 5,
@@ -226,7 +227,7 @@ class Generator:
             "abandon": 5 if waiting else 1,
         }
         kind = rng.choices(list(weights), list(weights.values()))[0]
-        now = self.time(poll, kind in ("accept", "reject", "end", "wrapup_done"))
+        now = self.time(poll, kind in ("accept", "reject", "withdraw", "end", "wrapup_done"))
         if kind == "enqueue":
             return self.enqueue(now)
         if kind == "timeout":
@@ -234,11 +235,13 @@ class Generator:
                 self.now = poll
                 return ("timeout", poll)
             return ("timeout", now)
-        if kind in ("accept", "reject"):
+        if kind in ("accept", "reject", "withdraw"):
             call_id = self.call(seen.offers)
             agent_id = seen.offers.get(call_id) or self.agent(("reserved",))
             if rng.random() < 0.05:
                 agent_id = rng.choice(self.agents)  # maybe not the offered agent
+            if kind == "withdraw":
+                return (kind, agent_id, call_id, rng.choice(("restart", "disconnected")), now)
             return (kind, agent_id, call_id, now)
         if kind == "end":
             return ("end", self.call(seen.connected), now)
@@ -287,6 +290,7 @@ def apply(router: RouterLike, command: Command) -> object:
         "not_ready": router.set_not_ready,
         "accept": router.accept,
         "reject": router.reject,
+        "withdraw": router.withdraw,
         "end": router.end_call,
         "wrapup_done": router.wrapup_done,
         "timeout": router.handle_timeout,
@@ -474,8 +478,9 @@ def test_the_generator_exercises_every_kind_of_event_and_error() -> None:
             gen.applied(command, value, events, {a: ref.agent_info(a)["state"] for a in gen.agents})
             states |= set(gen.seen.states.values())
     assert kinds >= REF_KINDS | {
-        "revoke:abandoned", "revoke:logout", "revoke:expired", "missed:rejected",
-        "missed:timed-out", "terminal:completed", "terminal:abandoned", "terminal:expired",
+        "revoke:abandoned", "revoke:logout", "revoke:expired", "revoke:withdrawn",
+        "missed:rejected", "missed:timed-out", "terminal:completed", "terminal:abandoned",
+        "terminal:expired",
     }  # fmt: skip
     assert errors == {"NotFoundError", "InvalidArgumentError", "IllegalTransitionError"}
     assert states == {"logged-out", "not-ready", "ready", "reserved", "busy", "wrap-up"}

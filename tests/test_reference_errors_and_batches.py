@@ -184,11 +184,20 @@ def test_batch_reports_an_error_and_goes_on() -> None:
         ]
     )
     assert [e.as_tuple() for e in events] == [
-        ("error", "", "", "", 2, 0, "", "command 2: call_id 'nope': unknown call"),
+        ("error", "", "", "", 2, 0, "not-found", "command 2: call_id 'nope': unknown call"),
         ("offer", "c1", "a1", "q", 3, 15003, "longest-idle", "step=0 tier=1 level=0"),
-        ("error", "", "", "", 3, 0, "", "command 4: queue_id 'nope': unknown queue"),
+        ("error", "", "", "", 3, 0, "not-found", "command 4: queue_id 'nope': unknown queue"),
         ("connected", "c1", "a1", "q", 5, 0, "", ""),
-        ("error", "", "", "", 5, 0, "", "command 6: now_ms: time went backwards (4 < 5)"),
+        (
+            "error",
+            "",
+            "",
+            "",
+            5,
+            0,
+            "invalid-argument",
+            "command 6: now_ms: time went backwards (4 < 5)",
+        ),
     ]
     assert r.drain() == []
 

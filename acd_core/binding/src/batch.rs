@@ -1,9 +1,11 @@
 //! Parses the batch tuples of ROUTING.md ("Batch commands") into core commands.
 
-use acd_core::{Command, EnqueueRequest};
+use acd_core::{Command, TransferTarget};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+
+use crate::request::{enqueue_request, options_from_dict, EnqueueOptions};
 
 /// Extracts element `i` of command `index`, naming both in the error.
 fn arg<T>(t: &Bound<'_, PyTuple>, i: usize, index: usize) -> PyResult<T>
@@ -40,14 +42,55 @@ fn parse_one(t: &Bound<'_, PyTuple>, index: usize) -> PyResult<Command> {
     };
     let cmd = match name {
         "enqueue" => {
-            want(5)?;
-            let req = EnqueueRequest {
-                call_id: arg(t, 1, index)?,
-                queue_id: arg(t, 2, index)?,
-                priority: arg(t, 4, index)?,
-                ..EnqueueRequest::default()
+            // Five fields, or six with the options dict.
+            if t.len() != 6 {
+                want(5)?;
+            }
+            let options = if t.len() == 6 {
+                let item = t.get_item(5)?;
+                let d = item.cast::<PyDict>().map_err(|_| {
+                    PyValueError::new_err(format!(
+                        "commands[{index}][5]: expected a dict of options"
+                    ))
+                })?;
+                options_from_dict(d, &format!("commands[{index}][5]"))?
+            } else {
+                EnqueueOptions::default()
             };
+            let priority: i128 = arg(t, 4, index)?;
+            let req = enqueue_request(arg(t, 1, index)?, arg(t, 2, index)?, priority, options)
+                .map_err(|e| PyValueError::new_err(format!("commands[{index}]: {e}")))?;
             Command::Enqueue(req, arg(t, 3, index)?)
+        }
+        "transfer" => {
+            want(5)?;
+            let (call, kind, target): (String, String, String) =
+                (arg(t, 1, index)?, arg(t, 2, index)?, arg(t, 3, index)?);
+            let target = match kind.as_str() {
+                "queue" => TransferTarget::Queue(target),
+                "agent" => TransferTarget::Agent(target),
+                "destination" => TransferTarget::Destination(target),
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "commands[{index}][2]: unknown transfer target kind '{other}' \
+                         (queue, agent, destination)"
+                    )))
+                }
+            };
+            Command::Transfer(call, target, arg(t, 4, index)?)
+        }
+        "pick" => {
+            want(4)?;
+            Command::Pick(arg(t, 1, index)?, arg(t, 2, index)?, arg(t, 3, index)?)
+        }
+        "withdraw" => {
+            want(5)?;
+            Command::Withdraw(
+                arg(t, 1, index)?,
+                arg(t, 2, index)?,
+                arg(t, 3, index)?,
+                arg(t, 4, index)?,
+            )
         }
         "abandon" => {
             want(3)?;

@@ -5,6 +5,7 @@ mod alloc;
 mod batch;
 mod errors;
 mod event;
+mod request;
 mod router;
 
 use pyo3::prelude::*;

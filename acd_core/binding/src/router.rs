@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use acd_core::{AgentState, Channel, EnqueueRequest, Router, TransferTarget};
+use acd_core::{AgentState, Router, TransferTarget};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
 use crate::batch;
 use crate::errors::IntoPyResult;
 use crate::event::wrap;
+use crate::request::{enqueue_request, EnqueueOptions};
 
 #[pyclass(name = "Router", module = "acd._core")]
 pub struct PyRouter {
@@ -93,49 +94,16 @@ impl PyRouter {
         preferred_wait_ms: Int,
         attributes: Option<BTreeMap<String, String>>,
     ) -> PyResult<bool> {
-        let channel = Channel::parse(channel).ok_or_else(|| {
-            invalid(
-                "channel",
-                format!("unknown channel '{channel}' (voice, chat, email, messenger, callback)"),
-            )
-        })?;
-        let priority = i32::try_from(priority.0).map_err(|_| {
-            let range = acd_core::model::MAX_PRIORITY;
-            invalid(
-                "priority",
-                format!("{} out of range -{range}..{range}", priority.0),
-            )
-        })?;
-        let preferred_wait_ms = u64::try_from(preferred_wait_ms.0)
-            .map_err(|_| invalid("preferred_wait_ms", "must be an integer >= 0".into()))?;
-        let skills = match skills {
-            None => None,
-            Some(map) => Some(
-                map.into_iter()
-                    .map(|(name, level)| match u8::try_from(level) {
-                        Ok(l) => Ok((name, l)),
-                        Err(_) => Err(invalid(
-                            "skills",
-                            format!("{name}: level {level} out of range 1..10"),
-                        )),
-                    })
-                    .collect::<PyResult<BTreeMap<_, _>>>()?,
-            ),
-        };
-        let req = EnqueueRequest {
-            call_id,
-            queue_id,
-            priority,
-            channel: Some(channel),
+        let options = EnqueueOptions {
+            channel: channel.to_owned(),
             skills,
             caller: caller.to_owned(),
             dialled: dialled.to_owned(),
             preferred_agent,
-            preferred_wait_ms,
-            attributes: attributes
-                .map(|a| a.into_iter().collect())
-                .unwrap_or_default(),
+            preferred_wait_ms: preferred_wait_ms.0,
+            attributes,
         };
+        let req = enqueue_request(call_id, queue_id, priority.0, options).py()?;
         self.inner.enqueue(&req, now_ms.0).py()
     }
 
@@ -168,6 +136,18 @@ impl PyRouter {
     }
     fn pick(&mut self, agent_id: &str, call_id: &str, now_ms: Now) -> PyResult<()> {
         self.inner.pick(agent_id, call_id, now_ms.0).py()
+    }
+
+    fn withdraw(
+        &mut self,
+        agent_id: &str,
+        call_id: &str,
+        reason: &str,
+        now_ms: Now,
+    ) -> PyResult<()> {
+        self.inner
+            .withdraw(agent_id, call_id, reason, now_ms.0)
+            .py()
     }
 
     #[pyo3(signature = (call_id, now_ms, queue=None, agent=None, destination=None))]

@@ -41,6 +41,17 @@ impl AcdError {
     pub(crate) fn illegal(message: impl Into<String>) -> Self {
         AcdError::IllegalTransition(message.into())
     }
+
+    /// The error's category as a stable name: what a shell maps to its own status codes
+    /// (the gRPC service: INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AcdError::Config { .. } => "config",
+            AcdError::NotFound { .. } => "not-found",
+            AcdError::InvalidArgument { .. } => "invalid-argument",
+            AcdError::IllegalTransition(_) => "illegal-transition",
+        }
+    }
 }
 
 impl fmt::Display for AcdError {

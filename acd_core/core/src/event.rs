@@ -75,6 +75,9 @@ pub enum RevokeReason {
     Overflow,
     /// The agent was paused (NotReady "missed") by the miss policy.
     Paused,
+    /// The service withdrew it: the agent cannot answer (its desktop is gone, or the offer was
+    /// open when the service stopped).
+    Withdrawn,
 }
 
 impl RevokeReason {
@@ -86,6 +89,7 @@ impl RevokeReason {
             RevokeReason::Expired => "expired",
             RevokeReason::Overflow => "overflow",
             RevokeReason::Paused => "paused",
+            RevokeReason::Withdrawn => "withdrawn",
         }
     }
 }
@@ -144,10 +148,11 @@ pub struct Event {
 }
 
 impl Event {
-    /// The `rule` column of ROUTING.md: the picking rule, or for agent states the reason code.
+    /// The `rule` column of ROUTING.md: the picking rule, for agent states the reason code,
+    /// for a refused batch command the kind of error (`AcdError::kind`).
     pub fn rule_text(&self) -> &str {
         match self.kind {
-            EventKind::AgentState => &self.reason,
+            EventKind::AgentState | EventKind::CommandError => &self.reason,
             _ => self.rule.name(),
         }
     }

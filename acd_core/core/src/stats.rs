@@ -199,9 +199,16 @@ impl AgentTimeStats {
         }
     }
 
-    /// Adds the span [from, to) spent in `state`, split at interval borders.
+    /// Adds the span [from, to) spent in `state`, split at interval borders. Logged-out time
+    /// counts nowhere, and a span is only counted from the oldest retained interval: an agent's
+    /// first login on an epoch-millisecond clock closes a span that began at 0, which must not
+    /// cost one map entry per 15 minutes since 1970.
     pub fn add(&mut self, group: u32, state: AgentState, from: Millis, to: Millis) {
-        let mut t = from;
+        if state == AgentState::LoggedOut {
+            return;
+        }
+        let retained_from = interval_of(to).saturating_sub(RETAINED_INTERVALS) * INTERVAL_MS;
+        let mut t = from.max(retained_from);
         while t < to {
             let iv = interval_of(t);
             let end = ((iv + 1) * INTERVAL_MS).min(to);
@@ -243,6 +250,19 @@ mod tests {
         );
         assert_eq!(s.intervals[&(g, 0)].busy_ms, 1_000);
         assert_eq!(s.intervals[&(g, 1)].busy_ms, 2_500);
+    }
+
+    #[test]
+    fn agent_time_ignores_logged_out_and_spans_older_than_retained() {
+        let mut s = AgentTimeStats::default();
+        let g = s.group("g");
+        let now = 1_800_000_000_000; // an epoch-millisecond clock
+        s.add(g, AgentState::LoggedOut, 0, now);
+        assert!(s.intervals.is_empty());
+        s.add(g, AgentState::NotReady, 0, now);
+        assert!(s.intervals.len() as u64 <= RETAINED_INTERVALS + 1);
+        let last = s.intervals[&(g, interval_of(now - 1))].not_ready_ms;
+        assert_eq!(last, now - interval_of(now - 1) * INTERVAL_MS);
     }
 
     #[test]

@@ -16,7 +16,9 @@ Apply = Callable[..., object]
 _COMMANDS: dict[str, tuple[tuple[type, ...], Apply]] = {
     "enqueue": (
         (str, str, int, int),
-        lambda r, call, queue, t, priority: r.enqueue(call, queue, t, priority),
+        lambda r, call, queue, t, priority, **options: r.enqueue(
+            call, queue, t, priority, **options
+        ),
     ),
     "abandon": ((str, int), lambda r, c, t: r.abandon(c, t)),
     "login": ((str, int), lambda r, a, t: r.login(a, t)),
@@ -25,10 +27,24 @@ _COMMANDS: dict[str, tuple[tuple[type, ...], Apply]] = {
     "not_ready": ((str, str, int), lambda r, a, why, t: r.set_not_ready(a, why, t)),
     "accept": ((str, str, int), lambda r, a, c, t: r.accept(a, c, t)),
     "reject": ((str, str, int), lambda r, a, c, t: r.reject(a, c, t)),
+    "withdraw": ((str, str, str, int), lambda r, a, c, why, t: r.withdraw(a, c, why, t)),
     "end": ((str, int), lambda r, c, t: r.end_call(c, t)),
     "wrapup_done": ((str, str, int), lambda r, a, c, t: r.wrapup_done(a, c, t)),
     "timeout": ((int,), lambda r, t: r.handle_timeout(t)),
 }
+
+
+_ENQUEUE_OPTIONS = frozenset(
+    {
+        "channel",
+        "skills",
+        "caller",
+        "dialled",
+        "preferred_agent",
+        "preferred_wait_ms",
+        "attributes",
+    }
+)
 
 
 def parse_batch(commands: list[tuple[Any, ...]]) -> list[tuple[Apply, tuple[Any, ...]]]:
@@ -47,6 +63,27 @@ def _parse_one(command: object, index: int) -> tuple[Apply, tuple[Any, ...]]:
         raise ValueError(f"commands[{index}]: unknown command '{name}'")
     types, apply = spec
     args = command[1:]
+    if name == "enqueue" and len(args) == len(types) + 1:
+        # The options form: keyword arguments of ``enqueue`` (unsupported ones are refused
+        # by the reference router itself, as error events).
+        options = args[-1]
+        if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+            raise ValueError(f"commands[{index}][5]: expected a dict of options")
+        unknown = sorted(set(options) - _ENQUEUE_OPTIONS)
+        if unknown:
+            raise ValueError(f"commands[{index}][5]: unknown option '{unknown[0]}'")
+        _check_types(name, args[:-1], types, index)
+        enqueue = apply
+
+        def apply_with_options(r: Any, *a: Any) -> object:
+            return enqueue(r, *a[:-1], **a[-1])
+
+        return apply_with_options, args
+    _check_types(name, args, types, index)
+    return apply, args
+
+
+def _check_types(name: str, args: tuple[Any, ...], types: tuple[type, ...], index: int) -> None:
     if len(args) != len(types):
         raise ValueError(
             f"commands[{index}]: '{name}' takes {len(types)} arguments, got {len(args)}"
@@ -57,4 +94,3 @@ def _parse_one(command: object, index: int) -> tuple[Apply, tuple[Any, ...]]:
                 f"commands[{index}][{position}]: expected {expected.__name__},"
                 f" got {type(value).__name__}"
             )
-    return apply, args

@@ -270,6 +270,17 @@ class Router(Engine):
         agent = self._agent(agent_id)
         self._miss(agent, self._offered_call(agent, call_id), "rejected", now_ms)
 
+    def withdraw(self, agent_id: str, call_id: str, reason: str, now_ms: int) -> None:
+        """The service withdraws an open offer: no miss, the agent is paused NotReady(reason),
+        the call goes back to its place in line."""
+        _check_text("reason", reason, 64, empty_ok=True)
+        self._advance(now_ms)
+        agent = self._agent(agent_id)
+        call = self._offered_call(agent, call_id)
+        self._revoke(call, "withdrawn", now_ms)
+        self._set_not_ready(agent, reason)
+        self._match_call(call, now_ms)
+
     def wrapup_done(self, agent_id: str, call_id: str, now_ms: int) -> None:
         self._advance(now_ms)
         agent = self._agent(agent_id)
@@ -299,7 +310,7 @@ class Router(Engine):
                 apply(self, *args)
             except AcdError as exc:
                 detail = f"command {index}: {exc}"
-                self._events.append(Event(ERROR, "", "", "", self._now, 0, "", detail))
+                self._events.append(Event(ERROR, "", "", "", self._now, 0, exc.kind, detail))
         return self.drain()
 
     # ---- inspection -----------------------------------------------------------------------

@@ -13,6 +13,17 @@ use crate::timers::TimerKind;
 
 use super::Router;
 
+/// A Not-Ready reason code: short and printable (it is shown on wallboards and in reports).
+fn check_reason(reason: &str) -> Result<()> {
+    if reason.len() > 64 || reason.chars().any(char::is_control) {
+        return Err(AcdError::invalid(
+            "reason",
+            "must be at most 64 characters without control characters",
+        ));
+    }
+    Ok(())
+}
+
 impl Router {
     fn state_error(&self, ax: AgentIx, command: &str) -> AcdError {
         let agent = &self.agents[ax as usize];
@@ -143,12 +154,7 @@ impl Router {
     }
 
     pub fn set_not_ready(&mut self, agent_id: &str, reason: &str, now: Millis) -> Result<()> {
-        if reason.len() > 64 || reason.chars().any(char::is_control) {
-            return Err(AcdError::invalid(
-                "reason",
-                "must be at most 64 characters without control characters",
-            ));
-        }
+        check_reason(reason)?;
         self.advance(now)?;
         let ax = self.agent_ix(agent_id)?;
         let state = self.agents[ax as usize].derived_state();
@@ -176,6 +182,48 @@ impl Router {
         }
         self.note_state(ax, now);
         self.sync_ready(ax);
+        Ok(())
+    }
+
+    /// The service withdraws an open offer the agent cannot answer (its desktop's stream is
+    /// gone, or the offer was open when the service stopped): no miss is counted, the agent is
+    /// paused NotReady(`reason`) with every open offer it holds withdrawn (so nothing more is
+    /// offered to a desktop that is not there), and each call goes back to its place in line.
+    pub fn withdraw(
+        &mut self,
+        agent_id: &str,
+        call_id: &str,
+        reason: &str,
+        now: Millis,
+    ) -> Result<()> {
+        check_reason(reason)?;
+        self.advance(now)?;
+        let first = self.offer_of(agent_id, call_id)?;
+        let ax = self.offer(first).agent;
+        let agent = &mut self.agents[ax as usize];
+        agent.presence = Presence::NotReady;
+        agent.reason = Arc::from(reason);
+        let offered: Vec<_> = agent
+            .work
+            .iter()
+            .filter(|w| w.phase == Phase::Reserved)
+            .map(|w| w.call)
+            .collect();
+        self.clear_block(ax);
+        for &cx in &offered {
+            let oi = *self
+                .call(cx)
+                .offers
+                .iter()
+                .find(|&&o| self.offer(o).agent == ax)
+                .expect("offer of this agent");
+            self.revoke_offer(oi, RevokeReason::Withdrawn, now);
+        }
+        for cx in offered {
+            if self.call(cx).offers.is_empty() {
+                self.return_to_line(cx, now);
+            }
+        }
         Ok(())
     }
 

@@ -8,6 +8,7 @@ use crate::event::{Detail, Event, EventKind, Rule};
 use crate::model::Millis;
 
 use super::{EnqueueRequest, Router};
+use crate::router::calls::TransferTarget;
 
 #[derive(Debug, Clone)]
 pub enum Command {
@@ -21,6 +22,10 @@ pub enum Command {
     Reject(String, String, Millis),
     End(String, Millis),
     WrapupDone(String, String, Millis),
+    Transfer(String, TransferTarget, Millis),
+    Pick(String, String, Millis),
+    /// agent, call, reason.
+    Withdraw(String, String, String, Millis),
     Timeout(Millis),
 }
 
@@ -37,12 +42,16 @@ impl Router {
             Command::Reject(a, c, t) => self.reject(a, c, *t),
             Command::End(c, t) => self.end_call(c, *t),
             Command::WrapupDone(a, c, t) => self.wrapup_done(a, c, *t),
+            Command::Transfer(c, target, t) => self.transfer(c, target, *t),
+            Command::Pick(a, c, t) => self.pick(a, c, *t),
+            Command::Withdraw(a, c, r, t) => self.withdraw(a, c, r, *t),
             Command::Timeout(t) => self.handle_timeout(*t),
         }
     }
 
-    /// Applies commands in order. A failing command does not stop the batch: it adds a
-    /// `command-error` event (`detail`: `command <index>: <message>`) where it happened.
+    /// Applies commands in order. A failing command does not stop the batch: it adds an
+    /// `error` event where it happened (`reason`, shown as `rule`: the error's kind;
+    /// `detail`: `command <index>: <message>`).
     pub fn apply_batch(&mut self, commands: &[Command]) {
         for (i, command) in commands.iter().enumerate() {
             if let Err(e) = self.apply(command) {
@@ -55,7 +64,7 @@ impl Router {
                     at_ms: self.now,
                     expires_at_ms: 0,
                     rule: Rule::None,
-                    reason: empty,
+                    reason: Arc::from(e.kind()),
                     detail: Detail::Text(format!("command {i}: {e}")),
                 });
             }

@@ -321,3 +321,43 @@ fn bad_configs_name_the_field() {
         "queues[0].overflow.queue: a queue cannot overflow to itself"
     );
 }
+
+#[test]
+fn a_refused_batch_command_says_the_kind_of_error_as_its_rule() {
+    use acd_core::Command;
+    let mut r = crate::common::config()
+        .queue(crate::common::queue("q"))
+        .agents(&["a1"], &[])
+        .router();
+    r.apply_batch(&[
+        Command::Login("a1".into(), 0),
+        Command::Accept("a1".into(), "ghost".into(), 1),
+        Command::NotReady("a1".into(), "x\u{7}".into(), 2),
+        Command::Pick("a1".into(), "ghost".into(), 3),
+        Command::Transfer("ghost".into(), TransferTarget::Queue("q".into()), 4),
+        Command::Withdraw("a1".into(), "ghost".into(), "restart".into(), 5),
+        Command::Ready("a1".into(), 6),
+        Command::Logout("a1".into(), 1),
+    ]);
+    let errors: Vec<(String, String)> = r
+        .drain()
+        .iter()
+        .filter(|e| e.kind.name() == "error")
+        .map(|e| (e.rule_text().to_owned(), e.detail.to_string()))
+        .collect();
+    let kinds: Vec<&str> = errors.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "not-found",
+            "invalid-argument",
+            "not-found",
+            "not-found",
+            "not-found",
+            "invalid-argument"
+        ],
+        "{errors:?}"
+    );
+    assert!(errors[1].1.starts_with("command 2: reason: "), "{errors:?}");
+    assert!(errors[5].1.starts_with("command 7: now_ms: "), "{errors:?}");
+}

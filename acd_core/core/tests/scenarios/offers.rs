@@ -201,3 +201,50 @@ fn at_one_deadline_offer_expiries_fire_before_wrap_up_ends() {
         ]
     );
 }
+
+#[test]
+fn a_withdrawn_offer_returns_the_call_to_its_place_and_pauses_the_agent_without_a_miss() {
+    let mut s = sim(json!({"max_misses": 1}), 15_000, &["a1", "a2"]);
+    s.login("a1", 0);
+    s.login("a2", 0);
+    s.enqueue("c1", "q", 0);
+    s.enqueue("c2", "q", 10);
+    s.ready("a1", 100);
+    s.raw();
+    // The service lost a1's desktop while c1 was offered to it.
+    s.ok("withdraw(a1, c1)", |r| {
+        r.withdraw("a1", "c1", "disconnected", 200)
+    });
+    assert_eq!(
+        s.events(),
+        [
+            "200 revoke c1 @a1 [withdrawn]",
+            "200 agent-state @a1 disconnected [not-ready]",
+        ]
+    );
+    let a1 = s.agent("a1");
+    assert_eq!(
+        (a1.state, &*a1.reason, a1.misses),
+        (AgentState::NotReady, "disconnected", 0)
+    );
+    // c1 kept its place ahead of c2: the next Ready agent gets it.
+    s.ready("a2", 300);
+    assert_eq!(
+        s.only(&["offer"]),
+        ["300 offer c1 @a2 longest-idle [step=0 tier=1 level=0]"]
+    );
+}
+
+#[test]
+fn withdraw_needs_an_open_offer_and_a_valid_reason() {
+    let mut s = sim(json!({}), 15_000, &["a1"]);
+    s.staff(&["a1"], 0);
+    s.enqueue("c1", "q", 0);
+    let err = s.refused(10, |r| r.withdraw("a1", "c1", "bad\nreason", 10));
+    assert_eq!(err.kind(), "invalid-argument");
+    let err = s.refused(10, |r| r.withdraw("a1", "nope", "restart", 10));
+    assert_eq!(err.kind(), "not-found");
+    s.accept("a1", "c1", 20);
+    let err = s.refused(30, |r| r.withdraw("a1", "c1", "restart", 30));
+    assert_eq!(err.kind(), "illegal-transition");
+}

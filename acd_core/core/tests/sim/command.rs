@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use acd_core::{
-    AcdError, AgentState, Channel, Command, Detail, Event, EventKind, Outcome, Router, Rule,
-    TransferTarget,
+    AcdError, AgentState, Channel, Command, Detail, Event, EventKind, Outcome, RevokeReason,
+    Router, Rule, TransferTarget,
 };
 
 use super::model::{CallM, Check, Model, Presence};
@@ -38,6 +38,9 @@ impl Cmd {
                 | Command::Reject(_, _, t)
                 | Command::End(_, t)
                 | Command::WrapupDone(_, _, t)
+                | Command::Transfer(_, _, t)
+                | Command::Pick(_, _, t)
+                | Command::Withdraw(_, _, _, t)
                 | Command::Timeout(t) => *t,
             },
         }
@@ -131,6 +134,17 @@ impl Model {
                     !matches!(a.state, AgentState::LoggedOut | AgentState::Reserved)
                         && a.offers.is_empty()
                 })),
+            // As accept / reject, with a valid Not-Ready reason.
+            Cmd::Core(Command::Withdraw(a, c, reason, _)) => ok(reason.len() <= 64
+                && !reason.chars().any(char::is_control)
+                && self.agent_ix.get(a).is_some_and(|&ax| {
+                    self.calls
+                        .get(c)
+                        .is_some_and(|c| c.offers.contains_key(&ax))
+                })),
+            Cmd::Core(Command::Transfer(..) | Command::Pick(..)) => {
+                unreachable!("the harness sends transfer and pick as Cmd::Transfer / Cmd::Pick")
+            }
             Cmd::Core(Command::Accept(a, c, _) | Command::Reject(a, c, _)) => {
                 ok(self.agent_ix.get(a).is_some_and(|&ax| {
                     self.calls
@@ -262,7 +276,8 @@ impl Model {
                     _ => agent.presence = Presence::Available,
                 }
             }
-            Cmd::Core(Command::NotReady(a, _, _)) => {
+            // Paused; its open offers are revoked by the events that follow.
+            Cmd::Core(Command::NotReady(a, _, _) | Command::Withdraw(a, _, _, _)) => {
                 let agent = &mut self.agents[self.agent_ix[a]];
                 agent.presence = Presence::NotReady;
                 agent.blocked_until = None;
@@ -330,6 +345,13 @@ impl Model {
                 } else {
                     missing("ended (transfer) + transferred / terminal")
                 }
+            }
+            Cmd::Core(Command::Withdraw(a, c, _, _))
+                if !has(EventKind::Revoke, c, Some(a), &|e| {
+                    e.detail == Detail::Revoke(RevokeReason::Withdrawn)
+                }) =>
+            {
+                missing("revoke (withdrawn)")
             }
             Cmd::Pick(a, c, _) if !has(EventKind::Offer, c, Some(a), &|e| e.rule == Rule::Pick) => {
                 missing("offer (pick)")

@@ -192,6 +192,9 @@ impl Model {
                 RevokeReason::AnsweredElsewhere => self.is_command(
                     |cmd| matches!(cmd, Cmd::Core(Command::Accept(aa, ac, _)) if ac == call && aa != agent),
                 ),
+                RevokeReason::Withdrawn => self.is_command(
+                    |cmd| matches!(cmd, Cmd::Core(Command::Withdraw(wa, _, _, _)) if wa == agent),
+                ),
                 RevokeReason::Logout => self.is_command(
                     |cmd| matches!(cmd, Cmd::Core(Command::Logout(la, _)) if la == agent),
                 ),

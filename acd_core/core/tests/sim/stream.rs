@@ -97,6 +97,9 @@ impl Sim {
                 };
                 if kind == 6 {
                     core(Command::Accept(agent, call, t))
+                } else if self.rng.percent(20) {
+                    // The service withdraws it (the agent's desktop is gone).
+                    core(Command::Withdraw(agent, call, "disconnected".into(), t))
                 } else {
                     core(Command::Reject(agent, call, t))
                 }
