@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from acd.server.commands import NATIVE_BATCH
 from acd.v1 import agent_pb2, common_pb2, routing_pb2, supervision_pb2
 from server_helpers import StreamReader, Stubs, md, running
 from test_server_lifecycle import enqueue, login_ready, offer_of
@@ -52,9 +49,6 @@ def test_restart_keeps_calls_agents_and_snapshots(tmp_path: Path) -> None:
         assert enqueue(s, "m0").duplicate  # finished, still within the dedup window
 
 
-@pytest.mark.skipif(
-    not NATIVE_BATCH, reason="needs the router's withdraw command (batch formats landing in core)"
-)
 def test_restart_withdraws_open_offers_back_to_their_place(tmp_path: Path) -> None:
     with running(tmp_path) as (_, s):
         enqueue(s, "o1")

@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 
 from acd.server import convert
-from acd.server.commands import NATIVE_BATCH, Refusal, refusal
+from acd.server.commands import Refusal, refusal
 from acd.server.fanout import AdapterFeed
 from acd.server.journal_format import Command
 from acd.server.service_base import Context, Shared, guarded, invalid, require_id
@@ -65,7 +65,7 @@ def enqueue_command(call: common_pb2.Call, now: int, prefix: str = "call") -> Co
         options["preferred_wait_ms"] = call.preferred_wait_ms
     if call.attributes:
         options["attributes"] = dict(call.attributes)
-    if not options and not NATIVE_BATCH:  # a router without the options form replays this one
+    if not options:  # the short form keeps the journal small for the common case
         return ("enqueue", call.call_id, call.queue_id, now, call.priority)
     return ("enqueue", call.call_id, call.queue_id, now, call.priority, options)
 
