@@ -19,7 +19,7 @@ into the same token table as the others; the plaintext is kept only to be printe
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from acd.server.auth import Identity, Role, TokenEntry, hash_token
@@ -40,7 +40,10 @@ class DemoToken:
     identity: Identity
 
 
-def _identity(t: Table, tenants: Mapping[str, TenantConfig]) -> Identity:
+AgentIds = Callable[[str], frozenset[str]]
+
+
+def _identity(t: Table, tenants: Mapping[str, TenantConfig], agents: AgentIds) -> Identity:
     role = Role(t.choice("role", REQUIRED, [r.value for r in Role]))
     name = t.ident("name")
     tenant = t.optional_string("tenant")
@@ -56,7 +59,7 @@ def _identity(t: Table, tenants: Mapping[str, TenantConfig]) -> Identity:
         if agent is None:
             raise ConfigError(t.key("agent"), "missing (an agent token names its agent)")
         assert tenant is not None
-        if agent not in tenants[tenant].agent_ids():
+        if agent not in agents(tenant):
             raise ConfigError(t.key("agent"), f"unknown agent {agent!r} in tenant {tenant!r}")
     elif agent is not None:
         raise ConfigError(t.key("agent"), "only agent tokens name an agent")
@@ -67,16 +70,24 @@ def parse_tokens(
     root: Table, tenants: Mapping[str, TenantConfig], demo: list[Table]
 ) -> tuple[tuple[TokenEntry, ...], tuple[DemoToken, ...]]:
     """The token table (demo tokens hashed in) and the demo tokens themselves."""
+    # Each tenant's agent ids, built once: a large roster has one token per agent.
+    ids: dict[str, frozenset[str]] = {}
+
+    def agents(tenant: str) -> frozenset[str]:
+        if tenant not in ids:
+            ids[tenant] = tenants[tenant].agent_ids()
+        return ids[tenant]
+
     entries: list[tuple[str, TokenEntry]] = []
     for t in root.tables("tokens", TOKEN_KEYS):
         digest = t.string("hash")
         if not _HASH.fullmatch(digest):
             raise ConfigError(t.key("hash"), "expected 'sha256:' and 64 lower-case hex digits")
-        entries.append((t.key("hash"), TokenEntry(digest, _identity(t, tenants))))
+        entries.append((t.key("hash"), TokenEntry(digest, _identity(t, tenants, agents))))
     demo_tokens = []
     for t in demo:
         token = t.ident("token")
-        identity = _identity(t, tenants)
+        identity = _identity(t, tenants, agents)
         demo_tokens.append(DemoToken(token, identity))
         entries.append((t.key("token"), TokenEntry(hash_token(token), identity)))
     by_hash: dict[str, str] = {}
