@@ -7,7 +7,7 @@ Starts two servers as subprocesses on loopback, each on its own free port:
 - the real service, ``acd serve --config <temp config>`` (journal on: SQLite WAL with
   synchronous=FULL, acknowledged means committed), with a tenant of 5,000 agents and a token
   for each, written by this script into a temporary directory;
-- a bare grpc.aio echo server on uvloop (this file with ``--serve-echo``): a generic unary
+- a bare grpc.aio echo server on uvloop (bench/service_servers.py): a generic unary
   handler and a bidirectional one returning the request bytes, no protobuf work at all.
 
 Then drives both from this process (uvloop, grpc.aio, ``acd.client``):
@@ -42,8 +42,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,22 +55,20 @@ import grpc
 import uvloop
 
 from acd.client import AcdClient, AdapterStream, ServiceError, connect, make_call
-from acd.server.auth import hash_token
 from acd.v1 import routing_pb2
-
-TENANT = "bench"
-ROUTED_QUEUE = "q"  # served by every agent
-PARKED_QUEUE = "parked"  # served by nobody: unary and batch enqueues just wait there
-ADAPTER_TOKEN = "bench-adapter"
-ECHO_SERVICE = "bench.Echo"
-
-
-def agent_id(i: int) -> str:
-    return f"a{i}"
-
-
-def agent_token(i: int) -> str:
-    return f"bench-agent-{i}"
+from service_servers import (
+    ADAPTER_TOKEN,
+    ECHO_SERVICE,
+    PARKED_QUEUE,
+    ROUTED_QUEUE,
+    Process,
+    agent_id,
+    agent_token,
+    start_echo,
+    start_service,
+    wait_serving,
+    write_config,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,159 +85,6 @@ class Plan:
         if quick:
             return cls(3.0, 32, 16, 2, 100, 5_000)
         return cls(10.0, 64, 64, 2, 100, 5_000)
-
-
-# --- the servers ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def write_config(directory: Path, port: int, agents: int) -> Path:
-    """A production-mode acd.toml: one tenant, ``agents`` agents, hashed tokens."""
-    lines = [
-        'mode = "production"',
-        "[server]",
-        f'listen = ["127.0.0.1:{port}"]',
-        'log_level = "warning"',
-        "max_concurrent_rpcs = 100000",
-        "[server.rate_limit]",
-        "requests_per_second = 0  # off: the bench is the only client",
-        "[storage]",
-        f"data_dir = {json.dumps(str(directory / 'data'))}",
-        "snapshot_every_entries = 100000",
-        "snapshot_every_s = 300",
-        "group_commit_max_batch = 1024",
-        f"[tenants.{TENANT}]",
-        'name = "Service bench"',
-        'skills = ["s", "nobody"]',
-        f"[[tenants.{TENANT}.queues]]",
-        f'id = "{ROUTED_QUEUE}"',
-        "skills = { s = 1 }",
-        'wrapup = "until-done"',
-        "offer_timeout_s = 120",
-        f"[[tenants.{TENANT}.queues]]",
-        f'id = "{PARKED_QUEUE}"',
-        "skills = { nobody = 1 }",
-    ]
-    for i in range(agents):
-        lines += [
-            f"[[tenants.{TENANT}.agents]]",
-            f'id = "{agent_id(i)}"',
-            "skills = { s = 5 }",
-        ]
-    tokens: list[tuple[str, str, str | None]] = [(ADAPTER_TOKEN, "adapter", None)]
-    tokens += [(agent_token(i), "agent", agent_id(i)) for i in range(agents)]
-    for token, role, agent in tokens:
-        lines += [
-            "[[tokens]]",
-            f'hash = "{hash_token(token)}"',
-            f'tenant = "{TENANT}"',
-            f'name = "{agent or token}"',
-            f'role = "{role}"',
-        ]
-        if agent is not None:
-            lines.append(f'agent = "{agent}"')
-    path = directory / "acd.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-class Process:
-    """A server subprocess this script started; stopped by its pid only."""
-
-    def __init__(self, name: str, argv: list[str], log: Path) -> None:
-        self.name = name
-        self._log = log.open("wb")
-        self.popen = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
-
-    def cpu_s(self) -> float:
-        """User + system CPU seconds of the process so far (Linux /proc)."""
-        fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError(f"{self.name}: no VmRSS")
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(10)
-        self._log.close()
-
-
-async def wait_serving(process: Process, target: str, timeout_s: float) -> None:
-    """Until grpc.health.v1 Check says SERVING (or UNIMPLEMENTED: the echo server is up).
-
-    Raw bytes, so no health stubs are needed: an empty HealthCheckRequest asks about the
-    whole server, and ``08 01`` is a HealthCheckResponse with status SERVING (1).
-    """
-    deadline = time.monotonic() + timeout_s
-    async with grpc.aio.insecure_channel(target) as channel:
-        check: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
-            "/grpc.health.v1.Health/Check"
-        )
-        while time.monotonic() < deadline:
-            if process.popen.poll() is not None:
-                raise RuntimeError(f"{process.name} exited with {process.popen.returncode}")
-            try:
-                if await check(b"", timeout=1) == b"\x08\x01":
-                    return
-            except grpc.aio.AioRpcError as err:
-                if err.code() is grpc.StatusCode.UNIMPLEMENTED:
-                    return  # up, without a health service (the echo server)
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{process.name} not serving after {timeout_s} s")
-
-
-def start_echo(log_dir: Path) -> tuple[Process, str]:
-    port = free_port()
-    argv = [sys.executable, __file__, "--serve-echo", str(port)]
-    return Process("echo server", argv, log_dir / "echo.log"), f"127.0.0.1:{port}"
-
-
-def start_service(log_dir: Path, agents: int) -> tuple[Process, str]:
-    port = free_port()
-    config = write_config(log_dir, port, agents)
-    argv = [sys.executable, "-m", "acd.cli", "serve", "--config", str(config)]
-    return Process("acd serve", argv, log_dir / "service.log"), f"127.0.0.1:{port}"
-
-
-# --- the echo server (runs in its own process) ---------------------------------------------
-
-
-async def _echo_unary(request: bytes, context: object) -> bytes:
-    return request
-
-
-async def _echo_stream(requests: AsyncIterator[bytes], context: object) -> AsyncIterator[bytes]:
-    async for request in requests:
-        yield request
-
-
-async def serve_echo(port: int) -> None:
-    handler = grpc.method_handlers_generic_handler(
-        ECHO_SERVICE,
-        {
-            "Unary": grpc.unary_unary_rpc_method_handler(_echo_unary),
-            "Stream": grpc.stream_stream_rpc_method_handler(_echo_stream),
-        },
-    )
-    server = grpc.aio.server(handlers=[handler], maximum_concurrent_rpcs=100_000)
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    await server.wait_for_termination()
 
 
 # --- measuring -----------------------------------------------------------------------------
@@ -719,11 +562,7 @@ def main() -> None:
     )
     parser.add_argument("--agents", type=int, default=5_000, help="with --write-config")
     parser.add_argument("--port", type=int, default=50051, help="with --write-config")
-    parser.add_argument("--serve-echo", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_echo is not None:
-        uvloop.run(serve_echo(args.serve_echo))
-        return
     if args.write_config is not None:
         args.write_config.mkdir(parents=True, exist_ok=True)
         path = write_config(args.write_config.resolve(), args.port, args.agents)
