@@ -72,25 +72,7 @@ impl Router {
             }
         }
         // Open offers go back to their line at once; connected work finishes first.
-        let offered: Vec<_> = self.agents[ax as usize]
-            .work
-            .iter()
-            .filter(|w| w.phase == Phase::Reserved)
-            .map(|w| w.call)
-            .collect();
-        let mut returned = Vec::new();
-        for cx in offered {
-            let oi = *self
-                .call(cx)
-                .offers
-                .iter()
-                .find(|&&oi| self.offer(oi).agent == ax)
-                .expect("offer of this agent");
-            self.revoke_offer(oi, RevokeReason::Logout, now);
-            if self.call(cx).offers.is_empty() {
-                returned.push(cx);
-            }
-        }
+        let returned = self.revoke_agent_offers(ax, RevokeReason::Logout, now);
         let agent = &mut self.agents[ax as usize];
         if agent.work.is_empty() {
             self.go_logged_out(ax, now);
@@ -203,26 +185,9 @@ impl Router {
         let agent = &mut self.agents[ax as usize];
         agent.presence = Presence::NotReady;
         agent.reason = Arc::from(reason);
-        let offered: Vec<_> = agent
-            .work
-            .iter()
-            .filter(|w| w.phase == Phase::Reserved)
-            .map(|w| w.call)
-            .collect();
         self.clear_block(ax);
-        for &cx in &offered {
-            let oi = *self
-                .call(cx)
-                .offers
-                .iter()
-                .find(|&&o| self.offer(o).agent == ax)
-                .expect("offer of this agent");
-            self.revoke_offer(oi, RevokeReason::Withdrawn, now);
-        }
-        for cx in offered {
-            if self.call(cx).offers.is_empty() {
-                self.return_to_line(cx, now);
-            }
+        for cx in self.revoke_agent_offers(ax, RevokeReason::Withdrawn, now) {
+            self.return_to_line(cx, now);
         }
         Ok(())
     }
@@ -315,18 +280,11 @@ impl Router {
         let policy = self.queues[self.call(cx).queue as usize].cfg.no_answer;
         let agent = &mut self.agents[ax as usize];
         agent.misses += 1;
-        let mut paused_offers = Vec::new();
-        if policy.max_misses > 0 && agent.misses >= policy.max_misses {
+        let paused = policy.max_misses > 0 && agent.misses >= policy.max_misses;
+        if paused {
             agent.misses = 0;
             agent.presence = Presence::NotReady;
             agent.reason = Arc::from("missed");
-            // A paused agent keeps no other open offer (a multi-channel agent may hold one).
-            paused_offers = agent
-                .work
-                .iter()
-                .filter(|w| w.phase == Phase::Reserved)
-                .map(|w| w.call)
-                .collect();
         } else {
             let delay = if cause == Rule::Rejected {
                 policy.reject_delay_ms
@@ -344,15 +302,9 @@ impl Router {
         self.note_state(ax, at);
         self.sync_ready(ax);
         let mut returned = vec![cx];
-        for other in paused_offers {
-            let oi = *self
-                .call(other)
-                .offers
-                .iter()
-                .find(|&&o| self.offer(o).agent == ax)
-                .expect("offer of this agent");
-            self.revoke_offer(oi, RevokeReason::Paused, at);
-            returned.push(other);
+        if paused {
+            // A paused agent keeps no other open offer (a multi-channel agent may hold one).
+            returned.extend(self.revoke_agent_offers(ax, RevokeReason::Paused, at));
         }
         for c in returned {
             if self.call(c).offers.is_empty() {

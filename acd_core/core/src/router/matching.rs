@@ -305,6 +305,37 @@ impl Router {
         ax
     }
 
+    /// Revokes every open offer agent `ax` holds (logout, pause, withdrawal); returns the calls
+    /// left with no open offer, for the caller to send back to their line once the agent is
+    /// settled.
+    pub(crate) fn revoke_agent_offers(
+        &mut self,
+        ax: AgentIx,
+        why: crate::event::RevokeReason,
+        at: Millis,
+    ) -> Vec<CallIx> {
+        let offered: Vec<CallIx> = self.agents[ax as usize]
+            .work
+            .iter()
+            .filter(|w| w.phase == Phase::Reserved)
+            .map(|w| w.call)
+            .collect();
+        let mut orphaned = Vec::new();
+        for cx in offered {
+            let oi = *self
+                .call(cx)
+                .offers
+                .iter()
+                .find(|&&oi| self.offer(oi).agent == ax)
+                .expect("offer of this agent");
+            self.revoke_offer(oi, why, at);
+            if self.call(cx).offers.is_empty() {
+                orphaned.push(cx);
+            }
+        }
+        orphaned
+    }
+
     /// After a call's last offer closed without an answer: back to its place in line, or held
     /// for its preferred agent while the preference runs and that agent is logged in.
     pub(crate) fn return_to_line(&mut self, cx: CallIx, at: Millis) {
