@@ -76,6 +76,22 @@ def _resolve(item: _Append | _Op, value: Any, error: BaseException | None = None
         item.loop.call_soon_threadsafe(_settle, item.future, value, error)
 
 
+def _settle_all(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, value, error in outcomes:
+        _settle(future, value, error)
+
+
+def _resolve_all(outcomes: list[tuple[_Append, Any, BaseException | None]]) -> None:
+    """Settles the futures of one commit with one wake-up per event loop (each wake-up of a
+    loop from this thread is a system call and a turn of that loop)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+    for item, value, error in outcomes:
+        by_loop.setdefault(item.loop, []).append((item.future, value, error))
+    for loop, settled in by_loop.items():
+        with suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
+            loop.call_soon_threadsafe(_settle_all, settled)
+
+
 def _commit_error(cause: BaseException) -> CommitError:
     error = CommitError(f"journal commit failed: {cause}")
     error.__cause__ = cause  # each waiter gets its own exception, all chained to the cause
@@ -232,12 +248,10 @@ class GroupCommitWriter:
             self._entries += len(rows)
             self._commits += 1
             self._largest = max(self._largest, len(rows))
-        for item, result in zip(batch, results, strict=True):
-            _resolve(item, result)
+        _resolve_all([(item, result, None) for item, result in zip(batch, results, strict=True)])
 
     def _fail(self, batch: list[_Append], cause: BaseException) -> None:
-        for item in batch:
-            _resolve(item, None, _commit_error(cause))
+        _resolve_all([(item, None, _commit_error(cause)) for item in batch])
 
     def _run_op(self, item: _Op) -> None:
         if self._failure is not None:

@@ -21,6 +21,9 @@ from grpc import aio
 from acd.server.auth import PUBLIC_METHODS, Identity, TokenTable, authorize, bearer_token
 from acd.server.config import RateLimit
 
+# Bounds the cache of wrapped handlers (methods x identities that called them).
+MAX_WRAPPED = 100_000
+
 current_identity: contextvars.ContextVar[Identity] = contextvars.ContextVar("acd_identity")
 
 if TYPE_CHECKING:
@@ -67,6 +70,8 @@ class AuthInterceptor(aio.ServerInterceptor):
         self._max = max_concurrent_rpcs
         self._clock = clock
         self._buckets: dict[Identity, TokenBucket] = {}
+        # The handler wrapped for each (method, identity): built once, not once per RPC.
+        self._wrapped: dict[tuple[str, Identity], Handler] = {}
         self.in_flight = 0
 
     async def intercept_service(
@@ -78,8 +83,11 @@ class AuthInterceptor(aio.ServerInterceptor):
         method = details.method
         if handler is None or method in PUBLIC_METHODS:
             return handler
-        metadata = dict(details.invocation_metadata or ())
-        raw = metadata.get("authorization")
+        raw = None
+        for key, value in details.invocation_metadata or ():
+            if key == "authorization":
+                raw = value
+                break
         who = self._tokens.authenticate(bearer_token(raw if isinstance(raw, str) else None))
         if who is None:
             return _refuse(handler, grpc.StatusCode.UNAUTHENTICATED, "missing or unknown token")
@@ -97,7 +105,12 @@ class AuthInterceptor(aio.ServerInterceptor):
             return _refuse(
                 handler, grpc.StatusCode.RESOURCE_EXHAUSTED, "too many RPCs in flight; retry"
             )
-        return self._wrap(handler, who)
+        wrapped = self._wrapped.get((method, who))
+        if wrapped is None:
+            if len(self._wrapped) >= MAX_WRAPPED:
+                self._wrapped.clear()
+            wrapped = self._wrapped[(method, who)] = self._wrap(handler, who)
+        return wrapped
 
     def _bucket(self, who: Identity) -> TokenBucket:
         if self._rate.requests_per_second <= 0:

@@ -88,13 +88,19 @@ def _check(value: Any, where: str) -> None:
     raise TypeError(f"{where}: {kind.__name__} does not round-trip through the journal")
 
 
+_SCALARS = (str, int, bool, type(None))
+# One encoder for every entry: ``json.dumps`` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def encode_command(command: Command) -> str:
     """The journal's text for ``command``; TypeError / ValueError names a bad element."""
     if type(command) is not tuple or not command or type(command[0]) is not str:
         raise TypeError(f"a command is a tuple starting with its name, got {command!r}")
-    for i, item in enumerate(command[1:], start=1):
-        _check(item, f"command[{i}]")
-    return json.dumps(list(command), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    for i, item in enumerate(command):
+        if type(item) not in _SCALARS:  # most commands are flat: no call for those
+            _check(item, f"command[{i}]")
+    return _ENCODER.encode(list(command))
 
 
 def decode_command(text: str) -> Command:

@@ -8,7 +8,9 @@ common case, and several PBXs each ignore the calls they do not hold.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import grpc
@@ -38,9 +40,10 @@ _CALL_FIELDS = {
 }
 
 
-def call_fields(prefix: str) -> dict[str, str]:
+@functools.lru_cache(maxsize=64)
+def call_fields(prefix: str) -> Mapping[str, str]:
     """The router's enqueue argument names -> request field paths under ``prefix``."""
-    return {k: f"{prefix}.{v}" for k, v in _CALL_FIELDS.items()}
+    return MappingProxyType({k: f"{prefix}.{v}" for k, v in _CALL_FIELDS.items()})
 
 
 def enqueue_command(call: common_pb2.Call, now: int, prefix: str = "call") -> Command:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,6 +30,7 @@ Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
 MAX_ID_CHARS = 256
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Shared:
@@ -75,7 +77,7 @@ def require_id(value: str, field: str) -> str:
     """An id the request must carry: 1..256 characters, no control characters."""
     if not value:
         raise invalid(field, "required")
-    if len(value) > MAX_ID_CHARS or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if len(value) > MAX_ID_CHARS or _CONTROL.search(value) is not None:
         raise invalid(field, f"must be 1..{MAX_ID_CHARS} characters without control characters")
     return value
 

@@ -1,11 +1,13 @@
 """One tenant at run time: its router, the service clock, timers, snapshots and the command path.
 
 The command path is the rule of ``acd.server.recovery``: ``execute`` applies commands to the
-router, appends what ``journal_commands`` says to the journal with no ``await`` in between,
-awaits the commit, and only then publishes the events (in the order the router produced them,
-whatever order the commits are awaited in) and returns them to the caller, which acknowledges.
+router and adds what ``journal_commands`` says to the tenant's journal buffer with no ``await``
+in between, awaits the commit, and only then publishes the events (in the order the router
+produced them, whatever order the commits are awaited in) and returns them to the caller, which
+acknowledges. The buffer goes to the journal once per turn of the event loop, so concurrent
+requests share one append, one commit and one wake-up; its order is the router's order.
 Timers are commands like any other: a task sleeps until ``poll_timeout()`` and executes
-``("timeout", now_ms)``.
+``("timeout", now_ms)``; a command wakes it only when it must run sooner than planned.
 
 A failed commit leaves a router that is ahead of its journal; the tenant then refuses every
 request with UNAVAILABLE (recovering it needs the journal reopened: a restart).
@@ -14,7 +16,10 @@ request with UNAVAILABLE (recovering it needs the journal reopened: a restart).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -37,6 +42,8 @@ log = logging.getLogger("acd.server")
 # How long an agent's desktop may be gone (no offer stream) before its open offers are
 # withdrawn: long enough for a reconnect after a network blip.
 DISCONNECT_GRACE_S = 5.0
+# An error event's detail starts with the index of the command it refused.
+_COMMAND_INDEX = re.compile(r"command (\d+): ")
 
 
 class Outcome(NamedTuple):
@@ -88,12 +95,16 @@ class Tenant:
         self._snapshot_seq = 0
         self._snapshot_at = 0
         self._last_append: asyncio.Future[Any] | None = None
+        self._buffer: list[Command] = []  # applied, not yet handed to the journal
+        self._waiters: list[asyncio.Future[None]] = []  # one per request in the buffer
+        self._flush_scheduled = False
         self._tickets = 0
         self._published = 0
         self._ready: dict[int, tuple[list[RouterEvent], dict[str, Any]]] = {}
         self._destinations: dict[str, str] = {}
         self._call_agent: dict[str, str] = {}
         self._wake = asyncio.Event()
+        self._armed: int | None = None  # when the timer task plans to run next (ms)
         self._timer: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
 
@@ -196,6 +207,7 @@ class Tenant:
             self._timer.cancel()
             await asyncio.gather(self._timer, return_exceptions=True)
         await self.stats.stop()
+        self._flush_journal()
         if self._last_append is not None:
             await asyncio.gather(self._last_append, return_exceptions=True)
         if self.failed is None and self._appended > self._snapshot_seq:
@@ -208,27 +220,23 @@ class Tenant:
         enqueues were repeats."""
         if self.failed is not None:
             raise Refusal(grpc.StatusCode.UNAVAILABLE, f"tenant {self.id!r}: {self.failed}")
-        live_before = {
-            c[1] for c in commands if c[0] == "enqueue" and self.router.call_info(c[1]) is not None
-        }
+        single_enqueue = len(commands) == 1 and commands[0][0] == "enqueue"
+        waiting_before = self.router.waiting_count() if single_enqueue else 0
+        live_before = {c[1] for c in commands if c[0] == "enqueue" and c[1] in self.live_calls}
         applied = apply(self.router, commands)
-        duplicates = self._duplicates(commands, applied.events, live_before)
-        extras = self._capture(commands, applied.events)
+        waiting_after = self.router.waiting_count() if single_enqueue else -1
+        duplicates, extras = self._inspect(
+            commands, applied.events, live_before, waiting_after - waiting_before
+        )
         ticket = self._tickets
         self._tickets += 1
-        future: asyncio.Future[Any] | None = None
+        waiter: asyncio.Future[None] | None = None
         if applied.journal:
+            waiter = self._journal_later(applied.journal)
+        self._rearm()
+        if waiter is not None:
             try:
-                future = self.journal.append_many(self.id, applied.journal)
-            except JournalError as e:
-                self._fail(e)
-                raise Refusal(grpc.StatusCode.UNAVAILABLE, "journal unavailable") from e
-            self._appended += len(applied.journal)
-            self._last_append = future
-        self._wake.set()
-        if future is not None:
-            try:
-                await future
+                await waiter
             except (CommitError, JournalError) as e:
                 self._fail(e)
                 raise Refusal(grpc.StatusCode.UNAVAILABLE, "journal commit failed") from e
@@ -240,6 +248,38 @@ class Tenant:
         self._maybe_snapshot()
         return Outcome(applied.events, duplicates)
 
+    def _journal_later(self, entries: list[Command]) -> asyncio.Future[None]:
+        """Adds ``entries`` to the journal buffer (in the order the router applied them) and
+        gives a future of their commit. The buffer goes to the journal once per turn of the
+        event loop, so the requests that arrive together share one append and one wake-up
+        (the journal's group commit then shares the fsync among the appends)."""
+        self._buffer.extend(entries)
+        self._appended += len(entries)
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_journal)
+        return waiter
+
+    def _flush_journal(self) -> None:
+        """Hands the buffer to the journal; its commit settles every waiter of the buffer."""
+        self._flush_scheduled = False
+        if not self._buffer:
+            return
+        entries, self._buffer = self._buffer, []
+        waiters, self._waiters = self._waiters, []
+        try:
+            future = self.journal.append_many(self.id, entries)
+        except JournalError as e:
+            self._fail(e)
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(e)
+            return
+        self._last_append = future
+        future.add_done_callback(functools.partial(_settle_waiters, waiters))
+
     async def run(self, command: Command, fields: Mapping[str, str] | None = None) -> Outcome:
         """Executes one command; its refusal is raised as :class:`Refusal`."""
         outcome = await self.execute([command])
@@ -248,30 +288,71 @@ class Tenant:
                 raise refusal(e, fields)
         return outcome
 
-    def _duplicates(
-        self, commands: Sequence[Command], events: list[RouterEvent], live_before: set[str]
-    ) -> frozenset[int]:
-        """The indexes of the enqueues that changed nothing: the router says so only by
-        producing nothing, so look at the call before and after."""
-        refused = {e.detail.split(":", 1)[0] for e in events if e.kind == "error"}
-        mentioned = {e.call_id for e in events}
+    def _inspect(
+        self,
+        commands: Sequence[Command],
+        events: list[RouterEvent],
+        live_before: set[str],
+        waiting_delta: int,
+    ) -> tuple[frozenset[int], dict[str, Any]]:
+        """Right after ``commands`` were applied: which enqueues changed nothing (repeats), and
+        what publishing needs from the router as it is now. ``live_calls`` follows the router
+        here, at apply time, so the next request sees it as the router does.
+
+        An enqueue that changed nothing produces no event, and neither does a new call that
+        only waits: ``waiting_delta`` (given for a request of one enqueue, else negative) or
+        the call's presence in the router tells them apart."""
+        refused: set[int] = set()
+        mentioned: set[str] = set()
+        ended: set[str] = set()
+        calls: dict[str, Any] = {}
+        agents: dict[str, Any] = {}
+        router = self.router
+        for e in events:
+            kind = e.kind
+            mentioned.add(e.call_id)
+            if kind == "error":
+                if (found := _COMMAND_INDEX.match(e.detail)) is not None:
+                    refused.add(int(found.group(1)))
+            elif kind == "offer":
+                if e.call_id not in calls:
+                    calls[e.call_id] = router.call_info(e.call_id)
+            elif kind == "agent-state":
+                if e.agent_id not in agents:
+                    agents[e.agent_id] = router.agent_info(e.agent_id)
+            elif kind == "transferred":
+                self.live_calls.add(e.call_id)
+            elif kind == "terminal":
+                ended.add(e.call_id)
+        queues: set[str] = set()
+        duplicates: set[int] = set()
         seen: set[str] = set()
-        out: set[int] = set()
         for i, command in enumerate(commands):
-            if command[0] != "enqueue" or f"command {i}" in refused:
+            if i in refused:
                 continue
-            call_id = command[1]
-            if (
-                call_id in seen
-                or call_id in live_before
-                or (self.router.call_info(call_id) is None and call_id not in mentioned)
-            ):
-                out.add(i)
-            seen.add(call_id)
-        return frozenset(out)
+            name = command[0]
+            if name == "enqueue":
+                call_id = command[1]
+                if call_id in seen or call_id in live_before:
+                    duplicates.add(i)
+                elif call_id in mentioned or (
+                    waiting_delta == 1
+                    if waiting_delta >= 0
+                    else router.call_info(call_id) is not None
+                ):
+                    queues.add(command[2])  # a call that only waits makes no event
+                    self.live_calls.add(call_id)
+                else:
+                    duplicates.add(i)  # a repeat of a call that finished within the dedup window
+                seen.add(call_id)
+            elif name == "transfer" and command[2] == "destination":
+                self._destinations[command[1]] = command[3]
+        self.live_calls -= ended
+        return frozenset(duplicates), {"calls": calls, "agents": agents, "queues": queues}
 
     async def committed_view(self) -> None:
         """Waits until everything applied so far is committed (before showing router state)."""
+        self._flush_journal()
         if self._last_append is not None:
             await asyncio.gather(self._last_append, return_exceptions=True)
 
@@ -279,30 +360,6 @@ class Tenant:
         if self.failed is None:
             self.failed = f"journal failed ({error}); restart the service to recover"
             log.error("tenant %s: %s", self.id, self.failed)
-
-    def _capture(self, commands: Sequence[Command], events: list[RouterEvent]) -> dict[str, Any]:
-        """What publishing needs from the router as it is right after the commands."""
-        calls: dict[str, Any] = {}
-        agents: dict[str, Any] = {}
-        queues: set[str] = set()
-        refused = {e.detail.split(":", 1)[0] for e in events if e.kind == "error"}
-        for i, command in enumerate(commands):
-            name = command[0]
-            if f"command {i}" in refused:
-                continue
-            if name == "enqueue" and self.router.call_info(command[1]) is not None:
-                self.live_calls.add(command[1])
-                queues.add(command[2])  # a call that only waits makes no event
-            elif name == "transfer" and command[2] == "destination":
-                self._destinations[command[1]] = command[3]
-        for e in events:
-            if e.kind == "offer" and e.call_id not in calls:
-                calls[e.call_id] = self.router.call_info(e.call_id)
-            elif e.kind == "agent-state" and e.agent_id not in agents:
-                agents[e.agent_id] = self.router.agent_info(e.agent_id)
-            elif e.kind == "transferred":
-                self.live_calls.add(e.call_id)
-        return {"calls": calls, "agents": agents, "queues": queues}
 
     # ---- publishing -----------------------------------------------------------------------
 
@@ -360,7 +417,6 @@ class Tenant:
         self._adapters(connected=connected)
 
     def _on_terminal(self, e: RouterEvent, extra: Mapping[str, Any]) -> None:
-        self.live_calls.discard(e.call_id)
         destination = self._destinations.pop(e.call_id, "")
         queue = self.queues.get(e.queue_id)
         if e.detail == "overflowed-out" and queue is not None and queue.overflow is not None:
@@ -409,22 +465,37 @@ class Tenant:
     async def _timers(self) -> None:
         while not self.closing and self.failed is None:
             self._wake.clear()
-            deadline = self.router.poll_timeout()
             now = self.clock.now()
-            if deadline is None or deadline > now:
-                wait = None if deadline is None else (deadline - now) / 1000
-                if self._storage.snapshot_every_ms and self._appended > self._snapshot_seq:
-                    due = self._snapshot_at + self._storage.snapshot_every_ms - now
-                    wait = max(0.0, due / 1000) if wait is None else min(wait, due / 1000)
+            deadline = self.router.poll_timeout()
+            if deadline is not None and deadline <= now:
+                self._armed = now
                 try:
-                    await asyncio.wait_for(self._wake.wait(), wait)
-                except TimeoutError:
-                    self._maybe_snapshot()
+                    await self.execute([("timeout", now)])
+                except Refusal:
+                    return
                 continue
-            try:
-                await self.execute([("timeout", now)])
-            except Refusal:
-                return
+            self._maybe_snapshot()
+            self._armed = wake = self._next_wake()
+            wait = None if wake is None else max(0.0, (wake - now) / 1000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    def _next_wake(self) -> int | None:
+        """When the timer task must run next (ms): the router's next deadline, or the time
+        snapshot due if entries wait for one."""
+        wake = self.router.poll_timeout()
+        every = self._storage.snapshot_every_ms
+        if every and self._appended > self._snapshot_seq:
+            due = self._snapshot_at + every
+            wake = due if wake is None else min(wake, due)
+        return wake
+
+    def _rearm(self) -> None:
+        """After a command: wakes the timer task only if it now has to run sooner than it
+        planned (waking it costs a new wait, and most commands change nothing it waits on)."""
+        wake = self._next_wake()
+        if wake is not None and (self._armed is None or wake < self._armed):
+            self._wake.set()
 
     def _maybe_snapshot(self) -> None:
         if self.failed is not None or self._appended == self._snapshot_seq:
@@ -438,6 +509,7 @@ class Tenant:
             future.add_done_callback(_log_snapshot_error)
 
     def _snapshot_now(self) -> asyncio.Future[None]:
+        self._flush_journal()  # the snapshot op must follow every entry it covers
         self._snapshot_seq = self._appended
         self._snapshot_at = self.clock.now()
         return self.journal.save_snapshot(self.id, self._appended, self.router.snapshot())
@@ -447,6 +519,17 @@ class Tenant:
             await self._snapshot_now()
         except (JournalError, ValueError) as e:
             log.error("tenant %s: final snapshot failed: %s", self.id, e)
+
+
+def _settle_waiters(waiters: list[asyncio.Future[None]], committed: asyncio.Future[Any]) -> None:
+    error = None if committed.cancelled() else committed.exception()
+    for waiter in waiters:
+        if waiter.done():  # its request was cancelled; the commit stands
+            continue
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(error)
 
 
 def _log_snapshot_error(future: asyncio.Future[None]) -> None:
