@@ -26,7 +26,7 @@ class JournalGate:
         assert server.server is not None
         self._server = server
         journal = server.server.journal
-        self._loop: asyncio.AbstractEventLoop = server.call(_running_loop)
+        self.loop: asyncio.AbstractEventLoop = server.call(_running_loop)  # the server's
         self._open: asyncio.Event = server.call(_new_event)
         self._tasks: set[asyncio.Task[None]] = set()
         for name in ("append", "append_many"):
@@ -37,7 +37,7 @@ class JournalGate:
         committed = real(*args)
         if self._open.is_set():
             return committed
-        out: asyncio.Future[Any] = self._loop.create_future()
+        out: asyncio.Future[Any] = self.loop.create_future()
 
         async def settle() -> None:
             await self._open.wait()
@@ -46,7 +46,7 @@ class JournalGate:
             except Exception as e:
                 out.set_exception(e)
 
-        task = self._loop.create_task(settle())
+        task = self.loop.create_task(settle())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return out
@@ -66,7 +66,7 @@ class JournalGate:
 
     def release(self) -> None:
         """Lets every held commit through, and every later one at once."""
-        self._loop.call_soon_threadsafe(self._open.set)
+        self.loop.call_soon_threadsafe(self._open.set)
 
 
 async def _running_loop() -> asyncio.AbstractEventLoop:
