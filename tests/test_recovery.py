@@ -14,7 +14,7 @@ import pytest
 
 from acd import Router
 from acd.server.journal import Command, CorruptEntryError, Journal
-from acd.server.recovery import journal_commands, recover
+from acd.server.recovery import batch_entry, commands_of, journal_commands, recover
 
 CONFIG = json.dumps(
     {
@@ -163,6 +163,57 @@ def test_a_refused_command_is_journaled_as_the_clock_it_moved(tmp_path: Path) ->
     dropped = Router(CONFIG)
     dropped.apply_batch(setup)
     assert dropped.snapshot() != live.snapshot()
+
+
+def test_batch_entries_replay_as_their_commands_in_order(tmp_path: Path) -> None:
+    """The service journals the commands of one turn of its event loop as one entry: mixed
+    with single entries and split across replay chunks, the router comes back the same."""
+    stream = Stream(11)
+    live = Router(CONFIG)
+    entries: list[Command] = []
+    rng = random.Random(5)
+    for _ in range(120):
+        group: list[Command] = []
+        for _ in range(rng.choice((1, 1, 2, 5, 17))):
+            command = stream.next(live)
+            group += journal_commands([command], live.apply_batch([command]))
+        if group:
+            entries.append(batch_entry(group))
+            assert commands_of(entries[-1]) == group
+    assert any(e[0] == "batch" for e in entries) and any(e[0] != "batch" for e in entries)
+
+    async def main() -> None:
+        async with Journal(tmp_path / "j.sqlite3") as journal:
+            await journal.set_config("shop", CONFIG)
+            await journal.append_many("shop", entries)
+            for chunk in (1, 3, 1024):
+                router, seq = recover(journal, "shop", chunk=chunk)
+                assert seq == len(entries)
+                assert router.snapshot() == live.snapshot()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (("batch", [["login", "a2", 3], ["accept", "a2", "c1", 3]]), "refused on replay"),
+        (("batch", [["login", "a2", 3], "ready"]), "not a command in a batch entry"),
+        (("batch", "login"), "a batch entry is"),
+    ],
+)
+def test_a_bad_batch_entry_names_its_seq(tmp_path: Path, bad: Command, reason: str) -> None:
+    path = tmp_path / "j.sqlite3"
+    asyncio.run(_journal(path, [*GOOD, bad, ("timeout", 9)]))
+
+    async def main() -> None:
+        async with Journal(path) as journal:
+            for chunk in (1, 100):
+                with pytest.raises(CorruptEntryError, match=reason) as info:
+                    recover(journal, "t", chunk=chunk)
+                assert (info.value.tenant, info.value.seq) == ("t", 4)
+
+    asyncio.run(main())
 
 
 # ---- what cannot be replayed --------------------------------------------------------------

@@ -27,19 +27,35 @@ def agents(s: Stubs) -> dict[str, tuple[int, str]]:
 
 def test_restart_keeps_calls_agents_and_snapshots(tmp_path: Path) -> None:
     W = common_pb2.CALL_STATE_WAITING
-    many = [common_pb2.Call(call_id=f"m{i}", queue_id="sales") for i in range(60)]
+    many = [common_pb2.Call(call_id=f"m{i}", queue_id="sales") for i in range(30)]
     with running(tmp_path) as (server, s):
         s.routing.EnqueueCalls(
             routing_pb2.EnqueueCallsRequest(calls=many), metadata=md("t-adapter"), timeout=T
         )
+        # Sent at once: the ones applied in one turn of the server's loop share an entry.
+        at_once = [
+            s.routing.EnqueueCall.future(
+                routing_pb2.EnqueueCallRequest(
+                    call=common_pb2.Call(call_id=f"m{i}", queue_id="sales")
+                ),
+                metadata=md("t-adapter"),
+                timeout=T,
+            )
+            for i in range(30, 60)
+        ]
+        assert not any(f.result(T).duplicate for f in at_once)
         s.agent.Login(agent_pb2.LoginRequest(agent_id="ben"), metadata=md("t-ben"), timeout=T)
-        for i in range(5):  # 60 + 1 + 5 entries: a snapshot on the way (every 50)
+        for i in range(5):
             cancel = routing_pb2.CancelCallRequest(call_id=f"m{i}")
             s.routing.CancelCall(cancel, metadata=md("t-adapter"), timeout=T)
+        for _ in range(25):  # one entry each: a snapshot on the way (every 50 entries)
+            s.agent.Logout(agent_pb2.LogoutRequest(agent_id="ben"), metadata=md("t-ben"), timeout=T)
+            s.agent.Login(agent_pb2.LoginRequest(agent_id="ben"), metadata=md("t-ben"), timeout=T)
         before = (calls(s), agents(s))
         assert server.server is not None
         journal = server.server.journal
-    assert journal.snapshot_seqs("store")  # periodic and final snapshots were written
+    assert len(journal.snapshot_seqs("store")) >= 2  # periodic and final snapshots
+    assert any(entry[0] == "batch" for _, entry in journal.entries("store"))
     with running(tmp_path) as (_, s):
         assert (calls(s), agents(s)) == before
         assert [c[0] for c in before[0]] == [f"m{i}" for i in range(5, 60)]

@@ -65,6 +65,9 @@ class CorruptEntryError(JournalError):
         self.reason = reason
 
 
+_SCALARS = (str, int, bool, type(None))
+
+
 def _check(value: Any, where: str) -> None:
     kind = type(value)
     # Exact types, not isinstance: a subclass (an IntEnum, a str subclass) would come back
@@ -77,18 +80,19 @@ def _check(value: Any, where: str) -> None:
         return
     if kind is list:
         for i, item in enumerate(value):
-            _check(item, f"{where}[{i}]")
+            if type(item) not in _SCALARS:  # no call for the common flat element
+                _check(item, f"{where}[{i}]")
         return
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str:
                 raise TypeError(f"{where}: dict key {key!r} is not a str")
-            _check(item, f"{where}[{key!r}]")
+            if type(item) not in _SCALARS:
+                _check(item, f"{where}[{key!r}]")
         return
     raise TypeError(f"{where}: {kind.__name__} does not round-trip through the journal")
 
 
-_SCALARS = (str, int, bool, type(None))
 # One encoder for every entry: ``json.dumps`` with options builds a new one per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 

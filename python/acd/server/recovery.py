@@ -22,6 +22,11 @@ were published). ``journal_commands`` therefore journals a refused command as
 ``("timeout", now_ms)`` when the refusal came after the clock moved, and drops it when the
 clock did not move (time went backwards), so replay reproduces the router byte for byte.
 
+One journal entry may hold several commands: the service journals the commands applied in
+one turn of its event loop as one ``("batch", [command, ...])`` entry (``batch_entry``; each
+command a JSON array), so requests that arrive together cost one row. Replay expands it
+(``commands_of``) into the same commands in the same order.
+
 ``recover`` loads the latest snapshot (or builds a fresh router from the tenant's config),
 replays every later entry through ``apply_batch`` in chunks and returns the router with the
 last seq it holds. An entry that cannot be decoded, is not a command the router knows, is
@@ -39,7 +44,7 @@ from acd._core import AcdError, Event, Router
 from acd.server.journal import Journal
 from acd.server.journal_format import Command, CorruptEntryError
 
-__all__ = ["Recovered", "journal_commands", "recover"]
+__all__ = ["Recovered", "batch_entry", "commands_of", "journal_commands", "recover"]
 
 # Where each batch command carries its now_ms (acd_core/ROUTING.md, "Batch commands").
 NOW_INDEX = {
@@ -71,6 +76,31 @@ class EventLike(Protocol):
     def at_ms(self) -> int: ...
     @property
     def detail(self) -> str: ...
+
+
+BATCH = "batch"
+
+
+def batch_entry(commands: Sequence[Command]) -> Command:
+    """The journal entry for ``commands`` applied in this order: the command itself when there
+    is one, else one ``("batch", [...])`` entry."""
+    if len(commands) == 1:
+        return commands[0]
+    return (BATCH, [list(c) for c in commands])
+
+
+def commands_of(entry: Command) -> list[Command]:
+    """The commands a journal entry holds, in order (``batch_entry`` undone)."""
+    if entry[0] != BATCH:
+        return [entry]
+    if len(entry) != 2 or type(entry[1]) is not list:
+        raise ValueError("a batch entry is ('batch', [command, ...])")
+    out: list[Command] = []
+    for item in entry[1]:
+        if type(item) is not list or not item or type(item[0]) is not str:
+            raise ValueError(f"not a command in a batch entry: {str(item)[:80]}")
+        out.append(tuple(item))
+    return out
 
 
 class Recovered(NamedTuple):
@@ -136,43 +166,49 @@ def recover(
 
     expected = start + 1
     batch: list[Command] = []
-    for seq, command in journal.entries(tenant, after=start):
+    seqs: list[int] = []  # the entry of each command in ``batch``
+    for seq, entry in journal.entries(tenant, after=start):
         if seq != expected:
             raise CorruptEntryError(tenant, expected, f"entry missing (the next is seq {seq})")
-        batch.append(command)
+        try:
+            commands = commands_of(entry)
+        except ValueError as e:
+            raise CorruptEntryError(tenant, seq, str(e)) from e
+        batch += commands
+        seqs += [seq] * len(commands)
         expected += 1
-        if len(batch) == chunk:
-            _replay(router, tenant, expected - len(batch), batch)
-            batch = []
-    _replay(router, tenant, expected - len(batch), batch)
+        if len(batch) >= chunk:
+            _replay(router, tenant, seqs, batch)
+            batch, seqs = [], []
+    _replay(router, tenant, seqs, batch)
     if expected - 1 < last:
         raise CorruptEntryError(tenant, expected, f"entries missing up to seq {last}")
     return Recovered(router, expected - 1)
 
 
-def _replay(router: Router, tenant: str, first_seq: int, batch: list[Command]) -> None:
+def _replay(router: Router, tenant: str, seqs: list[int], batch: list[Command]) -> None:
     if not batch:
         return
     try:
         events = router.apply_batch(batch)
     except ValueError:
         # The batch is parsed before anything is applied, so nothing happened: go one by one
-        # to apply the good entries and name the bad one.
+        # to apply the good commands and name the bad one's entry.
         for i, command in enumerate(batch):
             try:
                 one = router.apply_batch([command])
             except ValueError as e:
-                raise CorruptEntryError(tenant, first_seq + i, f"not a command: {e}") from e
-            _check(one, tenant, first_seq + i)
+                raise CorruptEntryError(tenant, seqs[i], f"not a command: {e}") from e
+            _check(one, tenant, seqs[i : i + 1])
         raise  # unreachable unless the router's parsing depends on more than one tuple
-    _check(events, tenant, first_seq)
+    _check(events, tenant, seqs)
 
 
-def _check(events: Sequence[Event], tenant: str, first_seq: int) -> None:
+def _check(events: Sequence[Event], tenant: str, seqs: list[int]) -> None:
     refused = _refused(events)
     if refused:
         index = min(refused)
         detail = refused[index].detail
-        raise CorruptEntryError(tenant, first_seq + index, f"refused on replay: {detail}")
+        raise CorruptEntryError(tenant, seqs[index], f"refused on replay: {detail}")
     if any(e.kind == "error" for e in events):  # an error event in an unknown format
-        raise CorruptEntryError(tenant, first_seq, "refused on replay")
+        raise CorruptEntryError(tenant, seqs[0], "refused on replay")

@@ -34,7 +34,7 @@ from acd.server.config import core_config_json as to_core_json
 from acd.server.fanout import AdapterFeed, AgentOutbox, StatsHub
 from acd.server.journal import CommitError, Journal
 from acd.server.journal_format import Command, JournalError
-from acd.server.recovery import recover
+from acd.server.recovery import batch_entry, commands_of, recover
 from acd.v1 import agent_pb2, common_pb2, routing_pb2
 
 log = logging.getLogger("acd.server")
@@ -91,7 +91,7 @@ class Tenant:
         self.disconnect_grace_s = DISCONNECT_GRACE_S
         self.failed: str | None = None
         self.closing = False
-        self._appended = 0  # seq of the last entry handed to the journal
+        self._appended = 0  # seq of the last entry handed to the journal (one per flush)
         self._snapshot_seq = 0
         self._snapshot_at = 0
         self._last_append: asyncio.Future[Any] | None = None
@@ -139,9 +139,10 @@ class Tenant:
         """The calls the router holds. The router has no list of them, so this collects every
         call id the journal names and keeps the live ones (the service never prunes)."""
         candidates: set[str] = set()
-        for _, command in self.journal.entries(self.id):
-            if command[0] in ("enqueue", "transfer") and isinstance(command[1], str):
-                candidates.add(command[1])
+        for _, entry in self.journal.entries(self.id):
+            for command in commands_of(entry):
+                if command[0] in ("enqueue", "transfer") and isinstance(command[1], str):
+                    candidates.add(command[1])
         for agent_id in self.router.agent_ids():
             candidates.update(self.router.agent_info(agent_id)["calls"])
         return {c for c in candidates if self.router.call_info(c) is not None}
@@ -220,14 +221,11 @@ class Tenant:
         enqueues were repeats."""
         if self.failed is not None:
             raise Refusal(grpc.StatusCode.UNAVAILABLE, f"tenant {self.id!r}: {self.failed}")
-        single_enqueue = len(commands) == 1 and commands[0][0] == "enqueue"
-        waiting_before = self.router.waiting_count() if single_enqueue else 0
+        waiting_before = self.router.waiting_count()
         live_before = {c[1] for c in commands if c[0] == "enqueue" and c[1] in self.live_calls}
         applied = apply(self.router, commands)
-        waiting_after = self.router.waiting_count() if single_enqueue else -1
-        duplicates, extras = self._inspect(
-            commands, applied.events, live_before, waiting_after - waiting_before
-        )
+        waiting_delta = self.router.waiting_count() - waiting_before
+        duplicates, extras = self._inspect(commands, applied.events, live_before, waiting_delta)
         ticket = self._tickets
         self._tickets += 1
         waiter: asyncio.Future[None] | None = None
@@ -251,10 +249,10 @@ class Tenant:
     def _journal_later(self, entries: list[Command]) -> asyncio.Future[None]:
         """Adds ``entries`` to the journal buffer (in the order the router applied them) and
         gives a future of their commit. The buffer goes to the journal once per turn of the
-        event loop, so the requests that arrive together share one append and one wake-up
-        (the journal's group commit then shares the fsync among the appends)."""
+        event loop as one entry (``recovery.batch_entry``), so the requests that arrive
+        together share one row, one encoding and one wake-up (and the journal's group commit
+        shares the fsync among the tenants' entries)."""
         self._buffer.extend(entries)
-        self._appended += len(entries)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         if not self._flush_scheduled:
@@ -267,16 +265,17 @@ class Tenant:
         self._flush_scheduled = False
         if not self._buffer:
             return
-        entries, self._buffer = self._buffer, []
+        commands, self._buffer = self._buffer, []
         waiters, self._waiters = self._waiters, []
         try:
-            future = self.journal.append_many(self.id, entries)
-        except JournalError as e:
+            future = self.journal.append(self.id, batch_entry(commands))
+        except (JournalError, TypeError, ValueError) as e:
             self._fail(e)
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_exception(e)
             return
+        self._appended += 1
         self._last_append = future
         future.add_done_callback(functools.partial(_settle_waiters, waiters))
 
@@ -300,21 +299,24 @@ class Tenant:
         here, at apply time, so the next request sees it as the router does.
 
         An enqueue that changed nothing produces no event, and neither does a new call that
-        only waits: ``waiting_delta`` (given for a request of one enqueue, else negative) or
-        the call's presence in the router tells them apart."""
+        only waits: ``waiting_delta`` (how much the line grew) or the call's presence in the
+        router tells them apart."""
         refused: set[int] = set()
         mentioned: set[str] = set()
         ended: set[str] = set()
         calls: dict[str, Any] = {}
         agents: dict[str, Any] = {}
         router = self.router
+        quiet = True  # no event but refusals
         for e in events:
             kind = e.kind
-            mentioned.add(e.call_id)
             if kind == "error":
                 if (found := _COMMAND_INDEX.match(e.detail)) is not None:
                     refused.add(int(found.group(1)))
-            elif kind == "offer":
+                continue
+            quiet = False
+            mentioned.add(e.call_id)
+            if kind == "offer":
                 if e.call_id not in calls:
                     calls[e.call_id] = router.call_info(e.call_id)
             elif kind == "agent-state":
@@ -327,6 +329,7 @@ class Tenant:
         queues: set[str] = set()
         duplicates: set[int] = set()
         seen: set[str] = set()
+        unmentioned: list[tuple[int, str, str]] = []  # new calls, or repeats: no event says
         for i, command in enumerate(commands):
             if i in refused:
                 continue
@@ -335,18 +338,23 @@ class Tenant:
                 call_id = command[1]
                 if call_id in seen or call_id in live_before:
                     duplicates.add(i)
-                elif call_id in mentioned or (
-                    waiting_delta == 1
-                    if waiting_delta >= 0
-                    else router.call_info(call_id) is not None
-                ):
-                    queues.add(command[2])  # a call that only waits makes no event
+                elif call_id in mentioned:
+                    queues.add(command[2])
                     self.live_calls.add(call_id)
                 else:
-                    duplicates.add(i)  # a repeat of a call that finished within the dedup window
+                    unmentioned.append((i, call_id, command[2]))
                 seen.add(call_id)
             elif name == "transfer" and command[2] == "destination":
                 self._destinations[command[1]] = command[3]
+        # With no event but refusals nothing else entered or left the line, so if it grew by
+        # exactly these calls they are all new; otherwise ask the router about each.
+        all_new = quiet and waiting_delta == len(unmentioned)
+        for i, call_id, queue_id in unmentioned:
+            if all_new or router.call_info(call_id) is not None:
+                queues.add(queue_id)  # a call that only waits makes no event
+                self.live_calls.add(call_id)
+            else:
+                duplicates.add(i)  # a repeat of a call that finished within the dedup window
         self.live_calls -= ended
         return frozenset(duplicates), {"calls": calls, "agents": agents, "queues": queues}
 
