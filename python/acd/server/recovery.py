@@ -62,6 +62,7 @@ NOW_INDEX = {
     "pick": 3,
     "withdraw": 4,
     "timeout": 1,
+    "configure": 2,
 }
 
 _ERROR_DETAIL = re.compile(r"command (\d+): ")
