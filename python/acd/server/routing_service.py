@@ -19,10 +19,11 @@ from acd.server import convert
 from acd.server.commands import Refusal, refusal
 from acd.server.fanout import AdapterFeed
 from acd.server.journal_format import Command
-from acd.server.service_base import Context, Shared, guarded, invalid, require_id
+from acd.server.service_base import Context, Shared, guarded, invalid, require_id, valid_id
 from acd.server.tenant import Tenant
 from acd.v1 import common_pb2, routing_pb2, routing_pb2_grpc
 
+_VOICE = common_pb2.CHANNEL_VOICE
 # Commands of one adapter stream in flight at once (each waits for its commit).
 STREAM_WINDOW = 256
 
@@ -47,30 +48,33 @@ def call_fields(prefix: str) -> Mapping[str, str]:
 
 
 def enqueue_command(call: common_pb2.Call, now: int, prefix: str = "call") -> Command:
-    """The batch tuple for one ``Call``; checks what the router cannot name by field."""
-    require_id(call.call_id, f"{prefix}.call_id")
-    require_id(call.queue_id, f"{prefix}.queue_id")
-    channel = convert.CHANNELS.get(call.channel)
-    if channel is None:
-        raise invalid(f"{prefix}.channel", f"unknown channel {call.channel}")
+    """The batch tuple for one ``Call``; checks what the router cannot name by field.
+    (Written for speed: batch enqueue runs it once per call.)"""
+    call_id, queue_id = call.call_id, call.queue_id
+    if not valid_id(call_id) or not valid_id(queue_id):
+        require_id(call_id, f"{prefix}.call_id")  # raises, naming the field
+        require_id(queue_id, f"{prefix}.queue_id")
     options: dict[str, Any] = {}
-    if channel != "voice":
+    if (value := call.channel) and value != _VOICE:  # 0, unspecified, is voice too
+        channel = convert.CHANNELS.get(value)
+        if channel is None:
+            raise invalid(f"{prefix}.channel", f"unknown channel {value}")
         options["channel"] = channel
     if call.skills:
         options["skills"] = dict(call.skills)
-    if call.caller_number:
-        options["caller"] = call.caller_number
-    if call.dialled_number:
-        options["dialled"] = call.dialled_number
-    if call.preferred_agent_id:
-        options["preferred_agent"] = call.preferred_agent_id
-    if call.preferred_wait_ms:
-        options["preferred_wait_ms"] = call.preferred_wait_ms
+    if caller := call.caller_number:
+        options["caller"] = caller
+    if dialled := call.dialled_number:
+        options["dialled"] = dialled
+    if preferred := call.preferred_agent_id:
+        options["preferred_agent"] = preferred
+    if wait := call.preferred_wait_ms:
+        options["preferred_wait_ms"] = wait
     if call.attributes:
         options["attributes"] = dict(call.attributes)
     if not options:  # the short form keeps the journal small for the common case
-        return ("enqueue", call.call_id, call.queue_id, now, call.priority)
-    return ("enqueue", call.call_id, call.queue_id, now, call.priority, options)
+        return ("enqueue", call_id, queue_id, now, call.priority)
+    return ("enqueue", call_id, queue_id, now, call.priority, options)
 
 
 def _command_error(r: Refusal) -> common_pb2.CommandError:

@@ -73,6 +73,11 @@ def not_found(field: str, value: str, what: str) -> Refusal:
     return Refusal(grpc.StatusCode.NOT_FOUND, f"{field} {value!r}: unknown {what}", field)
 
 
+def valid_id(value: str) -> bool:
+    """Whether ``require_id`` would take ``value``."""
+    return 0 < len(value) <= MAX_ID_CHARS and _CONTROL.search(value) is None
+
+
 def require_id(value: str, field: str) -> str:
     """An id the request must carry: 1..256 characters, no control characters."""
     if not value:
