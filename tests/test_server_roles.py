@@ -168,6 +168,12 @@ def _calls(s: Stubs) -> dict[str, Callable[[Any], object]]:
         "/acd.v1.AdminService/ReloadConfig": lambda m: d.ReloadConfig(
             admin_pb2.ReloadConfigRequest(), metadata=m, timeout=T
         ),
+        "/acd.v1.AdminService/IssueToken": lambda m: d.IssueToken(
+            admin_pb2.IssueTokenRequest(), metadata=m, timeout=T
+        ),
+        "/acd.v1.AdminService/RevokeTokens": lambda m: d.RevokeTokens(
+            admin_pb2.RevokeTokensRequest(), metadata=m, timeout=T
+        ),
         "/acd.v1.AdminService/SeatReport": lambda m: d.SeatReport(
             admin_pb2.SeatReportRequest(), metadata=m, timeout=T
         ),

@@ -242,7 +242,7 @@ def test_queue_stats_stream_and_alerts(tmp_path: Path) -> None:
         assert e.code() == grpc.StatusCode.DEADLINE_EXCEEDED  # open and quiet
 
 
-def test_config_views_seats_and_unimplemented(tmp_path: Path) -> None:
+def test_config_views_and_seats(tmp_path: Path) -> None:
     admin = md("t-admin")
     with running(tmp_path) as (_, s):
         queues = s.admin.ListQueues(admin_pb2.ListQueuesRequest(), metadata=admin).queues
@@ -269,9 +269,8 @@ def test_config_views_seats_and_unimplemented(tmp_path: Path) -> None:
         )
         assert [t.tenant_id for t in tenants.tenants] == ["other", "store"]
         e = error_of(lambda: s.admin.UpsertQueue(admin_pb2.UpsertQueueRequest(), metadata=admin))
-        assert e.code() == grpc.StatusCode.UNIMPLEMENTED and "administration issue" in (
-            e.details() or ""
-        )
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT  # tests/test_server_admin.py
+        assert (e.details() or "").startswith("queue.queue_id: ")
 
 
 def test_oversized_message_and_health(tmp_path: Path) -> None:

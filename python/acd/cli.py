@@ -98,7 +98,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"acd serve: {e}", file=sys.stderr)
         return 2
-    run(config)
+    run(config, Path(args.config) if args.config else None)
     return 0
 
 

@@ -1,33 +1,38 @@
-"""AdminService, PlatformService and CrmService: configuration views, seats, screen pops.
+"""AdminService and CrmService: a tenant's configuration and tokens, seats, screen pops.
 
-The configuration is the one acd.toml gave at start (``config_version`` 1). Changing it through
-the API (the Upsert* methods, ReloadConfig, CreateTenant, DeleteTenant) needs a stored,
-versioned configuration and a router that can take a new one while it runs; those come with
-the administration issue and answer UNIMPLEMENTED until then.
+Every AdminService call acts in the caller's own tenant. The Upsert methods put one object into
+the tenant's configuration (replacing the one with its id), validate the whole configuration as
+acd.toml is validated (``admin_convert``) and put it live through the journaled command path
+(``tenant_admin``): the response gives the new ``config_version``, which the List methods show
+too. ReloadConfig is ``config_reload``; tokens are issued and revoked through the registry
+(``tenant_registry``), which keeps only their hashes.
 """
 
 from __future__ import annotations
 
 import grpc
 
-from acd.server import convert
-from acd.server.auth import Role, seat_report
+from acd.server import admin_convert as ac
+from acd.server import config_reload, convert
+from acd.server.auth import Identity, Role, seat_report
 from acd.server.commands import Refusal
-from acd.server.config import QueueConfig, TenantConfig
-from acd.server.config_hours import WEEKDAYS
+from acd.server.config import ConfigError, TenantConfig
+from acd.server.config_fields import join
+from acd.server.config_raw import tenant_raw
+from acd.server.config_tenant import parse_tenant
 from acd.server.interceptors import identity
-from acd.server.service_base import Context, Shared, guarded, invalid, own_call
-from acd.v1 import (
-    admin_pb2,
-    admin_pb2_grpc,
-    crm_pb2,
-    crm_pb2_grpc,
-    platform_pb2,
-    platform_pb2_grpc,
+from acd.server.service_base import (
+    Context,
+    Shared,
+    guarded,
+    invalid,
+    known_agent,
+    own_call,
+    require_id,
 )
+from acd.server.tenant_registry import TenantRegistry
+from acd.v1 import admin_pb2, admin_pb2_grpc, crm_pb2, crm_pb2_grpc
 
-CONFIG_VERSION = 1
-_LATER = "comes with the administration issue (a stored, versioned configuration)"
 _ROLES = {
     Role.ADAPTER: admin_pb2.ROLE_ADAPTER,
     Role.AGENT: admin_pb2.ROLE_AGENT,
@@ -36,154 +41,86 @@ _ROLES = {
     Role.ADMIN: admin_pb2.ROLE_ADMIN,
     Role.PLATFORM_ADMIN: admin_pb2.ROLE_PLATFORM_ADMIN,
 }
-_WEEKDAYS = (
-    admin_pb2.WEEKDAY_MONDAY,
-    admin_pb2.WEEKDAY_TUESDAY,
-    admin_pb2.WEEKDAY_WEDNESDAY,
-    admin_pb2.WEEKDAY_THURSDAY,
-    admin_pb2.WEEKDAY_FRIDAY,
-    admin_pb2.WEEKDAY_SATURDAY,
-    admin_pb2.WEEKDAY_SUNDAY,
-)
-_STRATEGIES = {
-    name: admin_pb2.RoutingStrategy.Value("ROUTING_STRATEGY_" + name.upper().replace("-", "_"))
-    for name in (
-        "longest-idle",
-        "round-robin",
-        "fewest-calls",
-        "least-talk-time",
-        "linear",
-        "random",
-        "best-skill",
-        "ring-all",
-    )
-}
-
-
-def _unimplemented(what: str) -> Refusal:
-    return Refusal(grpc.StatusCode.UNIMPLEMENTED, f"{what} {_LATER}")
-
-
-def _queue(q: QueueConfig) -> admin_pb2.Queue:
-    out = admin_pb2.Queue(
-        queue_id=q.id,
-        display_name=q.name,
-        skills=dict(q.skills),
-        strategy=_STRATEGIES[q.strategy],
-        ring_all_max=q.ring_all_max,
-        sl_threshold_ms=q.sl_threshold_ms,
-        short_abandon_ms=q.short_abandon_ms,
-        offer_timeout_ms=q.offer_timeout_ms,
-        wrapup_ms=q.wrapup_ms,
-        wrapup_until_done=q.wrapup_until_done,
-        no_answer=admin_pb2.NoAnswerPolicy(
-            reject_delay_ms=q.no_answer.reject_delay_ms,
-            timeout_delay_ms=q.no_answer.timeout_delay_ms,
-            max_misses=q.no_answer.max_misses,
-        ),
-        max_tier=q.max_tier,
-        prefer_lower_tier=q.prefer_lower_tier,
-        ttl_ms=q.ttl_ms,
-        aging_ms=q.aging_ms,
-        hours_id=q.hours or "",
-    )
-    for step in q.escalation:
-        s = out.escalation.add(after_ms=step.after_ms)
-        if step.lower_levels_by is not None:
-            s.lower_levels_by = step.lower_levels_by
-        if step.max_tier is not None:
-            s.max_tier = step.max_tier
-    if q.overflow is not None:
-        out.overflow.after_ms = q.overflow.after_ms
-        if q.overflow.queue:
-            out.overflow.queue_id = q.overflow.queue
-        if q.overflow.destination:
-            out.overflow.destination = q.overflow.destination
-    return out
-
-
-def _hours(tenant: TenantConfig) -> list[admin_pb2.Hours]:
-    out = []
-    for h in tenant.hours:
-        windows = [
-            admin_pb2.OpeningWindow(weekday=_WEEKDAYS[day], open_minute=a, close_minute=b)
-            for day, name in enumerate(WEEKDAYS)
-            for a, b in h.week.get(name, ())
-        ]
-        out.append(
-            admin_pb2.Hours(hours_id=h.id, display_name=h.id, time_zone=h.timezone, windows=windows)
-        )
-    return out
+# The roles a tenant admin may issue tokens for.
+_ISSUABLE = {v: k for k, v in _ROLES.items() if k is not Role.PLATFORM_ADMIN}
 
 
 class AdminService(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, shared: Shared) -> None:
+    def __init__(self, shared: Shared, registry: TenantRegistry) -> None:
         self._shared = shared
+        self._registry = registry
 
-    def _config(self) -> TenantConfig:
-        return self._shared.tenant().config
+    def _current(self) -> tuple[TenantConfig, int]:
+        tenant = self._shared.tenant()
+        return tenant.config, self._registry.get(tenant.id).version
+
+    async def _upsert(self, upsert: ac.Upsert, obj_id: str) -> tuple[TenantConfig, bool, int]:
+        """Puts ``upsert`` into the caller's tenant; gives the new configuration, whether the
+        object is new, and the new version."""
+        tenant = self._shared.tenant()
+        created = False
+
+        def build(current: TenantConfig) -> TenantConfig:
+            nonlocal created
+            table = tenant_raw(current)
+            where, created = upsert.place(table, obj_id)
+            try:
+                return parse_tenant(table, current.id)
+            except ConfigError as e:
+                raise upsert.refusal(e, join("tenants", current.id), where) from None
+
+        config, version = await self._registry.change(tenant.id, build, upsert.kind)
+        return config, created, version
 
     @guarded
     async def ListQueues(
         self, request: admin_pb2.ListQueuesRequest, context: Context
     ) -> admin_pb2.ListQueuesResponse:
-        queues = [_queue(q) for q in self._config().queues]
-        return admin_pb2.ListQueuesResponse(queues=queues, config_version=CONFIG_VERSION)
+        config, version = self._current()
+        queues = [ac.queue_message(q) for q in config.queues]
+        return admin_pb2.ListQueuesResponse(queues=queues, config_version=version)
 
     @guarded
     async def ListSkills(
         self, request: admin_pb2.ListSkillsRequest, context: Context
     ) -> admin_pb2.ListSkillsResponse:
-        skills = [
-            admin_pb2.Skill(skill_id=s, display_name=s) for s in sorted(self._config().skills)
-        ]
-        return admin_pb2.ListSkillsResponse(skills=skills, config_version=CONFIG_VERSION)
+        config, version = self._current()
+        skills = [ac.skill_message(s) for s in sorted(ac.skills_of(config), key=lambda s: s.id)]
+        return admin_pb2.ListSkillsResponse(skills=skills, config_version=version)
 
     @guarded
     async def ListAgents(
         self, request: admin_pb2.AdminServiceListAgentsRequest, context: Context
     ) -> admin_pb2.AdminServiceListAgentsResponse:
-        agents = []
-        for a in self._config().agents:
-            agent = admin_pb2.Agent(
-                agent_id=a.id,
-                display_name=a.name,
-                skills=dict(a.skills),
-                group_id=a.group or "",
-                tier=a.tier,
-                endpoint=a.endpoint or "",
-            )
-            for channel, n in a.capacity.items():
-                agent.capacity.add(channel=convert.CHANNEL_ENUM[channel], max_items=n)
-            agents.append(agent)
-        return admin_pb2.AdminServiceListAgentsResponse(
-            agents=agents, config_version=CONFIG_VERSION
-        )
+        config, version = self._current()
+        agents = [ac.agent_message(a) for a in config.agents]
+        return admin_pb2.AdminServiceListAgentsResponse(agents=agents, config_version=version)
 
     @guarded
     async def ListGroups(
         self, request: admin_pb2.ListGroupsRequest, context: Context
     ) -> admin_pb2.ListGroupsResponse:
-        groups = [
-            admin_pb2.Group(group_id=g.id, display_name=g.name, tier=g.tier)
-            for g in sorted(self._config().groups, key=lambda g: g.id)
-        ]
-        return admin_pb2.ListGroupsResponse(groups=groups, config_version=CONFIG_VERSION)
+        config, version = self._current()
+        groups = [ac.group_message(g) for g in sorted(config.groups, key=lambda g: g.id)]
+        return admin_pb2.ListGroupsResponse(groups=groups, config_version=version)
 
     @guarded
     async def ListHours(
         self, request: admin_pb2.ListHoursRequest, context: Context
     ) -> admin_pb2.ListHoursResponse:
-        hours = sorted(_hours(self._config()), key=lambda h: h.hours_id)
-        return admin_pb2.ListHoursResponse(hours=hours, config_version=CONFIG_VERSION)
+        config, version = self._current()
+        hours = [ac.hours_message(h) for h in sorted(config.hours, key=lambda h: h.id)]
+        return admin_pb2.ListHoursResponse(hours=hours, config_version=version)
 
     @guarded
     async def SeatReport(
         self, request: admin_pb2.SeatReportRequest, context: Context
     ) -> admin_pb2.SeatReportResponse:
         who = identity()
+        registry = self._registry
+        running = {t: tenant.config for t, tenant in registry.tenants.items()}
         out = []
-        for seats in seat_report(self._shared.config):
+        for seats in seat_report(registry.declared, registry.issued_entries(), running):
             if seats.tenant is None or (
                 who.role is not Role.PLATFORM_ADMIN and seats.tenant != who.tenant
             ):
@@ -203,64 +140,113 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
     async def UpsertQueue(
         self, request: admin_pb2.UpsertQueueRequest, context: Context
     ) -> admin_pb2.UpsertQueueResponse:
-        raise _unimplemented("UpsertQueue")
+        config, created, version = await self._upsert(
+            ac.queue_upsert(request.queue), request.queue.queue_id
+        )
+        queue = next(q for q in config.queues if q.id == request.queue.queue_id)
+        return admin_pb2.UpsertQueueResponse(
+            queue=ac.queue_message(queue), created=created, config_version=version
+        )
 
     @guarded
     async def UpsertSkill(
         self, request: admin_pb2.UpsertSkillRequest, context: Context
     ) -> admin_pb2.UpsertSkillResponse:
-        raise _unimplemented("UpsertSkill")
+        config, created, version = await self._upsert(
+            ac.skill_upsert(request.skill), request.skill.skill_id
+        )
+        skill = next(s for s in ac.skills_of(config) if s.id == request.skill.skill_id)
+        return admin_pb2.UpsertSkillResponse(
+            skill=ac.skill_message(skill), created=created, config_version=version
+        )
 
     @guarded
     async def UpsertAgent(
         self, request: admin_pb2.UpsertAgentRequest, context: Context
     ) -> admin_pb2.UpsertAgentResponse:
-        raise _unimplemented("UpsertAgent")
+        config, created, version = await self._upsert(
+            ac.agent_upsert(request.agent), request.agent.agent_id
+        )
+        agent = next(a for a in config.agents if a.id == request.agent.agent_id)
+        return admin_pb2.UpsertAgentResponse(
+            agent=ac.agent_message(agent), created=created, config_version=version
+        )
 
     @guarded
     async def UpsertGroup(
         self, request: admin_pb2.UpsertGroupRequest, context: Context
     ) -> admin_pb2.UpsertGroupResponse:
-        raise _unimplemented("UpsertGroup")
+        config, created, version = await self._upsert(
+            ac.group_upsert(request.group), request.group.group_id
+        )
+        group = next(g for g in config.groups if g.id == request.group.group_id)
+        return admin_pb2.UpsertGroupResponse(
+            group=ac.group_message(group), created=created, config_version=version
+        )
 
     @guarded
     async def UpsertHours(
         self, request: admin_pb2.UpsertHoursRequest, context: Context
     ) -> admin_pb2.UpsertHoursResponse:
-        raise _unimplemented("UpsertHours")
+        config, created, version = await self._upsert(
+            ac.hours_upsert(request.hours), request.hours.hours_id
+        )
+        hours = next(h for h in config.hours if h.id == request.hours.hours_id)
+        return admin_pb2.UpsertHoursResponse(
+            hours=ac.hours_message(hours), created=created, config_version=version
+        )
 
     @guarded
     async def ReloadConfig(
         self, request: admin_pb2.ReloadConfigRequest, context: Context
     ) -> admin_pb2.ReloadConfigResponse:
-        raise _unimplemented("ReloadConfig")
-
-
-class PlatformService(platform_pb2_grpc.PlatformServiceServicer):
-    def __init__(self, shared: Shared) -> None:
-        self._shared = shared
+        who = identity()
+        if who.role is not Role.PLATFORM_ADMIN:
+            self._shared.tenant()  # the caller's tenant runs
+        return await config_reload.reload(self._registry, who, request.dry_run)
 
     @guarded
-    async def ListTenants(
-        self, request: platform_pb2.ListTenantsRequest, context: Context
-    ) -> platform_pb2.ListTenantsResponse:
-        tenants = [
-            platform_pb2.Tenant(tenant_id=t.id, display_name=t.name)
-            for t in sorted(self._shared.config.tenants.values(), key=lambda t: t.id)
-        ]
-        return platform_pb2.ListTenantsResponse(tenants=tenants)
+    async def IssueToken(
+        self, request: admin_pb2.IssueTokenRequest, context: Context
+    ) -> admin_pb2.IssueTokenResponse:
+        tenant = self._shared.tenant()
+        name = require_id(request.name, "name")
+        role = _ISSUABLE.get(request.role)
+        if role is None:
+            raise invalid("role", "adapter, agent, supervisor, crm or admin")
+        agent_id = None
+        if role is Role.AGENT:
+            agent_id = require_id(request.agent_id, "agent_id")
+            known_agent(tenant, agent_id)
+        elif request.agent_id:
+            raise invalid("agent_id", "only agent tokens name an agent")
+        who = Identity(tenant.id, name, role, agent_id)
+        existing = self._registry.identity_named(tenant.id, name)
+        if existing is not None and existing != who:
+            raise Refusal(
+                grpc.StatusCode.ALREADY_EXISTS,
+                f"name {name!r}: already an account with role {existing.role}"
+                + (f" for agent {existing.agent_id!r}" if existing.agent_id else ""),
+                "name",
+            )
+        token, digest = await self._registry.issue_token(who)
+        return admin_pb2.IssueTokenResponse(token=token, token_hash=digest)
 
     @guarded
-    async def CreateTenant(
-        self, request: platform_pb2.CreateTenantRequest, context: Context
-    ) -> platform_pb2.CreateTenantResponse:
-        raise _unimplemented("CreateTenant")
-
-    @guarded
-    async def DeleteTenant(
-        self, request: platform_pb2.DeleteTenantRequest, context: Context
-    ) -> platform_pb2.DeleteTenantResponse:
-        raise _unimplemented("DeleteTenant")
+    async def RevokeTokens(
+        self, request: admin_pb2.RevokeTokensRequest, context: Context
+    ) -> admin_pb2.RevokeTokensResponse:
+        tenant = self._shared.tenant()
+        name = require_id(request.name, "name")
+        revoked = await self._registry.revoke_tokens(tenant.id, name)
+        if not revoked:
+            raise Refusal(
+                grpc.StatusCode.NOT_FOUND,
+                f"name {name!r}: no token issued through the API (acd.toml's tokens are"
+                " removed from the file)",
+                "name",
+            )
+        return admin_pb2.RevokeTokensResponse(revoked=revoked)
 
 
 class CrmService(crm_pb2_grpc.CrmServiceServicer):

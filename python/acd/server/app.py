@@ -1,10 +1,11 @@
 """The gRPC server: one ``AcdServer`` holds the journal, every tenant's runtime and grpc.aio.
 
-Lifecycle: ``start`` opens the journal in ``storage.data_dir``, recovers every tenant, binds the
-listen addresses (TLS / mutual TLS when configured) and reports SERVING on grpc.health.v1.
-``stop`` (``serve`` calls it on SIGTERM / SIGINT) turns health NOT_SERVING, ends the streams,
-stops accepting and lets unary RPCs in flight finish within the grace period, then stops the
-tenants (a final snapshot each) and closes the journal.
+Lifecycle: ``start`` opens the journal in ``storage.data_dir``, recovers every tenant (those of
+acd.toml and those created through the API: ``tenant_registry``), binds the listen addresses
+(TLS / mutual TLS when configured) and reports SERVING on grpc.health.v1. ``stop`` (``serve``
+calls it on SIGTERM / SIGINT) turns health NOT_SERVING, ends the streams, stops accepting and
+lets unary RPCs in flight finish within the grace period, then stops the tenants (a final
+snapshot each) and closes the journal.
 """
 
 from __future__ import annotations
@@ -25,15 +26,17 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-un
 from grpc_health.v1.health import aio as health_aio  # type: ignore[import-untyped]
 from grpc_reflection.v1alpha import reflection  # type: ignore[import-untyped]
 
-from acd.server.admin_service import AdminService, CrmService, PlatformService
+from acd.server.admin_service import AdminService, CrmService
 from acd.server.agent_service import AgentService
 from acd.server.config import Config
 from acd.server.interceptors import AuthInterceptor
 from acd.server.journal import Journal
+from acd.server.platform_service import PlatformService
 from acd.server.routing_service import RoutingService
 from acd.server.service_base import Shared
 from acd.server.supervision_service import SupervisionService
 from acd.server.tenant import Clock, Tenant
+from acd.server.tenant_registry import TenantRegistry
 from acd.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -89,7 +92,8 @@ def _credentials(config: Config) -> grpc.ServerCredentials | None:
 
 
 class AcdServer:
-    """``listen`` / ``data_dir`` override the config's (tests: port 0, a temporary dir)."""
+    """``listen`` / ``data_dir`` override the config's (tests: port 0, a temporary dir);
+    ``config_path`` is the file ``config`` was read from, which ReloadConfig reads again."""
 
     def __init__(
         self,
@@ -99,8 +103,10 @@ class AcdServer:
         data_dir: Path | None = None,
         clock: Clock | None = None,
         stats_period_s: float = 0.5,
+        config_path: Path | None = None,
     ) -> None:
         self.config = config
+        self.config_path = config_path
         self._listen = tuple(listen) if listen is not None else config.server.listen
         self._data_dir = data_dir if data_dir is not None else config.storage.data_dir
         self.clock = clock or Clock()
@@ -110,6 +116,7 @@ class AcdServer:
         self.health = health_aio.HealthServicer()
         self._server: aio.Server | None = None
         self._journal: Journal | None = None
+        self._registry: TenantRegistry | None = None
         self._shared: Shared | None = None
         self._stopped = asyncio.Event()
 
@@ -118,23 +125,31 @@ class AcdServer:
         assert self._journal is not None
         return self._journal
 
+    @property
+    def registry(self) -> TenantRegistry:
+        assert self._registry is not None
+        return self._registry
+
     async def start(self) -> None:
         self._data_dir.mkdir(parents=True, exist_ok=True)
         storage = self.config.storage
         self._journal = Journal(
             self._data_dir / JOURNAL_FILE, max_batch=storage.group_commit_max_batch
         )
-        for tenant_id, tenant_config in sorted(self.config.tenants.items()):
-            tenant = Tenant(tenant_config, self._journal, storage, self.clock, self._stats_period_s)
-            await tenant.start()
-            self.tenants[tenant_id] = tenant
-            log.info("tenant %s ready: %d live calls", tenant_id, len(tenant.live_calls))
+        registry = self._registry = TenantRegistry(
+            self.config,
+            self._journal,
+            storage,
+            self.clock,
+            self._stats_period_s,
+            self.config_path,
+        )
+        await registry.start()
+        self.tenants = registry.tenants  # the same dict: tenants created later show up here
         shared = self._shared = Shared(self.config, self.tenants, self.clock)
         s = self.config.server
         server = self._server = aio.server(
-            interceptors=[
-                AuthInterceptor(self.config.token_table(), s.rate_limit, s.max_concurrent_rpcs)
-            ],
+            interceptors=[AuthInterceptor(registry.tokens, s.rate_limit, s.max_concurrent_rpcs)],
             options=_options(self.config),
         )
         routing_pb2_grpc.add_RoutingServiceServicer_to_server(RoutingService(shared), server)
@@ -143,8 +158,8 @@ class AcdServer:
             SupervisionService(shared), server
         )
         crm_pb2_grpc.add_CrmServiceServicer_to_server(CrmService(shared), server)
-        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(shared), server)
-        platform_pb2_grpc.add_PlatformServiceServicer_to_server(PlatformService(shared), server)
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(shared, registry), server)
+        platform_pb2_grpc.add_PlatformServiceServicer_to_server(PlatformService(registry), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if s.reflection:
             names = (*SERVICE_NAMES, reflection.SERVICE_NAME, "grpc.health.v1.Health")
@@ -173,10 +188,10 @@ class AcdServer:
         await self.health.enter_graceful_shutdown()
         if self._shared is not None:
             self._shared.closing.set()
-        for tenant in self.tenants.values():
+        for tenant in list(self.tenants.values()):
             tenant.close_streams()
         await self._server.stop(grace_s)
-        for tenant in self.tenants.values():
+        for tenant in list(self.tenants.values()):
             await tenant.stop()
         if self._journal is not None:
             await self._journal.close()
@@ -213,9 +228,9 @@ def setup_logging(config: Config) -> None:
     root.propagate = False
 
 
-async def serve(config: Config, *, announce: bool = True) -> None:
+async def serve(config: Config, *, announce: bool = True, config_path: Path | None = None) -> None:
     """Runs the server until SIGTERM or SIGINT, then shuts it down gracefully."""
-    server = AcdServer(config)
+    server = AcdServer(config, config_path=config_path)
     await server.start()
     if announce:
         print(f"acd: serving on {', '.join(server.addresses)}", flush=True)
@@ -234,10 +249,11 @@ async def serve(config: Config, *, announce: bool = True) -> None:
     await server.stop()
 
 
-def run(config: Config) -> None:
-    """``acd serve``: the event loop is uvloop's."""
+def run(config: Config, config_path: Path | None = None) -> None:
+    """``acd serve``: the event loop is uvloop's. ``config_path``: the file ``config`` came
+    from (ReloadConfig reads it again; None for the bundled dev config)."""
     import uvloop
 
     setup_logging(config)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(serve(config))
+        runner.run(serve(config, config_path=config_path))

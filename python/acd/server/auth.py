@@ -22,8 +22,9 @@ to everyone. ``own`` = allowed, but only on the caller's own objects:
 | CrmService: GetScreenPop                                         | crm, supervisor, agent (own)  |
 | AdminService: UpsertQueue, ListQueues, UpsertSkill, ListSkills,  | admin                         |
 |   UpsertAgent, ListAgents, UpsertGroup, ListGroups, UpsertHours, |                               |
-|   ListHours, ReloadConfig                                        |                               |
-| AdminService: SeatReport                                         | admin, platform-admin         |
+|   ListHours, IssueToken, RevokeTokens                            |                               |
+| AdminService: ReloadConfig (platform-admin: every tenant),       | admin, platform-admin         |
+|   SeatReport                                                     |                               |
 | PlatformService: CreateTenant, DeleteTenant, ListTenants         | platform-admin                |
 | grpc.health.v1.Health: Check, Watch                              | everyone, no token needed     |
 | grpc.reflection ServerReflectionInfo (when reflection is on)     | every authenticated identity  |
@@ -38,6 +39,8 @@ What ``authorize`` cannot see, the services check per object:
   scanner learns nothing (grpcurl sends its ``-H`` headers with reflection requests too).
 
 ``python -m acd.server.auth`` prints a fresh token and the ``hash = ...`` line for acd.toml.
+Tokens also come from the API (``AdminService.IssueToken``, ``PlatformService.CreateTenant``):
+the journal keeps their hashes, and the live ``TokenTable`` is acd.toml's tokens plus those.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from acd.server.config import Config
+    from acd.server.config import Config, TenantConfig
 
 HASH_PREFIX = "sha256:"
 # gRPC metadata is small anyway; refusing longer strings bounds the hashing work per request.
@@ -115,6 +118,14 @@ class TokenTable:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def entries(self) -> list[TokenEntry]:
+        return list(self._entries.values())
+
+    def replace(self, entries: Iterable[TokenEntry]) -> None:
+        """Swaps in a new set of tokens (a reload, a token issued or revoked, a tenant
+        deleted); whoever holds this table sees them from the next request on."""
+        self._entries = {e.hash: e for e in entries}
+
     def authenticate(self, token: str | None) -> Identity | None:
         """The Identity of ``token``, or None for a missing, unknown or malformed one."""
         if not token or len(token) > MAX_TOKEN_CHARS:
@@ -160,10 +171,10 @@ POLICY: Mapping[str, frozenset[Role]] = {
     **_methods(
         "AdminService",
         "UpsertQueue ListQueues UpsertSkill ListSkills UpsertAgent ListAgents UpsertGroup"
-        " ListGroups UpsertHours ListHours ReloadConfig",
+        " ListGroups UpsertHours ListHours IssueToken RevokeTokens",
         _D,
     ),
-    **_methods("AdminService", "SeatReport", _D, _P),
+    **_methods("AdminService", "ReloadConfig SeatReport", _D, _P),
     **_methods("PlatformService", "CreateTenant DeleteTenant ListTenants", _P),
 }
 
@@ -206,16 +217,24 @@ class TenantSeats:
     agents: int
 
 
-def seat_report(config: Config) -> tuple[TenantSeats, ...]:
-    """Accounts per role per tenant (platform first, then tenants by id).
+def seat_report(
+    config: Config,
+    issued: Iterable[TokenEntry] = (),
+    tenants: Mapping[str, TenantConfig] | None = None,
+) -> tuple[TenantSeats, ...]:
+    """Accounts per role per tenant (platform first, then tenants by id): acd.toml's tokens
+    plus the ``issued`` ones, over ``tenants`` (default: acd.toml's) as they run now.
 
     An identity with several tokens (a rotation in progress) counts once in ``accounts``;
     ``agents`` counts the agents the tenant configures, with a token or not.
     """
+    tenants = config.tenants if tenants is None else tenants
     identities: dict[str | None, set[Identity]] = {None: set()}
-    identities.update({t: set() for t in config.tenants})
+    identities.update({t: set() for t in tenants})
     tokens: Counter[str | None] = Counter()
-    for entry in config.tokens:
+    for entry in (*config.tokens, *issued):
+        if entry.identity.tenant not in identities:
+            continue  # a tenant that is not running
         identities[entry.identity.tenant].add(entry.identity)
         tokens[entry.identity.tenant] += 1
     report = []
@@ -226,7 +245,7 @@ def seat_report(config: Config) -> tuple[TenantSeats, ...]:
                 tenant=tenant,
                 accounts={role: per_role[role] for role in Role},
                 tokens=tokens[tenant],
-                agents=len(config.tenants[tenant].agents) if tenant is not None else 0,
+                agents=len(tenants[tenant].agents) if tenant is not None else 0,
             )
         )
     return tuple(report)

@@ -6,6 +6,8 @@ id = "store"
 timezone = "Europe/Berlin"
 mon = ["08:00-12:00", "13:00-20:00"]
 sat = ["10:00-16:00"]          # a weekday left out is closed all day
+name = "Store hours"           # display name (default: the id)
+exceptions = { "2025-12-24" = ["08:00-12:00"], "2025-12-25" = [] }   # dates that differ
 ```
 
 The router has no clock and knows nothing of hours; the service consults them when a call
@@ -14,15 +16,17 @@ arrives (and the reports use them for "missed during business hours").
 
 from __future__ import annotations
 
+import datetime
 import re
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from acd.server.config_fields import ConfigError, Table, frozen, type_name
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-HOURS_KEYS = ("id", "timezone", *WEEKDAYS)
+HOURS_KEYS = ("id", "name", "timezone", *WEEKDAYS, "exceptions")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RANGE = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)")
 
 
@@ -33,6 +37,11 @@ class HoursConfig:
     id: str
     timezone: str
     week: Mapping[str, tuple[tuple[int, int], ...]]
+    name: str = ""
+    # Local date "YYYY-MM-DD" -> its ranges instead of the weekday's (none: closed all day).
+    exceptions: Mapping[str, tuple[tuple[int, int], ...]] = field(
+        default_factory=lambda: frozen({})
+    )
 
     def is_open(self, weekday: int, minute: int) -> bool:
         """Whether ``minute`` after local midnight on ``weekday`` (0 = Monday) is open."""
@@ -65,6 +74,19 @@ def _day(t: Table, day: str) -> tuple[tuple[int, int], ...]:
     return tuple(ranges)
 
 
+def _exceptions(t: Table) -> Mapping[str, tuple[tuple[int, int], ...]]:
+    raw = t.raw.get("exceptions", {})
+    dates = Table(raw, t.key("exceptions"), raw if isinstance(raw, dict) else ())
+    for date in dates.raw:
+        try:
+            valid = _DATE.fullmatch(date) is not None and bool(datetime.date.fromisoformat(date))
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ConfigError(dates.key(date), f"{date!r} is not a date 'YYYY-MM-DD'")
+    return frozen({date: _day(dates, date) for date in sorted(dates.raw)})
+
+
 def parse_hours(t: Table) -> HoursConfig:
     hours_id = t.ident("id")
     timezone = t.string("timezone")
@@ -76,4 +98,6 @@ def parse_hours(t: Table) -> HoursConfig:
         id=hours_id,
         timezone=timezone,
         week=frozen({day: _day(t, day) for day in WEEKDAYS if t.has(day)}),
+        name=t.string("name", hours_id),
+        exceptions=_exceptions(t),
     )

@@ -6,8 +6,9 @@ Durations are seconds in the file (``sl_threshold_s = 20``) and milliseconds in 
 tenant the router accepts.
 
 Keys (every one optional but ``id``; defaults as in ROUTING.md):
-- tenant: ``name``, ``seed``, ``dedup_window_s``, ``skills`` (the list of skill ids), and the
-  arrays of tables ``groups``, ``hours`` (config_hours), ``queues``, ``agents``.
+- tenant: ``name``, ``seed``, ``dedup_window_s``, ``skills`` (the skills: each a skill id, or a
+  table {``id``, ``name``, ``description``}), and the arrays of tables ``groups``, ``hours``
+  (config_hours), ``queues``, ``agents``.
 - group: ``id``, ``name``, ``tier`` (1 = first line). An agent's tier is its group's.
 - queue: ``id``, ``name``, ``skills`` {skill = min level}, ``strategy``, ``ring_all_max``,
   ``sl_threshold_s``, ``short_abandon_s``, ``offer_timeout_s``, ``wrapup`` (seconds or
@@ -15,8 +16,12 @@ Keys (every one optional but ``id``; defaults as in ROUTING.md):
   ``max_tier``, ``prefer_lower_tier``, ``escalation`` [{``after_s``, ``lower_levels_by``,
   ``max_tier``}], ``max_wait_s`` with ``overflow_queue`` or ``overflow_destination``, ``ttl_s``
   (time to live), ``aging_s``, ``hours``.
-- agent: ``id``, ``name``, ``group``, ``skills`` {skill = level 1..10}, ``capacity``
-  {channel = n}, ``endpoint`` (a URI the PBX rings, e.g. ``sip:anna@pbx.example``).
+- agent: ``id``, ``name``, ``group``, ``tier`` (overrides the group's; default: the group's, or
+  1), ``skills`` {skill = level 1..10}, ``capacity`` {channel = n}, ``endpoint`` (a URI the PBX
+  rings, e.g. ``sip:anna@pbx.example``).
+
+``config_raw.tenant_raw`` is the inverse of ``parse_tenant``: the runtime configuration is
+stored in this same shape and goes through this same validation (``acd.server.tenant_admin``).
 """
 
 from __future__ import annotations
@@ -52,6 +57,13 @@ CHANNELS = ("voice", "callback", "chat", "email", "messenger")
 MIN_LEVEL, MAX_LEVEL = 1, 10
 MAX_TIER = 255  # the router keeps tiers in a byte
 WRAPUP_UNTIL_DONE = "until-done"
+
+
+@dataclass(frozen=True, slots=True)
+class SkillConfig:
+    id: str
+    name: str
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +129,7 @@ class AgentConfig:
     skills: Mapping[str, int]
     capacity: Mapping[str, int]
     endpoint: str | None
+    own_tier: int | None = None  # the tier set on the agent itself (None: its group's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +143,8 @@ class TenantConfig:
     hours: tuple[HoursConfig, ...]
     queues: tuple[QueueConfig, ...]
     agents: tuple[AgentConfig, ...]
+    # Every skill of ``skills`` with its display name and description, in the same order.
+    skill_info: tuple[SkillConfig, ...] = ()
 
     def agent_ids(self) -> frozenset[str]:
         return frozenset(a.id for a in self.agents)
@@ -144,7 +159,8 @@ _QUEUE_KEYS = (
 )
 _NO_ANSWER_KEYS = ("reject_delay_s", "timeout_delay_s", "max_misses")
 _STEP_KEYS = ("after_s", "lower_levels_by", "max_tier")
-_AGENT_KEYS = ("id", "name", "group", "skills", "capacity", "endpoint")
+_AGENT_KEYS = ("id", "name", "group", "tier", "skills", "capacity", "endpoint")
+_SKILL_KEYS = ("id", "name", "description")
 
 
 def _levels(t: Table, name: str, skills: set[str]) -> Mapping[str, int]:
@@ -250,11 +266,13 @@ def _agent(t: Table, skills: set[str], groups: Mapping[str, GroupConfig]) -> Age
     endpoint = t.optional_string("endpoint")
     if endpoint is not None and (":" not in endpoint or any(c.isspace() for c in endpoint)):
         raise ConfigError(t.key("endpoint"), "expected a URI such as 'sip:alice@pbx.example'")
+    own_tier = t.integer("tier", 1, 1, MAX_TIER) if t.has("tier") else None
+    group_tier = groups[group].tier if group is not None else 1
     return AgentConfig(
         id=agent_id,
         name=t.string("name", agent_id),
         group=group,
-        tier=groups[group].tier if group is not None else 1,
+        tier=own_tier if own_tier is not None else group_tier,
         skills=_levels(t, "skills", skills),
         # A capacity table replaces the default as a whole, as in the router's own config.
         capacity=frozen(
@@ -263,14 +281,26 @@ def _agent(t: Table, skills: set[str], groups: Mapping[str, GroupConfig]) -> Age
             else {"voice": 1, "callback": 1}
         ),
         endpoint=endpoint,
+        own_tier=own_tier,
     )
+
+
+def _skill(raw: object, path: str) -> SkillConfig:
+    """A skill: its id alone, or a table with its display name and description."""
+    if not isinstance(raw, dict):
+        skill_id = check_id(path, raw)
+        return SkillConfig(skill_id, skill_id)
+    t = Table(raw, path, _SKILL_KEYS)
+    skill_id = t.ident("id")
+    return SkillConfig(skill_id, t.string("name", skill_id), t.string("description", ""))
 
 
 def parse_tenant(raw: object, tenant_id: str) -> TenantConfig:
     """Validates ``[tenants.<tenant_id>]`` and checks that the router accepts the result."""
     t = Table(raw, join("tenants", tenant_id), _TENANT_KEYS)
     skills_path = t.key("skills")
-    skill_list = [check_id(f"{skills_path}[{i}]", s) for i, s in enumerate(t.array("skills"))]
+    skill_info = tuple(_skill(s, f"{skills_path}[{i}]") for i, s in enumerate(t.array("skills")))
+    skill_list = [s.id for s in skill_info]
     skills = unique(((f"{skills_path}[{i}]", s) for i, s in enumerate(skill_list)), "skill")
 
     group_tables = t.tables("groups", _GROUP_KEYS)
@@ -315,6 +345,7 @@ def parse_tenant(raw: object, tenant_id: str) -> TenantConfig:
         hours=hours,
         queues=queues,
         agents=agents,
+        skill_info=skill_info,
     )
     try:
         Router(core_config_json(tenant))

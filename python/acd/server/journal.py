@@ -20,6 +20,15 @@ Tenants: every tenant has its own gap-free sequence (1, 2, 3, ...) and its own r
 here without touching the others. Moving a tenant: stop its router, ``export_tenant``,
 ``import_tenant`` there, ``delete_tenant`` here.
 
+Beside the commands, the same file keeps what the service needs to run a tenant that the router
+does not hold (``CONFIG_SCHEMA``): the tenant registry (every tenant the service runs, with its
+creation time), the tenant's stored configuration versions (``StoredConfig``: the full service
+configuration, router part included, and the seq of the ``configure`` entry that put it live)
+and the bearer tokens issued through the API (hashes only). They are per tenant like the rest,
+so export, import and delete carry them along. The ``tenants.config`` column stays the config
+the tenant's journal starts from (replay from seq 0 needs exactly that); the versions follow the
+journal's ``configure`` entries (``acd.server.tenant_admin``).
+
 Writes (appends, snapshots, pruning, import, delete) return futures and take their place in the
 writer's queue when called, not when awaited: calling ``append`` right after applying a command
 to the router, with no ``await`` in between, journals commands in the order the router saw them.
@@ -52,17 +61,49 @@ from acd.server.journal_format import (
 )
 
 __all__ = [
+    "CONFIG_SCHEMA",
+    "TENANT_TABLES",
     "Command",
     "CommitError",
     "CorruptEntryError",
+    "IssuedToken",
     "Journal",
     "JournalClosedError",
     "JournalError",
     "JournalStats",
     "Snapshot",
+    "StoredConfig",
 ]
 
 BUSY_TIMEOUT_MS = 10_000
+# Configuration versions kept per tenant (the newest; older ones only explain the past).
+KEEP_CONFIGS = 20
+
+CONFIG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tenant_registry (
+    tenant TEXT PRIMARY KEY,
+    created_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS configs (
+    tenant TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    seq INTEGER,
+    created_at_ms INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    PRIMARY KEY (tenant, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS issued_tokens (
+    tenant TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    agent TEXT,
+    created_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (tenant, hash)
+) WITHOUT ROWID;
+"""
+# Every per-tenant table: what export, import and delete carry.
+TENANT_TABLES = (*TABLES, "tenant_registry", "configs", "issued_tokens")
 
 
 class Snapshot(NamedTuple):
@@ -70,6 +111,27 @@ class Snapshot(NamedTuple):
 
     seq: int
     data: bytes
+
+
+class StoredConfig(NamedTuple):
+    """One version of a tenant's configuration. ``seq``: the journal entry (a ``configure``)
+    that put it live; 0 for the one the journal starts from; None while not (yet) live."""
+
+    version: int
+    seq: int | None
+    created_at_ms: int
+    text: str
+
+
+class IssuedToken(NamedTuple):
+    """A token issued through the API: its hash and the identity it stands for."""
+
+    tenant: str
+    hash: str
+    name: str
+    role: str
+    agent: str | None
+    created_at_ms: int
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -103,7 +165,7 @@ class Journal:
                 raise JournalError(f"{self._path}: SQLite refused WAL mode (got {mode!r})")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            conn.executescript(SCHEMA)
+            conn.executescript(SCHEMA + CONFIG_SCHEMA)
             last_seqs = {t: s for t, s in conn.execute("SELECT tenant, last_seq FROM tenants")}
         except BaseException:
             conn.close()
@@ -220,7 +282,7 @@ class Journal:
 
         def op(conn: sqlite3.Connection, last_seqs: dict[str, int]) -> None:
             with transaction(conn):
-                for table in TABLES:
+                for table in TENANT_TABLES:
                     conn.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant,))
             last_seqs.pop(tenant, None)
 
@@ -240,15 +302,164 @@ class Journal:
             except sqlite3.Error as e:
                 raise ValueError(f"{source}: {e}") from e
             try:
+                present = {
+                    name
+                    for (name,) in conn.execute(
+                        "SELECT name FROM source.sqlite_master WHERE type = 'table'"
+                    )
+                }
                 with transaction(conn):
-                    for table in TABLES:
-                        conn.execute(f"INSERT INTO main.{table} SELECT * FROM source.{table}")
+                    for table in TENANT_TABLES:
+                        if table in present:  # an export from before a table existed
+                            conn.execute(f"INSERT INTO main.{table} SELECT * FROM source.{table}")
             finally:
                 conn.execute("DETACH DATABASE source")
             last_seqs[tenant] = last
             return tenant
 
         return self._writer.submit_op(op)
+
+    # ---- tenants, configuration versions, issued tokens -------------------------------
+
+    def register_tenant(
+        self, tenant: str, created_at_ms: int, config_text: str, token: IssuedToken | None = None
+    ) -> asyncio.Future[bool]:
+        """Adds the tenant to the registry with its first configuration version (live from seq
+        0) and, optionally, a first issued token, in one transaction. Gives False, changing
+        nothing, if the tenant is registered already."""
+
+        def op(conn: sqlite3.Connection, last_seqs: dict[str, int]) -> bool:
+            with transaction(conn):
+                cursor = conn.execute(
+                    "INSERT INTO tenant_registry (tenant, created_at_ms) VALUES (?, ?)"
+                    " ON CONFLICT DO NOTHING",
+                    (tenant, created_at_ms),
+                )
+                if cursor.rowcount != 1:
+                    return False
+                conn.execute(
+                    "INSERT OR REPLACE INTO configs (tenant, version, seq, created_at_ms, config)"
+                    " VALUES (?, 1, 0, ?, ?)",
+                    (tenant, created_at_ms, config_text),
+                )
+                if token is not None:
+                    conn.execute(
+                        "INSERT INTO issued_tokens (tenant, hash, name, role, agent,"
+                        " created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                        token,
+                    )
+                return True
+
+        return self._writer.submit_op(op)
+
+    def put_config(self, tenant: str, stored: StoredConfig) -> asyncio.Future[None]:
+        """Stores a configuration version; refused (ValueError) if that version exists."""
+
+        def op(conn: sqlite3.Connection, last_seqs: dict[str, int]) -> None:
+            with transaction(conn):
+                try:
+                    conn.execute(
+                        "INSERT INTO configs (tenant, version, seq, created_at_ms, config)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        (tenant, *stored),
+                    )
+                except sqlite3.IntegrityError as e:
+                    raise ValueError(
+                        f"tenant {tenant!r} has config version {stored.version}"
+                    ) from e
+
+        return self._writer.submit_op(op)
+
+    def settle_config(self, tenant: str, version: int, seq: int | None) -> asyncio.Future[None]:
+        """Records the seq that put ``version`` live, or drops the version (``seq`` None: it
+        never went live); keeps the newest ``KEEP_CONFIGS`` versions."""
+
+        def op(conn: sqlite3.Connection, last_seqs: dict[str, int]) -> None:
+            with transaction(conn):
+                if seq is None:
+                    conn.execute(
+                        "DELETE FROM configs WHERE tenant = ? AND version = ?", (tenant, version)
+                    )
+                    return
+                conn.execute(
+                    "UPDATE configs SET seq = ? WHERE tenant = ? AND version = ?",
+                    (seq, tenant, version),
+                )
+                conn.execute(
+                    "DELETE FROM configs WHERE tenant = ? AND version <= ?",
+                    (tenant, version - KEEP_CONFIGS),
+                )
+
+        return self._writer.submit_op(op)
+
+    def issue_token(self, token: IssuedToken) -> asyncio.Future[None]:
+        def op(conn: sqlite3.Connection, last_seqs: dict[str, int]) -> None:
+            with transaction(conn):
+                conn.execute(
+                    "INSERT INTO issued_tokens (tenant, hash, name, role, agent, created_at_ms)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    token,
+                )
+
+        return self._writer.submit_op(op)
+
+    def revoke_tokens(self, tenant: str, name: str) -> asyncio.Future[int]:
+        """Deletes the tenant's issued tokens of identity ``name``; gives how many."""
+
+        def op(conn: sqlite3.Connection, last_seqs: dict[str, int]) -> int:
+            with transaction(conn):
+                cursor = conn.execute(
+                    "DELETE FROM issued_tokens WHERE tenant = ? AND name = ?", (tenant, name)
+                )
+                return cursor.rowcount
+
+        return self._writer.submit_op(op)
+
+    def registry(self) -> dict[str, int]:
+        """Every registered tenant and when it was created (ms)."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT tenant, created_at_ms FROM tenant_registry")
+            return {t: int(at) for t, at in rows}
+
+    def configs(self, tenant: str) -> list[StoredConfig]:
+        """The tenant's stored configuration versions, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT version, seq, created_at_ms, config FROM configs WHERE tenant = ?"
+                " ORDER BY version",
+                (tenant,),
+            )
+            return [StoredConfig(*row) for row in rows]
+
+    def issued_tokens(self) -> list[IssuedToken]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT tenant, hash, name, role, agent, created_at_ms FROM issued_tokens"
+                " ORDER BY tenant, created_at_ms, hash"
+            )
+            return [IssuedToken(*row) for row in rows]
+
+    def command_seqs(self, tenant: str, name: str, after: int = 0) -> list[int]:
+        """The seqs (> ``after``) of the tenant's entries that hold a command ``name``, alone
+        or inside a batch entry."""
+        # '["name",' cannot occur inside a JSON string (its quotes would be escaped), so only
+        # a command array matches; decoding confirms it.
+        marker = encode_command((name,))[:-1] + ","
+        out = []
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT seq, command FROM entries WHERE tenant = ? AND seq > ?"
+                " AND instr(command, ?) > 0 ORDER BY seq",
+                (tenant, after, marker),
+            )
+            for seq, text in rows:
+                entry = decode_command(text)
+                inner = [c for c in entry[1:] if type(c) is list] if entry[0] != name else []
+                if entry[0] == name or any(
+                    type(c) is list and c and c[0] == name for items in inner for c in items
+                ):
+                    out.append(seq)
+        return out
 
     # ---- reads ------------------------------------------------------------------------
 
@@ -313,7 +524,7 @@ class Journal:
         if Path(target).exists():
             raise FileExistsError(target)
         with closing(sqlite3.connect(target)) as out:
-            out.executescript(SCHEMA)
+            out.executescript(SCHEMA + CONFIG_SCHEMA)
         try:
             with self._read() as conn:
                 conn.execute("ATTACH DATABASE ? AS target", (target,))
@@ -331,7 +542,7 @@ class Journal:
             found = conn.execute("SELECT 1 FROM main.tenants WHERE tenant = ?", (tenant,))
             if found.fetchone() is None:
                 raise KeyError(f"no tenant {tenant!r} in this journal")
-            for table in TABLES:
+            for table in TENANT_TABLES:
                 conn.execute(
                     f"INSERT INTO target.{table} SELECT * FROM main.{table} WHERE tenant = ?",
                     (tenant,),

@@ -26,8 +26,10 @@ if _version_not_supported:
 
 
 class AdminServiceStub:
-    """The tenant's stored configuration. Upserts and lists work on the stored configuration and
-    return its new version; ReloadConfig validates it and applies it to the live router.
+    """The tenant's stored configuration. Every change is validated like acd.toml (errors are
+    INVALID_ARGUMENT naming the request field), applied to the live router (waiting calls and
+    agents' states are kept), journaled so a restart replays it, and bumps the tenant's
+    config_version.
     """
 
     def __init__(self, channel):
@@ -91,6 +93,16 @@ class AdminServiceStub:
                 request_serializer=acd_dot_v1_dot_admin__pb2.ReloadConfigRequest.SerializeToString,
                 response_deserializer=acd_dot_v1_dot_admin__pb2.ReloadConfigResponse.FromString,
                 _registered_method=True)
+        self.IssueToken = channel.unary_unary(
+                '/acd.v1.AdminService/IssueToken',
+                request_serializer=acd_dot_v1_dot_admin__pb2.IssueTokenRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_admin__pb2.IssueTokenResponse.FromString,
+                _registered_method=True)
+        self.RevokeTokens = channel.unary_unary(
+                '/acd.v1.AdminService/RevokeTokens',
+                request_serializer=acd_dot_v1_dot_admin__pb2.RevokeTokensRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_admin__pb2.RevokeTokensResponse.FromString,
+                _registered_method=True)
         self.SeatReport = channel.unary_unary(
                 '/acd.v1.AdminService/SeatReport',
                 request_serializer=acd_dot_v1_dot_admin__pb2.SeatReportRequest.SerializeToString,
@@ -99,8 +111,10 @@ class AdminServiceStub:
 
 
 class AdminServiceServicer:
-    """The tenant's stored configuration. Upserts and lists work on the stored configuration and
-    return its new version; ReloadConfig validates it and applies it to the live router.
+    """The tenant's stored configuration. Every change is validated like acd.toml (errors are
+    INVALID_ARGUMENT naming the request field), applied to the live router (waiting calls and
+    agents' states are kept), journaled so a restart replays it, and bumps the tenant's
+    config_version.
     """
 
     def UpsertQueue(self, request, context):
@@ -174,8 +188,25 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReloadConfig(self, request, context):
-        """Validates the stored configuration and applies it to the live router; waiting calls and
-        logged-in agents are kept.
+        """Re-reads the acd.toml the service was started with, validates all of it and applies the
+        caller's tenant section and tokens (a platform-admin token: every tenant, every token);
+        waiting calls and logged-in agents are kept. Removing a queue that holds calls or an
+        agent that is logged in is FAILED_PRECONDITION, and nothing changes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IssueToken(self, request, context):
+        """Issues a bearer token for an account of the caller's tenant (returned once; the service
+        keeps only its hash). Tokens of acd.toml are managed in the file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeTokens(self, request, context):
+        """Revokes every token issued through the API for one account of the caller's tenant.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -246,6 +277,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     request_deserializer=acd_dot_v1_dot_admin__pb2.ReloadConfigRequest.FromString,
                     response_serializer=acd_dot_v1_dot_admin__pb2.ReloadConfigResponse.SerializeToString,
             ),
+            'IssueToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueToken,
+                    request_deserializer=acd_dot_v1_dot_admin__pb2.IssueTokenRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_admin__pb2.IssueTokenResponse.SerializeToString,
+            ),
+            'RevokeTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeTokens,
+                    request_deserializer=acd_dot_v1_dot_admin__pb2.RevokeTokensRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_admin__pb2.RevokeTokensResponse.SerializeToString,
+            ),
             'SeatReport': grpc.unary_unary_rpc_method_handler(
                     servicer.SeatReport,
                     request_deserializer=acd_dot_v1_dot_admin__pb2.SeatReportRequest.FromString,
@@ -260,8 +301,10 @@ def add_AdminServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AdminService:
-    """The tenant's stored configuration. Upserts and lists work on the stored configuration and
-    return its new version; ReloadConfig validates it and applies it to the live router.
+    """The tenant's stored configuration. Every change is validated like acd.toml (errors are
+    INVALID_ARGUMENT naming the request field), applied to the live router (waiting calls and
+    agents' states are kept), journaled so a restart replays it, and bumps the tenant's
+    config_version.
     """
 
     @staticmethod
@@ -551,6 +594,60 @@ class AdminService:
             '/acd.v1.AdminService/ReloadConfig',
             acd_dot_v1_dot_admin__pb2.ReloadConfigRequest.SerializeToString,
             acd_dot_v1_dot_admin__pb2.ReloadConfigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.AdminService/IssueToken',
+            acd_dot_v1_dot_admin__pb2.IssueTokenRequest.SerializeToString,
+            acd_dot_v1_dot_admin__pb2.IssueTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.AdminService/RevokeTokens',
+            acd_dot_v1_dot_admin__pb2.RevokeTokensRequest.SerializeToString,
+            acd_dot_v1_dot_admin__pb2.RevokeTokensResponse.FromString,
             options,
             channel_credentials,
             insecure,

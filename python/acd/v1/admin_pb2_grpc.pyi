@@ -31,8 +31,10 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class AdminServiceStub:
-    """The tenant's stored configuration. Upserts and lists work on the stored configuration and
-    return its new version; ReloadConfig validates it and applies it to the live router.
+    """The tenant's stored configuration. Every change is validated like acd.toml (errors are
+    INVALID_ARGUMENT naming the request field), applied to the live router (waiting calls and
+    agents' states are kept), journaled so a restart replays it, and bumps the tenant's
+    config_version.
     """
 
     @_typing.overload
@@ -60,16 +62,26 @@ class AdminServiceStub:
     ListHours: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListHoursRequest, _admin_pb2.ListHoursResponse]
     """Lists the business-hours calendars."""
     ReloadConfig: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ReloadConfigRequest, _admin_pb2.ReloadConfigResponse]
-    """Validates the stored configuration and applies it to the live router; waiting calls and
-    logged-in agents are kept.
+    """Re-reads the acd.toml the service was started with, validates all of it and applies the
+    caller's tenant section and tokens (a platform-admin token: every tenant, every token);
+    waiting calls and logged-in agents are kept. Removing a queue that holds calls or an
+    agent that is logged in is FAILED_PRECONDITION, and nothing changes.
     """
+    IssueToken: _grpc.UnaryUnaryMultiCallable[_admin_pb2.IssueTokenRequest, _admin_pb2.IssueTokenResponse]
+    """Issues a bearer token for an account of the caller's tenant (returned once; the service
+    keeps only its hash). Tokens of acd.toml are managed in the file.
+    """
+    RevokeTokens: _grpc.UnaryUnaryMultiCallable[_admin_pb2.RevokeTokensRequest, _admin_pb2.RevokeTokensResponse]
+    """Revokes every token issued through the API for one account of the caller's tenant."""
     SeatReport: _grpc.UnaryUnaryMultiCallable[_admin_pb2.SeatReportRequest, _admin_pb2.SeatReportResponse]
     """Accounts per role per tenant (licensing)."""
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
-    """The tenant's stored configuration. Upserts and lists work on the stored configuration and
-    return its new version; ReloadConfig validates it and applies it to the live router.
+    """The tenant's stored configuration. Every change is validated like acd.toml (errors are
+    INVALID_ARGUMENT naming the request field), applied to the live router (waiting calls and
+    agents' states are kept), journaled so a restart replays it, and bumps the tenant's
+    config_version.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -94,15 +106,25 @@ class AdminServiceAsyncStub(AdminServiceStub):
     ListHours: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListHoursRequest, _admin_pb2.ListHoursResponse]  # type: ignore[assignment]
     """Lists the business-hours calendars."""
     ReloadConfig: _aio.UnaryUnaryMultiCallable[_admin_pb2.ReloadConfigRequest, _admin_pb2.ReloadConfigResponse]  # type: ignore[assignment]
-    """Validates the stored configuration and applies it to the live router; waiting calls and
-    logged-in agents are kept.
+    """Re-reads the acd.toml the service was started with, validates all of it and applies the
+    caller's tenant section and tokens (a platform-admin token: every tenant, every token);
+    waiting calls and logged-in agents are kept. Removing a queue that holds calls or an
+    agent that is logged in is FAILED_PRECONDITION, and nothing changes.
     """
+    IssueToken: _aio.UnaryUnaryMultiCallable[_admin_pb2.IssueTokenRequest, _admin_pb2.IssueTokenResponse]  # type: ignore[assignment]
+    """Issues a bearer token for an account of the caller's tenant (returned once; the service
+    keeps only its hash). Tokens of acd.toml are managed in the file.
+    """
+    RevokeTokens: _aio.UnaryUnaryMultiCallable[_admin_pb2.RevokeTokensRequest, _admin_pb2.RevokeTokensResponse]  # type: ignore[assignment]
+    """Revokes every token issued through the API for one account of the caller's tenant."""
     SeatReport: _aio.UnaryUnaryMultiCallable[_admin_pb2.SeatReportRequest, _admin_pb2.SeatReportResponse]  # type: ignore[assignment]
     """Accounts per role per tenant (licensing)."""
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
-    """The tenant's stored configuration. Upserts and lists work on the stored configuration and
-    return its new version; ReloadConfig validates it and applies it to the live router.
+    """The tenant's stored configuration. Every change is validated like acd.toml (errors are
+    INVALID_ARGUMENT naming the request field), applied to the live router (waiting calls and
+    agents' states are kept), journaled so a restart replays it, and bumps the tenant's
+    config_version.
     """
 
     @_abc_1.abstractmethod
@@ -191,9 +213,29 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_pb2.ReloadConfigRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.ReloadConfigResponse, _abc.Awaitable[_admin_pb2.ReloadConfigResponse]]:
-        """Validates the stored configuration and applies it to the live router; waiting calls and
-        logged-in agents are kept.
+        """Re-reads the acd.toml the service was started with, validates all of it and applies the
+        caller's tenant section and tokens (a platform-admin token: every tenant, every token);
+        waiting calls and logged-in agents are kept. Removing a queue that holds calls or an
+        agent that is logged in is FAILED_PRECONDITION, and nothing changes.
         """
+
+    @_abc_1.abstractmethod
+    def IssueToken(
+        self,
+        request: _admin_pb2.IssueTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.IssueTokenResponse, _abc.Awaitable[_admin_pb2.IssueTokenResponse]]:
+        """Issues a bearer token for an account of the caller's tenant (returned once; the service
+        keeps only its hash). Tokens of acd.toml are managed in the file.
+        """
+
+    @_abc_1.abstractmethod
+    def RevokeTokens(
+        self,
+        request: _admin_pb2.RevokeTokensRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.RevokeTokensResponse, _abc.Awaitable[_admin_pb2.RevokeTokensResponse]]:
+        """Revokes every token issued through the API for one account of the caller's tenant."""
 
     @_abc_1.abstractmethod
     def SeatReport(

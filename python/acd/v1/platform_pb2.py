@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x63\x64/v1/platform.proto\x12\x06\x61\x63\x64.v1\"H\n\x06Tenant\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x15\n\rcreated_at_ms\x18\x03 \x01(\x03\">\n\x13\x43reateTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"6\n\x14\x43reateTenantResponse\x12\x1e\n\x06tenant\x18\x01 \x01(\x0b\x32\x0e.acd.v1.Tenant\"(\n\x13\x44\x65leteTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"6\n\x14\x44\x65leteTenantResponse\x12\x1e\n\x06tenant\x18\x01 \x01(\x0b\x32\x0e.acd.v1.Tenant\"\x14\n\x12ListTenantsRequest\"6\n\x13ListTenantsResponse\x12\x1f\n\x07tenants\x18\x01 \x03(\x0b\x32\x0e.acd.v1.Tenant2\xef\x01\n\x0fPlatformService\x12I\n\x0c\x43reateTenant\x12\x1b.acd.v1.CreateTenantRequest\x1a\x1c.acd.v1.CreateTenantResponse\x12I\n\x0c\x44\x65leteTenant\x12\x1b.acd.v1.DeleteTenantRequest\x1a\x1c.acd.v1.DeleteTenantResponse\x12\x46\n\x0bListTenants\x12\x1a.acd.v1.ListTenantsRequest\x1a\x1b.acd.v1.ListTenantsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x63\x64/v1/platform.proto\x12\x06\x61\x63\x64.v1\"d\n\x06Tenant\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x15\n\rcreated_at_ms\x18\x03 \x01(\x03\x12\x1a\n\x12\x64\x65\x63lared_in_config\x18\x04 \x01(\x08\">\n\x13\x43reateTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"K\n\x14\x43reateTenantResponse\x12\x1e\n\x06tenant\x18\x01 \x01(\x0b\x32\x0e.acd.v1.Tenant\x12\x13\n\x0b\x61\x64min_token\x18\x02 \x01(\t\"(\n\x13\x44\x65leteTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"6\n\x14\x44\x65leteTenantResponse\x12\x1e\n\x06tenant\x18\x01 \x01(\x0b\x32\x0e.acd.v1.Tenant\"\x14\n\x12ListTenantsRequest\"6\n\x13ListTenantsResponse\x12\x1f\n\x07tenants\x18\x01 \x03(\x0b\x32\x0e.acd.v1.Tenant2\xef\x01\n\x0fPlatformService\x12I\n\x0c\x43reateTenant\x12\x1b.acd.v1.CreateTenantRequest\x1a\x1c.acd.v1.CreateTenantResponse\x12I\n\x0c\x44\x65leteTenant\x12\x1b.acd.v1.DeleteTenantRequest\x1a\x1c.acd.v1.DeleteTenantResponse\x12\x46\n\x0bListTenants\x12\x1a.acd.v1.ListTenantsRequest\x1a\x1b.acd.v1.ListTenantsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,19 +32,19 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'acd.v1.platform_pb2', _glob
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TENANT']._serialized_start=33
-  _globals['_TENANT']._serialized_end=105
-  _globals['_CREATETENANTREQUEST']._serialized_start=107
-  _globals['_CREATETENANTREQUEST']._serialized_end=169
-  _globals['_CREATETENANTRESPONSE']._serialized_start=171
-  _globals['_CREATETENANTRESPONSE']._serialized_end=225
-  _globals['_DELETETENANTREQUEST']._serialized_start=227
-  _globals['_DELETETENANTREQUEST']._serialized_end=267
-  _globals['_DELETETENANTRESPONSE']._serialized_start=269
-  _globals['_DELETETENANTRESPONSE']._serialized_end=323
-  _globals['_LISTTENANTSREQUEST']._serialized_start=325
-  _globals['_LISTTENANTSREQUEST']._serialized_end=345
-  _globals['_LISTTENANTSRESPONSE']._serialized_start=347
-  _globals['_LISTTENANTSRESPONSE']._serialized_end=401
-  _globals['_PLATFORMSERVICE']._serialized_start=404
-  _globals['_PLATFORMSERVICE']._serialized_end=643
+  _globals['_TENANT']._serialized_end=133
+  _globals['_CREATETENANTREQUEST']._serialized_start=135
+  _globals['_CREATETENANTREQUEST']._serialized_end=197
+  _globals['_CREATETENANTRESPONSE']._serialized_start=199
+  _globals['_CREATETENANTRESPONSE']._serialized_end=274
+  _globals['_DELETETENANTREQUEST']._serialized_start=276
+  _globals['_DELETETENANTREQUEST']._serialized_end=316
+  _globals['_DELETETENANTRESPONSE']._serialized_start=318
+  _globals['_DELETETENANTRESPONSE']._serialized_end=372
+  _globals['_LISTTENANTSREQUEST']._serialized_start=374
+  _globals['_LISTTENANTSREQUEST']._serialized_end=394
+  _globals['_LISTTENANTSRESPONSE']._serialized_start=396
+  _globals['_LISTTENANTSRESPONSE']._serialized_end=450
+  _globals['_PLATFORMSERVICE']._serialized_start=453
+  _globals['_PLATFORMSERVICE']._serialized_end=692
 # @@protoc_insertion_point(module_scope)

@@ -29,22 +29,26 @@ class Tenant(_message.Message):
     TENANT_ID_FIELD_NUMBER: _builtins.int
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
     CREATED_AT_MS_FIELD_NUMBER: _builtins.int
+    DECLARED_IN_CONFIG_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     """The tenant's id."""
     display_name: _builtins.str
     """Its display name."""
     created_at_ms: _builtins.int
     """When it was created."""
+    declared_in_config: _builtins.bool
+    """True for a tenant declared in acd.toml, false for one created through the API."""
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
         display_name: _builtins.str = ...,
         created_at_ms: _builtins.int = ...,
+        declared_in_config: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at_ms", b"created_at_ms", "display_name", b"display_name", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at_ms", b"created_at_ms", "declared_in_config", b"declared_in_config", "display_name", b"display_name", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -59,9 +63,11 @@ class CreateTenantRequest(_message.Message):
     TENANT_ID_FIELD_NUMBER: _builtins.int
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
-    """The new tenant's id; ALREADY_EXISTS if taken."""
+    """The new tenant's id: 1..63 of a-z, 0-9, '_', '-', starting with a letter or digit;
+    ALREADY_EXISTS if taken.
+    """
     display_name: _builtins.str
-    """Its display name."""
+    """Its display name; empty = the id."""
     def __init__(
         self,
         *,
@@ -83,6 +89,11 @@ class CreateTenantResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_FIELD_NUMBER: _builtins.int
+    ADMIN_TOKEN_FIELD_NUMBER: _builtins.int
+    admin_token: _builtins.str
+    """A bearer token with role admin in the new tenant (identity "admin"). It is returned only
+    here: the service keeps only its hash. AdminService.RevokeTokens revokes it.
+    """
     @_builtins.property
     def tenant(self) -> Global___Tenant:
         """The tenant created."""
@@ -91,10 +102,11 @@ class CreateTenantResponse(_message.Message):
         self,
         *,
         tenant: Global___Tenant | None = ...,
+        admin_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin_token", b"admin_token", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -57,14 +57,19 @@ class PlatformServiceServicer:
     """
 
     def CreateTenant(self, request, context):
-        """Creates a tenant with an empty configuration.
+        """Creates a tenant with an empty configuration, kept across restarts, and gives its first
+        admin token (once). Its admin then configures it (AdminService Upsert*) and issues the
+        other tokens (AdminService.IssueToken). ALREADY_EXISTS if the id is taken.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteTenant(self, request, context):
-        """Deletes a tenant: its router stops and its tokens stop working.
+        """Deletes a tenant created through the API: its router and streams stop, its journal data
+        and tokens are deleted, and its id can be created again. FAILED_PRECONDITION while it
+        holds live calls, and for a tenant declared in acd.toml (it would come back at the next
+        start: remove it from acd.toml and reload first).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

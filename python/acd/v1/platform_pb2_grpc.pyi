@@ -36,9 +36,16 @@ class PlatformServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> PlatformServiceAsyncStub: ...
     CreateTenant: _grpc.UnaryUnaryMultiCallable[_platform_pb2.CreateTenantRequest, _platform_pb2.CreateTenantResponse]
-    """Creates a tenant with an empty configuration."""
+    """Creates a tenant with an empty configuration, kept across restarts, and gives its first
+    admin token (once). Its admin then configures it (AdminService Upsert*) and issues the
+    other tokens (AdminService.IssueToken). ALREADY_EXISTS if the id is taken.
+    """
     DeleteTenant: _grpc.UnaryUnaryMultiCallable[_platform_pb2.DeleteTenantRequest, _platform_pb2.DeleteTenantResponse]
-    """Deletes a tenant: its router stops and its tokens stop working."""
+    """Deletes a tenant created through the API: its router and streams stop, its journal data
+    and tokens are deleted, and its id can be created again. FAILED_PRECONDITION while it
+    holds live calls, and for a tenant declared in acd.toml (it would come back at the next
+    start: remove it from acd.toml and reload first).
+    """
     ListTenants: _grpc.UnaryUnaryMultiCallable[_platform_pb2.ListTenantsRequest, _platform_pb2.ListTenantsResponse]
     """Lists the tenants."""
 
@@ -48,9 +55,16 @@ class PlatformServiceAsyncStub(PlatformServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateTenant: _aio.UnaryUnaryMultiCallable[_platform_pb2.CreateTenantRequest, _platform_pb2.CreateTenantResponse]  # type: ignore[assignment]
-    """Creates a tenant with an empty configuration."""
+    """Creates a tenant with an empty configuration, kept across restarts, and gives its first
+    admin token (once). Its admin then configures it (AdminService Upsert*) and issues the
+    other tokens (AdminService.IssueToken). ALREADY_EXISTS if the id is taken.
+    """
     DeleteTenant: _aio.UnaryUnaryMultiCallable[_platform_pb2.DeleteTenantRequest, _platform_pb2.DeleteTenantResponse]  # type: ignore[assignment]
-    """Deletes a tenant: its router stops and its tokens stop working."""
+    """Deletes a tenant created through the API: its router and streams stop, its journal data
+    and tokens are deleted, and its id can be created again. FAILED_PRECONDITION while it
+    holds live calls, and for a tenant declared in acd.toml (it would come back at the next
+    start: remove it from acd.toml and reload first).
+    """
     ListTenants: _aio.UnaryUnaryMultiCallable[_platform_pb2.ListTenantsRequest, _platform_pb2.ListTenantsResponse]  # type: ignore[assignment]
     """Lists the tenants."""
 
@@ -63,7 +77,10 @@ class PlatformServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _platform_pb2.CreateTenantRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_platform_pb2.CreateTenantResponse, _abc.Awaitable[_platform_pb2.CreateTenantResponse]]:
-        """Creates a tenant with an empty configuration."""
+        """Creates a tenant with an empty configuration, kept across restarts, and gives its first
+        admin token (once). Its admin then configures it (AdminService Upsert*) and issues the
+        other tokens (AdminService.IssueToken). ALREADY_EXISTS if the id is taken.
+        """
 
     @_abc_1.abstractmethod
     def DeleteTenant(
@@ -71,7 +88,11 @@ class PlatformServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _platform_pb2.DeleteTenantRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_platform_pb2.DeleteTenantResponse, _abc.Awaitable[_platform_pb2.DeleteTenantResponse]]:
-        """Deletes a tenant: its router stops and its tokens stop working."""
+        """Deletes a tenant created through the API: its router and streams stop, its journal data
+        and tokens are deleted, and its id can be created again. FAILED_PRECONDITION while it
+        holds live calls, and for a tenant declared in acd.toml (it would come back at the next
+        start: remove it from acd.toml and reload first).
+        """
 
     @_abc_1.abstractmethod
     def ListTenants(
