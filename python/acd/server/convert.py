@@ -3,7 +3,7 @@ messages, and acd.v1 enums to the router's words. No routing logic: only the map
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from acd.server.commands import RouterEvent
@@ -156,8 +156,58 @@ def waiting_call(info: Mapping[str, Any], position: int, now_ms: int) -> c.Waiti
     )
 
 
-def queue_stats(queue: QueueConfig, stats: Mapping[str, int], now_ms: int) -> c.QueueStats:
-    """Live figures of one queue. The interval / today KPIs come with the reports issue."""
+def queue_kpis(intervals: Sequence[Mapping[str, int]], start_ms: int, end_ms: int) -> c.QueueKpis:
+    """The KPIs (../shared/DESIGN.md) of the router's 15-minute counters whose interval starts
+    in [start_ms, end_ms). A ratio or mean with nothing to divide by is 0."""
+    total: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
+    longest = 0
+    for interval in intervals:
+        if start_ms <= interval["interval_start_ms"] < end_ms:
+            for key in _COUNTERS:
+                total[key] += interval[key]
+            longest = max(longest, interval["max_wait_ms"])
+    answered, abandoned = total["answered"], total["abandoned"]
+    short, offered = total["short_abandoned"], total["offered"]
+    within = total["answered_within_sl"]
+    return c.QueueKpis(
+        period_start_at_ms=start_ms,
+        period_end_at_ms=end_ms,
+        offered=offered,
+        answered=answered,
+        abandoned=abandoned,
+        short_abandoned=short,
+        overflowed=total["overflowed"],
+        expired=total["expired"],
+        sl_answered=_ratio(within, answered),
+        sl_offered=_ratio(within, answered + abandoned - short),
+        sl_with_abandons=_ratio(within + total["abandoned_within_sl"], answered + abandoned),
+        asa_ms=int(_ratio(total["wait_answered_ms"], answered)),
+        awt_ms=int(_ratio(total["wait_left_ms"], total["left"])),
+        aht_ms=int(_ratio(total["talk_ms"] + total["wrapup_ms"], total["completed"])),
+        abandon_rate=_ratio(abandoned - short, offered - short),
+        max_wait_ms=longest,
+    )
+
+
+_COUNTERS = (
+    *("offered", "answered", "abandoned", "short_abandoned", "answered_within_sl"),
+    *("abandoned_within_sl", "wait_answered_ms", "left", "wait_left_ms", "overflowed"),
+    *("expired", "completed", "talk_ms", "wrapup_ms"),
+)
+
+
+def _ratio(num: int, den: int) -> float:
+    return num / den if den > 0 else 0.0
+
+
+def queue_stats(
+    queue: QueueConfig,
+    stats: Mapping[str, int],
+    now_ms: int,
+    interval: c.QueueKpis | None = None,
+    today: c.QueueKpis | None = None,
+) -> c.QueueStats:
+    """Live figures of one queue, with the current interval's and today's KPIs."""
     agents = [
         c.AgentStateCount(state=state, count=int(stats.get(f"agents_{name}", 0)))
         for name, state in (
@@ -178,4 +228,6 @@ def queue_stats(queue: QueueConfig, stats: Mapping[str, int], now_ms: int) -> c.
         longest_wait_ms=int(stats.get("longest_wait_ms", 0)),
         agents=agents,
         sl_threshold_ms=queue.sl_threshold_ms,
+        interval=interval,
+        today=today,
     )

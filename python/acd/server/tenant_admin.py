@@ -31,14 +31,12 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from acd.server import convert
 from acd.server.commands import Refusal, refusal
 from acd.server.config import TenantConfig, core_config_json
 from acd.server.config_raw import dumps
 from acd.server.fanout import AgentOutbox
 from acd.server.journal import Journal, StoredConfig
 from acd.server.tenant import Tenant
-from acd.v1 import common_pb2
 
 log = logging.getLogger("acd.server")
 
@@ -54,16 +52,6 @@ class ManagedTenant:
     version_seq: int  # the seq of the configure entry that put ``version`` live (0: the start)
     created_at_ms: int
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
-def queue_stats_or_empty(tenant: Tenant, queue_id: str) -> common_pb2.QueueStats:
-    """The queue-stats figures of a queue; zeros for one a change removed after it was marked
-    for the next round of stats updates."""
-    now = tenant.clock.now()
-    queue = tenant.queues.get(queue_id)
-    if queue is None or queue_id not in tenant.router.queue_ids():
-        return common_pb2.QueueStats(queue_id=queue_id, at_ms=now)
-    return convert.queue_stats(queue, tenant.router.queue_stats(queue_id, now), now)
 
 
 def check_removals(tenant: Tenant, config: TenantConfig, where: str) -> None:

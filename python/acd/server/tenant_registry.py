@@ -34,13 +34,11 @@ from acd.server.commands import Refusal
 from acd.server.config import Config, StorageConfig, TenantConfig
 from acd.server.config_raw import dumps, loads
 from acd.server.config_tenant import parse_tenant
-from acd.server.fanout import StatsHub
 from acd.server.journal import IssuedToken, Journal, StoredConfig
 from acd.server.tenant import Clock, Tenant
 from acd.server.tenant_admin import (
     ManagedTenant,
     change_config,
-    queue_stats_or_empty,
     settle_pending,
 )
 
@@ -104,8 +102,6 @@ class TenantRegistry:
                 stored.version,
             )
         tenant = Tenant(config, self.journal, self._storage, self.clock, self._stats_period_s)
-        # Queue stats that survive a queue removed by a configuration change.
-        tenant.stats = StatsHub(lambda q: queue_stats_or_empty(tenant, q), self._stats_period_s)
         await tenant.start()
         self.tenants[tenant_id] = tenant
         self.managed[tenant_id] = ManagedTenant(tenant, stored.version, stored.seq or 0, created_at)
