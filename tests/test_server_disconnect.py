@@ -82,7 +82,7 @@ def test_offer_withdrawn_after_the_grace_kept_on_reconnect(tmp_path: Path) -> No
 
         revoked = adapter.until(_is("revoked", lost))
         assert revoked.revoked.agent_id == "ben"
-        assert revoked.revoked.reason == common_pb2.REVOKE_REASON_UNSPECIFIED  # "withdrawn"
+        assert revoked.revoked.reason == common_pb2.REVOKE_REASON_WITHDRAWN
         agents = _agents(s)
         assert agents["ben"] == (common_pb2.AGENT_STATE_NOT_READY, "disconnected")
         assert agents["anna"][0] == common_pb2.AGENT_STATE_RESERVED  # still ringing at anna

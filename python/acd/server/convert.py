@@ -57,6 +57,7 @@ REVOKE_REASONS: Mapping[str, c.RevokeReason.ValueType] = {
     "paused": c.REVOKE_REASON_PAUSED,
     "rejected": c.REVOKE_REASON_REJECTED,
     "timed-out": c.REVOKE_REASON_TIMED_OUT,
+    "withdrawn": c.REVOKE_REASON_WITHDRAWN,
 }
 ERROR_CODES = {
     "INVALID_ARGUMENT": c.ERROR_CODE_INVALID_ARGUMENT,

@@ -201,6 +201,10 @@ class _RevokeReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RevokeRe
     """The agent rejected the offer (a missed offer)."""
     REVOKE_REASON_TIMED_OUT: _RevokeReason.ValueType  # 8
     """The offer was not accepted before it expired (a missed offer)."""
+    REVOKE_REASON_WITHDRAWN: _RevokeReason.ValueType  # 9
+    """The service took it back, no miss counted: the agent's desktop was gone longer than the
+    reconnect grace period, or the service restarted while the offer was open.
+    """
 
 class RevokeReason(_RevokeReason, metaclass=_RevokeReasonEnumTypeWrapper):
     """Why an offer ended without the agent accepting it."""
@@ -223,6 +227,10 @@ REVOKE_REASON_REJECTED: RevokeReason.ValueType  # 7
 """The agent rejected the offer (a missed offer)."""
 REVOKE_REASON_TIMED_OUT: RevokeReason.ValueType  # 8
 """The offer was not accepted before it expired (a missed offer)."""
+REVOKE_REASON_WITHDRAWN: RevokeReason.ValueType  # 9
+"""The service took it back, no miss counted: the agent's desktop was gone longer than the
+reconnect grace period, or the service restarted while the offer was open.
+"""
 Global___RevokeReason: _TypeAlias = RevokeReason  # noqa: Y015
 
 class _ErrorCode:
