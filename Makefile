@@ -18,6 +18,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SEEDS ?= 10000
+CYCLES ?= 20
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -47,7 +48,7 @@ DEPS_STAMP := $(VENV)/.deps-installed
 BUILD_STAMP := $(VENV)/.native-built
 
 .PHONY: help test lint lint-rust lint-python test-rust stubtest test-python \
-	build run simulate bench bench-service sim-soak fmt clean protos protos-check
+	build run simulate bench bench-service sim-soak crash-test fmt clean protos protos-check
 
 help:
 	@echo 'make test      full CI run: lint, cargo test, build, stub check, pytest'
@@ -61,6 +62,7 @@ help:
 	@echo 'make bench     Python core-vs-reference comparison and cargo bench'
 	@echo 'make bench-service  the gRPC service against a bare echo server (quick run)'
 	@echo 'make sim-soak  randomized invariant simulation, SEEDS=$(SEEDS) seeds'
+	@echo 'make crash-test  kill acd serve under traffic CYCLES=$(CYCLES) times: nothing lost or doubled'
 	@echo 'make clean     remove .venv, target/ and every cache (back to a fresh clone)'
 
 # --- environment -------------------------------------------------------------------------
@@ -187,6 +189,12 @@ bench-service: $(BUILD_STAMP)
 # Pure Rust, no venv needed; release mode because thousands of seeds are slow in debug.
 sim-soak:
 	ACD_SIM_SEEDS=$(SEEDS) cargo test --release -p acd-core --test invariants $(CARGO_LOCKED) -- --nocapture
+
+# Kills `acd serve` with SIGKILL under traffic, CYCLES times, restarting it on the same data dir
+# each time (tests/crash_driver.py; `make test` runs 3 cycles of it). Prints the seed and one
+# summary line: cycles, acknowledged calls, lost, duplicated; fails on any loss or duplicate.
+crash-test: $(BUILD_STAMP)
+	$(BIN)/python tests/crash_driver.py --cycles $(CYCLES)
 
 # --- housekeeping ------------------------------------------------------------------------
 
