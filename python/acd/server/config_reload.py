@@ -102,6 +102,15 @@ async def reload(
             managed = registry.managed.get(tenant_id)
             config = new.tenants[tenant_id]
             if managed is not None and managed.tenant.config != config:
+                running = managed.tenant.config.seed
+                if config.seed != running:
+                    seed = join(join("tenants", tenant_id), "seed")
+                    raise Refusal(
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        f"{seed}: a running tenant keeps its seed ({running}; replay depends"
+                        " on it)",
+                        seed,
+                    )
                 check_removals(managed.tenant, config, join("tenants", tenant_id))
                 changes.append(tenant_id)
         warnings = [w for t in scope for w in warnings_of(new.tenants[t])]
