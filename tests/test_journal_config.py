@@ -110,3 +110,25 @@ def test_export_import_and_delete_carry_the_service_tables(tmp_path: Path) -> No
             assert journal.command_seqs("t1", "timeout") == [1]
 
     asyncio.run(main())
+
+
+def test_a_pending_version_settles_by_the_journal_at_the_next_start(tmp_path: Path) -> None:
+    """A crash between storing a version and settling it: live if its configure entry was
+    committed (after the previous version's), dropped otherwise."""
+    from acd.server.tenant_admin import settle_pending
+
+    async def main() -> None:
+        async with Journal(tmp_path / "j.sqlite3") as journal:
+            await journal.register_tenant("t1", 1, "v1")
+            await journal.append("t1", ("timeout", 1))
+            await journal.put_config("t1", StoredConfig(2, None, 2, "v2"))
+            await journal.append("t1", ("batch", [["timeout", 2], ["configure", "{}", 2]]))
+            live = await settle_pending(journal, "t1")
+            assert live == StoredConfig(2, 2, 2, "v2")
+            await journal.put_config("t1", StoredConfig(3, None, 3, "v3"))
+            await journal.append("t1", ("timeout", 3))  # the configure never made it
+            assert await settle_pending(journal, "t1") == live
+            assert [c.version for c in journal.configs("t1")] == [1, 2]
+            assert await settle_pending(journal, "t2") is None
+
+    asyncio.run(main())

@@ -114,8 +114,10 @@ async def apply_config(tenant: Tenant, config: TenantConfig, where: str) -> None
     """Applies ``config`` to the running tenant through its command path (journaled, committed,
     events published); a refusal raises :class:`Refusal` and changes nothing."""
     before = tenant.config
+    if tenant.failed is not None:
+        raise Refusal(grpc.StatusCode.UNAVAILABLE, f"tenant {tenant.id!r}: {tenant.failed}")
     check_removals(tenant, config, where)
-    _set_maps(tenant, config)
+    _set_maps(tenant, config)  # from here to the router's apply: no await
     outcome = await tenant.execute([(CONFIGURE, core_config_json(config), tenant.clock.now())])
     errors = [e for e in outcome.events if e.kind == "error"]
     if errors:
