@@ -2,9 +2,8 @@
 
 Within the tenant's ``disconnect_grace_s`` nothing happens: a desktop that resumes its stream
 keeps its offer and is not sent it again. After the grace the service withdraws the offer
-(revoke reason "withdrawn", reported as unspecified in acd.v1; the agent becomes not ready
-"disconnected") and the call goes back to its place in line, ahead of calls that arrived after
-it, to be offered to the next Ready agent.
+(REVOKE_REASON_WITHDRAWN; the agent becomes not ready "disconnected") and the call goes back to
+its place in line, ahead of calls that arrived after it, to be offered to the next Ready agent.
 
 Two agents disconnect one after the other with the same grace; only ben stays away. Ben's
 withdrawal therefore comes after anna's grace has run out, which is how the test knows, without
