@@ -259,3 +259,30 @@ def test_tenants_do_not_see_each_other(tmp_path: Path) -> None:
                 )
             )
             assert e.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_delete_waits_until_no_call_is_live(tmp_path: Path) -> None:
+    from test_server_admin import _router_takes_configure, upsert
+
+    if not _router_takes_configure():
+        pytest.skip("the router has no configure command yet")
+    with running(tmp_path) as (_, s):
+        admin = create(s, "kiosk").admin_token
+        upsert(s, "skill", admin, skill_id="sales")
+        upsert(s, "queue", admin, queue_id="sales", skills={"sales": 1})
+        pbx = issue(s, admin, "pbx", admin_pb2.ROLE_ADAPTER).token
+        enqueue = routing_pb2.EnqueueCallRequest()
+        enqueue.call.call_id, enqueue.call.queue_id = "k1", "sales"
+        s.routing.EnqueueCall(enqueue, metadata=md(pbx), timeout=T)
+        e = error_of(lambda: delete(s, "kiosk"))
+        assert e.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "1 live call" in (e.details() or "")
+        assert list_queues(s, admin).config_version == 3  # still there, untouched
+        cancel = routing_pb2.CancelCallRequest(call_id="k1")
+        s.routing.CancelCall(cancel, metadata=md(pbx), timeout=T)
+        delete(s, "kiosk")
+        again = create(s, "kiosk").admin_token  # its journal data went with it
+        assert (list(list_queues(s, again).queues), list_queues(s, again).config_version) == (
+            [],
+            1,
+        )
