@@ -11,8 +11,9 @@ Starts two servers as subprocesses on loopback, each on its own free port:
   handler and a bidirectional one returning the request bytes, no protobuf work at all.
 
 Then drives both from this process (uvloop, grpc.aio, ``acd.client``):
-1. lifecycles: agents each on their own StreamOffers stream, the adapter on AdapterStream;
-   enqueue -> offer -> accept -> end (adapter) -> wrap-up done, closed loop, calls/s;
+1. lifecycles: agents each on their own Session (a desktop's one stream: its commands in,
+   its offers and state out), the adapter on AdapterStream; enqueue -> offer -> accept ->
+   end (adapter) -> wrap-up done, closed loop, calls/s;
 2. offer latency at half that rate (open loop), p50/p99 from sending the enqueue to the offer
    on the agent's stream, and from the enqueue's acknowledgement to the offer. The service
    publishes the offer and acknowledges the enqueue after the same journal commit, and the
@@ -54,7 +55,7 @@ from typing import Any
 import grpc
 import uvloop
 
-from acd.client import AcdClient, AdapterStream, ServiceError, connect, make_call
+from acd.client import AcdClient, AdapterStream, AgentSession, ServiceError, connect, make_call
 from acd.v1 import routing_pb2
 from service_servers import (
     ADAPTER_TOKEN,
@@ -237,31 +238,35 @@ class Lifecycles:
         await gate.acquire()
         held = True
         try:
-            if answer:
-                await client.login(me)
-            async with client.stream_offers(me) as messages:
+            if answer:  # a desktop: commands and events on one Session
+                async with client.agent_session(me) as desktop:
+                    await desktop.login()
+                    async for event in desktop.events():
+                        kind = event.WhichOneof("event")
+                        if kind == "snapshot" and held:
+                            await desktop.set_ready()
+                            self.streaming += 1
+                            gate.release()
+                            held = False
+                        elif kind == "offer":
+                            await self._handle(desktop, event.offer.offer.call_id)
+                return
+            async with client.stream_offers(me) as messages:  # only holds its offer stream
                 async for message in messages:
-                    kind = message.WhichOneof("event")
-                    if kind == "snapshot":
-                        if answer:
-                            await client.set_ready(me)
+                    if message.WhichOneof("event") == "snapshot":
                         self.streaming += 1
                         gate.release()
                         held = False
-                        for offer in message.snapshot.open_offers:
-                            await self._handle(client, me, offer.offer.call_id)
-                    elif kind == "offer":
-                        await self._handle(client, me, message.offer.offer.call_id)
         finally:
             if held:
                 gate.release()
 
-    async def _handle(self, client: AcdClient, me: str, call_id: str) -> None:
+    async def _handle(self, desktop: AgentSession, call_id: str) -> None:
         self.offered_at.setdefault(call_id, time.perf_counter())
         try:
-            await client.accept_offer(me, call_id)
+            await desktop.accept_offer(call_id)
             await self.adapter.end_call(call_id)
-            await client.finish_wrap_up(me, call_id, disposition="bench")
+            await desktop.finish_wrap_up(call_id, disposition="bench")
         except ServiceError:
             self.errors += 1
             return

@@ -47,6 +47,7 @@ EXPECTED: dict[str, set[Role]] = {
     "/acd.v1.AgentService/Logout": {G},
     "/acd.v1.AgentService/SetState": {G},
     "/acd.v1.AgentService/StreamOffers": {G},
+    "/acd.v1.AgentService/Session": {G},
     "/acd.v1.AgentService/AcceptOffer": {G},
     "/acd.v1.AgentService/RejectOffer": {G},
     "/acd.v1.AgentService/FinishWrapUp": {G},

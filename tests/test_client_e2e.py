@@ -196,6 +196,37 @@ def test_adapter_stream_acks_commands_and_reports_decisions(target: str) -> None
     run(target, scenario)
 
 
+def test_an_agent_session_carries_commands_and_events_on_one_stream(target: str) -> None:
+    async def scenario(adapter: AcdClient) -> None:
+        ben = adapter.with_token("e2e-ben")
+        async with ben.agent_session("ben") as desktop:
+            events = aiter(desktop.events())
+            assert (await next_event(events, "snapshot")).snapshot.agent.agent_id == "ben"
+            assert (await desktop.login()).state == common_pb2.AGENT_STATE_NOT_READY
+            assert (await desktop.set_ready()).state == common_pb2.AGENT_STATE_READY
+            await adapter.enqueue_call("session-1", "sales", caller="+4930222")
+            offer = (await next_event(events, "offer")).offer
+            assert offer.screen_pop.caller_number == "+4930222"
+            connected = await desktop.accept_offer("session-1")
+            assert (connected.call_id, connected.agent_id) == ("session-1", "ben")
+            with pytest.raises(ServiceError) as refused:
+                await desktop.accept_offer("session-1")  # already connected
+            assert refused.value.code is grpc.StatusCode.FAILED_PRECONDITION
+            await adapter.end_call("session-1")
+            after = await desktop.finish_wrap_up("session-1", disposition="sale")
+            assert after.state == common_pb2.AGENT_STATE_READY
+            assert (await desktop.logout()).state == common_pb2.AGENT_STATE_LOGGED_OUT
+            last = desktop.last_sequence
+        # A second session resumes after the last event the first one saw: nothing missed.
+        async with ben.agent_session("ben", last_sequence=last) as again:
+            await again.login()
+            resumed = await next_event(aiter(again.events()), "state_changed")
+            assert resumed.sequence == last + 1
+            await again.logout()
+
+    run(target, scenario)
+
+
 def test_refusals_surface_as_service_errors_with_their_status(target: str) -> None:
     async def scenario(adapter: AcdClient) -> None:
         anna = adapter.with_token("e2e-anna")

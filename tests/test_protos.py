@@ -47,6 +47,7 @@ EXPECTED_METHODS: dict[str, set[str]] = {
         "Logout",
         "SetState",
         "StreamOffers",
+        "Session",
         "AcceptOffer",
         "RejectOffer",
         "FinishWrapUp",
@@ -81,6 +82,7 @@ EXPECTED_METHODS: dict[str, set[str]] = {
 EXPECTED_STREAMING: dict[tuple[str, str], tuple[bool, bool]] = {
     ("RoutingService", "AdapterStream"): (True, True),
     ("AgentService", "StreamOffers"): (False, True),
+    ("AgentService", "Session"): (True, True),
     ("SupervisionService", "StreamQueueStats"): (False, True),
     ("SupervisionService", "StreamAlerts"): (False, True),
 }

@@ -103,6 +103,13 @@ def _calls(s: Stubs) -> dict[str, Callable[[Any], object]]:
                 agent_pb2.StreamOffersRequest(agent_id=anna), metadata=m, timeout=STREAM_S
             )
         ),
+        "/acd.v1.AgentService/Session": lambda m: _first(
+            a.Session(
+                iter([agent_pb2.SessionRequest(open=agent_pb2.StreamOffersRequest(agent_id=anna))]),
+                metadata=m,
+                timeout=STREAM_S,
+            )
+        ),
         "/acd.v1.AgentService/AcceptOffer": lambda m: a.AcceptOffer(
             agent_pb2.AcceptOfferRequest(agent_id=anna, call_id=x), metadata=m, timeout=T
         ),

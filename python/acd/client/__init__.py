@@ -10,6 +10,8 @@ async with connect("127.0.0.1:50051", "dev-adapter") as adapter:
         async for decision in stream.decisions(): ...
     anna = adapter.with_token("dev-agent-anna")           # same channel, another identity
     await anna.login("anna"); await anna.set_ready("anna")
+    async with anna.agent_session("anna") as desktop:     # commands and events, one stream
+        async for event in desktop.events(): ...          # desktop.accept_offer(call_id)
     async with anna.stream_offers("anna", reconnect=True) as offers:
         async for message in offers:                      # resumable: offers.last_sequence
             if message.WhichOneof("event") == "offer":
@@ -22,6 +24,7 @@ of them that is the answer. Every failure is a ``ServiceError`` carrying the gRP
 """
 
 from acd.client.adapter_stream import AdapterStream
+from acd.client.agent_session import AgentSession
 from acd.client.calls import CallFields, ChannelArg, make_call
 from acd.client.client import AcdClient, TlsOptions, connect
 from acd.client.errors import ServiceError
@@ -30,6 +33,7 @@ from acd.client.streams import ResumableStream
 __all__ = [
     "AcdClient",
     "AdapterStream",
+    "AgentSession",
     "CallFields",
     "ChannelArg",
     "ResumableStream",

@@ -10,6 +10,7 @@ from typing import Literal, TypeAlias
 
 import grpc
 
+from acd.client.agent_session import AgentSession
 from acd.client.connection import Connection
 from acd.client.streams import ResumableStream
 from acd.v1 import agent_pb2, common_pb2
@@ -69,6 +70,15 @@ class AgentMethods(Connection):
             return self._agents.StreamOffers(request, metadata=self.metadata)
 
         return ResumableStream(open_stream, last_sequence=last_sequence, reconnect=reconnect)
+
+    def agent_session(
+        self, agent_id: str, *, last_sequence: int = 0, keep_events: bool = True
+    ) -> AgentSession:
+        """Opens the agent's bidirectional ``Session`` (call from a coroutine; close it after):
+        its commands and its events on one stream; ``last_sequence`` resumes after an event
+        of an earlier session or stream."""
+        call = self._agents.Session(metadata=self.metadata)
+        return AgentSession(call, agent_id, last_sequence=last_sequence, keep_events=keep_events)
 
     async def accept_offer(self, agent_id: str, call_id: str) -> common_pb2.CallConnected:
         """Accepts an offer; the call is connected to the agent."""

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from acd.server.agent_session import agent_events, run_session
 from acd.server.commands import Refusal
 from acd.server.service_base import (
     Context,
@@ -27,18 +28,12 @@ from acd.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 _AGENT_FIELDS = {"reason": "reason_code"}
 
 
-def agent_snapshot(tenant: Tenant, agent_id: str) -> agent_pb2.AgentSnapshot:
-    return agent_pb2.AgentSnapshot(
-        agent=tenant.agent_status(agent_id),
-        open_offers=list(tenant.open_offers.get(agent_id, {}).values()),
-    )
-
-
 class AgentService(agent_pb2_grpc.AgentServiceServicer):
     def __init__(self, shared: Shared) -> None:
         self._shared = shared
 
-    def _agent(self, agent_id: str) -> Tenant:
+    def agent_tenant(self, agent_id: str) -> Tenant:
+        """The caller's tenant, once ``agent_id`` is known there and the caller may act for it."""
         own_agent(agent_id)
         tenant = self._shared.tenant()
         known_agent(tenant, agent_id)
@@ -48,7 +43,10 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
     async def Login(
         self, request: agent_pb2.LoginRequest, context: Context
     ) -> agent_pb2.LoginResponse:
-        tenant = self._agent(request.agent_id)
+        return await self.login(request)
+
+    async def login(self, request: agent_pb2.LoginRequest) -> agent_pb2.LoginResponse:
+        tenant = self.agent_tenant(request.agent_id)
         if request.endpoint and (":" not in request.endpoint or " " in request.endpoint):
             raise invalid("endpoint", "expected a URI such as 'sip:anna@pbx.example'")
         await tenant.run(("login", request.agent_id, tenant.clock.now()))
@@ -60,7 +58,10 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
     async def Logout(
         self, request: agent_pb2.LogoutRequest, context: Context
     ) -> agent_pb2.LogoutResponse:
-        tenant = self._agent(request.agent_id)
+        return await self.logout(request)
+
+    async def logout(self, request: agent_pb2.LogoutRequest) -> agent_pb2.LogoutResponse:
+        tenant = self.agent_tenant(request.agent_id)
         await tenant.run(("logout", request.agent_id, tenant.clock.now()))
         return agent_pb2.LogoutResponse(agent=tenant.agent_status(request.agent_id))
 
@@ -68,7 +69,10 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
     async def SetState(
         self, request: agent_pb2.SetStateRequest, context: Context
     ) -> agent_pb2.SetStateResponse:
-        tenant = self._agent(request.agent_id)
+        return await self.set_state(request)
+
+    async def set_state(self, request: agent_pb2.SetStateRequest) -> agent_pb2.SetStateResponse:
+        tenant = self.agent_tenant(request.agent_id)
         now = tenant.clock.now()
         if request.availability == agent_pb2.AVAILABILITY_READY:
             await tenant.run(("ready", request.agent_id, now))
@@ -83,33 +87,27 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         self, request: agent_pb2.StreamOffersRequest, context: Context
     ) -> AsyncIterator[agent_pb2.StreamOffersResponse]:
         try:
-            tenant = self._agent(request.agent_id)
+            tenant = self.agent_tenant(request.agent_id)
         except Refusal as r:
             await context.abort(r.code, r.message)
-        outbox = tenant.outboxes[request.agent_id]
-        outbox.streams += 1
-        try:
-            cursor = request.last_sequence
-            while not outbox.closed:
-                if not outbox.can_resume(cursor):
-                    # Taken now, shown once everything in it is committed.
-                    snapshot = agent_snapshot(tenant, request.agent_id)
-                    cursor = outbox.next_sequence()
-                    await tenant.committed_view()
-                    yield agent_pb2.StreamOffersResponse(sequence=cursor, snapshot=snapshot)
-                async for message in outbox.follow(cursor):
-                    cursor = message.sequence
-                    yield message
-        finally:
-            outbox.streams -= 1
-            if outbox.streams == 0:
-                tenant.stream_closed(request.agent_id)
+        async for message in agent_events(tenant, request.agent_id, request.last_sequence):
+            yield message
+
+    def Session(
+        self, request_iterator: AsyncIterator[agent_pb2.SessionRequest], context: Context
+    ) -> AsyncIterator[agent_pb2.SessionResponse]:
+        return run_session(self, request_iterator, context)
 
     @guarded
     async def AcceptOffer(
         self, request: agent_pb2.AcceptOfferRequest, context: Context
     ) -> agent_pb2.AcceptOfferResponse:
-        tenant = self._agent(request.agent_id)
+        return await self.accept_offer(request)
+
+    async def accept_offer(
+        self, request: agent_pb2.AcceptOfferRequest
+    ) -> agent_pb2.AcceptOfferResponse:
+        tenant = self.agent_tenant(request.agent_id)
         who = own_agent(request.agent_id)
         require_id(request.call_id, "call_id")
         own_call(tenant, who, request.call_id)
@@ -134,7 +132,12 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
     async def RejectOffer(
         self, request: agent_pb2.RejectOfferRequest, context: Context
     ) -> agent_pb2.RejectOfferResponse:
-        tenant = self._agent(request.agent_id)
+        return await self.reject_offer(request)
+
+    async def reject_offer(
+        self, request: agent_pb2.RejectOfferRequest
+    ) -> agent_pb2.RejectOfferResponse:
+        tenant = self.agent_tenant(request.agent_id)
         who = own_agent(request.agent_id)
         require_id(request.call_id, "call_id")
         own_call(tenant, who, request.call_id)
@@ -145,9 +148,14 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
     async def FinishWrapUp(
         self, request: agent_pb2.FinishWrapUpRequest, context: Context
     ) -> agent_pb2.FinishWrapUpResponse:
+        return await self.finish_wrap_up(request)
+
+    async def finish_wrap_up(
+        self, request: agent_pb2.FinishWrapUpRequest
+    ) -> agent_pb2.FinishWrapUpResponse:
         """The disposition and notes are checked but not yet stored: the call record (report
         store) that keeps them comes with the reports issue."""
-        tenant = self._agent(request.agent_id)
+        tenant = self.agent_tenant(request.agent_id)
         who = own_agent(request.agent_id)
         require_id(request.call_id, "call_id")
         if len(request.disposition_code) > 64:
@@ -161,7 +169,10 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
     async def PickCall(
         self, request: agent_pb2.PickCallRequest, context: Context
     ) -> agent_pb2.PickCallResponse:
-        tenant = self._agent(request.agent_id)
+        return await self.pick_call(request)
+
+    async def pick_call(self, request: agent_pb2.PickCallRequest) -> agent_pb2.PickCallResponse:
+        tenant = self.agent_tenant(request.agent_id)
         require_id(request.call_id, "call_id")
         outcome = await tenant.run(("pick", request.agent_id, request.call_id, tenant.clock.now()))
         offered = tenant.open_offers.get(request.agent_id, {}).get(request.call_id)

@@ -161,7 +161,7 @@ POLICY: Mapping[str, frozenset[Role]] = {
     ),
     **_methods(
         "AgentService",
-        "Login Logout SetState StreamOffers AcceptOffer RejectOffer FinishWrapUp",
+        "Login Logout SetState StreamOffers Session AcceptOffer RejectOffer FinishWrapUp",
         _G,
     ),
     **_methods("AgentService", "PickCall", _G, _S),

@@ -70,6 +70,13 @@ ERROR_CODES = {
 }
 
 
+def command_error(code: Any, message: str, field: str) -> c.CommandError:
+    """A refusal (``grpc.StatusCode``, message, field) as reported inside a message."""
+    return c.CommandError(
+        code=ERROR_CODES.get(code.name, c.ERROR_CODE_UNKNOWN), message=message, field=field
+    )
+
+
 def agent_status(
     info: Mapping[str, Any], agent: AgentConfig | None, endpoint: str, now_ms: int
 ) -> c.AgentStatus:

@@ -78,11 +78,7 @@ def enqueue_command(call: common_pb2.Call, now: int, prefix: str = "call") -> Co
 
 
 def _command_error(r: Refusal) -> common_pb2.CommandError:
-    return common_pb2.CommandError(
-        code=convert.ERROR_CODES.get(r.code.name, common_pb2.ERROR_CODE_UNKNOWN),
-        message=r.message,
-        field=r.field,
-    )
+    return convert.command_error(r.code, r.message, r.field)
 
 
 class RoutingService(routing_pb2_grpc.RoutingServiceServicer):

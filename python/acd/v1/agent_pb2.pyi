@@ -568,3 +568,185 @@ class PickCallResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PickCallResponse: _TypeAlias = PickCallResponse  # noqa: Y015
+
+@_typing.final
+class SessionRequest(_message.Message):
+    """One message from the desktop on AgentService.Session."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CORRELATION_ID_FIELD_NUMBER: _builtins.int
+    OPEN_FIELD_NUMBER: _builtins.int
+    LOGIN_FIELD_NUMBER: _builtins.int
+    LOGOUT_FIELD_NUMBER: _builtins.int
+    SET_STATE_FIELD_NUMBER: _builtins.int
+    ACCEPT_OFFER_FIELD_NUMBER: _builtins.int
+    REJECT_OFFER_FIELD_NUMBER: _builtins.int
+    FINISH_WRAP_UP_FIELD_NUMBER: _builtins.int
+    PICK_CALL_FIELD_NUMBER: _builtins.int
+    correlation_id: _builtins.str
+    """Chosen by the desktop and echoed on the command's result. Should be unique per stream."""
+    @_builtins.property
+    def open(self) -> Global___StreamOffersRequest:
+        """First message only: the agent and where to resume."""
+
+    @_builtins.property
+    def login(self) -> Global___LoginRequest:
+        """See AgentService.Login."""
+
+    @_builtins.property
+    def logout(self) -> Global___LogoutRequest:
+        """See AgentService.Logout."""
+
+    @_builtins.property
+    def set_state(self) -> Global___SetStateRequest:
+        """See AgentService.SetState."""
+
+    @_builtins.property
+    def accept_offer(self) -> Global___AcceptOfferRequest:
+        """See AgentService.AcceptOffer."""
+
+    @_builtins.property
+    def reject_offer(self) -> Global___RejectOfferRequest:
+        """See AgentService.RejectOffer."""
+
+    @_builtins.property
+    def finish_wrap_up(self) -> Global___FinishWrapUpRequest:
+        """See AgentService.FinishWrapUp."""
+
+    @_builtins.property
+    def pick_call(self) -> Global___PickCallRequest:
+        """See AgentService.PickCall."""
+
+    def __init__(
+        self,
+        *,
+        correlation_id: _builtins.str = ...,
+        open: Global___StreamOffersRequest | None = ...,
+        login: Global___LoginRequest | None = ...,
+        logout: Global___LogoutRequest | None = ...,
+        set_state: Global___SetStateRequest | None = ...,
+        accept_offer: Global___AcceptOfferRequest | None = ...,
+        reject_offer: Global___RejectOfferRequest | None = ...,
+        finish_wrap_up: Global___FinishWrapUpRequest | None = ...,
+        pick_call: Global___PickCallRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accept_offer", b"accept_offer", "command", b"command", "finish_wrap_up", b"finish_wrap_up", "login", b"login", "logout", b"logout", "open", b"open", "pick_call", b"pick_call", "reject_offer", b"reject_offer", "set_state", b"set_state"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_offer", b"accept_offer", "command", b"command", "correlation_id", b"correlation_id", "finish_wrap_up", b"finish_wrap_up", "login", b"login", "logout", b"logout", "open", b"open", "pick_call", b"pick_call", "reject_offer", b"reject_offer", "set_state", b"set_state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_command: _TypeAlias = _typing.Literal["open", "login", "logout", "set_state", "accept_offer", "reject_offer", "finish_wrap_up", "pick_call"]  # noqa: Y015
+    _WhichOneofArgType_command: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_command) -> _WhichOneofReturnType_command | None: ...
+
+Global___SessionRequest: _TypeAlias = SessionRequest  # noqa: Y015
+
+@_typing.final
+class SessionResult(_message.Message):
+    """The outcome of one command on a session."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CORRELATION_ID_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    LOGIN_FIELD_NUMBER: _builtins.int
+    LOGOUT_FIELD_NUMBER: _builtins.int
+    SET_STATE_FIELD_NUMBER: _builtins.int
+    ACCEPT_OFFER_FIELD_NUMBER: _builtins.int
+    REJECT_OFFER_FIELD_NUMBER: _builtins.int
+    FINISH_WRAP_UP_FIELD_NUMBER: _builtins.int
+    PICK_CALL_FIELD_NUMBER: _builtins.int
+    correlation_id: _builtins.str
+    """The command's correlation id."""
+    @_builtins.property
+    def error(self) -> _common_pb2.CommandError:
+        """Set when the command was refused; nothing changed then."""
+
+    @_builtins.property
+    def login(self) -> Global___LoginResponse:
+        """For login."""
+
+    @_builtins.property
+    def logout(self) -> Global___LogoutResponse:
+        """For logout."""
+
+    @_builtins.property
+    def set_state(self) -> Global___SetStateResponse:
+        """For set_state."""
+
+    @_builtins.property
+    def accept_offer(self) -> Global___AcceptOfferResponse:
+        """For accept_offer."""
+
+    @_builtins.property
+    def reject_offer(self) -> Global___RejectOfferResponse:
+        """For reject_offer."""
+
+    @_builtins.property
+    def finish_wrap_up(self) -> Global___FinishWrapUpResponse:
+        """For finish_wrap_up."""
+
+    @_builtins.property
+    def pick_call(self) -> Global___PickCallResponse:
+        """For pick_call."""
+
+    def __init__(
+        self,
+        *,
+        correlation_id: _builtins.str = ...,
+        error: _common_pb2.CommandError | None = ...,
+        login: Global___LoginResponse | None = ...,
+        logout: Global___LogoutResponse | None = ...,
+        set_state: Global___SetStateResponse | None = ...,
+        accept_offer: Global___AcceptOfferResponse | None = ...,
+        reject_offer: Global___RejectOfferResponse | None = ...,
+        finish_wrap_up: Global___FinishWrapUpResponse | None = ...,
+        pick_call: Global___PickCallResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accept_offer", b"accept_offer", "error", b"error", "finish_wrap_up", b"finish_wrap_up", "login", b"login", "logout", b"logout", "pick_call", b"pick_call", "reject_offer", b"reject_offer", "response", b"response", "set_state", b"set_state"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_offer", b"accept_offer", "correlation_id", b"correlation_id", "error", b"error", "finish_wrap_up", b"finish_wrap_up", "login", b"login", "logout", b"logout", "pick_call", b"pick_call", "reject_offer", b"reject_offer", "response", b"response", "set_state", b"set_state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_response: _TypeAlias = _typing.Literal["login", "logout", "set_state", "accept_offer", "reject_offer", "finish_wrap_up", "pick_call"]  # noqa: Y015
+    _WhichOneofArgType_response: _TypeAlias = _typing.Literal["response", b"response"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_response) -> _WhichOneofReturnType_response | None: ...
+
+Global___SessionResult: _TypeAlias = SessionResult  # noqa: Y015
+
+@_typing.final
+class SessionResponse(_message.Message):
+    """One message to the desktop on AgentService.Session."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    EVENT_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    """Position of this message in this session: 1, 2, 3... without gaps; a new session starts
+    again at 1. (Resuming uses the event's own outbox sequence, event.sequence.)
+    """
+    @_builtins.property
+    def event(self) -> Global___StreamOffersResponse:
+        """The agent's next event, numbered in its outbox as on StreamOffers."""
+
+    @_builtins.property
+    def result(self) -> Global___SessionResult:
+        """The result of one of the desktop's commands."""
+
+    def __init__(
+        self,
+        *,
+        sequence: _builtins.int = ...,
+        event: Global___StreamOffersResponse | None = ...,
+        result: Global___SessionResult | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "message", b"message", "result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "message", b"message", "result", b"result", "sequence", b"sequence"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_message: _TypeAlias = _typing.Literal["event", "result"]  # noqa: Y015
+    _WhichOneofArgType_message: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_message) -> _WhichOneofReturnType_message | None: ...
+
+Global___SessionResponse: _TypeAlias = SessionResponse  # noqa: Y015

@@ -76,6 +76,11 @@ class AgentServiceStub:
                 request_serializer=acd_dot_v1_dot_agent__pb2.PickCallRequest.SerializeToString,
                 response_deserializer=acd_dot_v1_dot_agent__pb2.PickCallResponse.FromString,
                 _registered_method=True)
+        self.Session = channel.stream_stream(
+                '/acd.v1.AgentService/Session',
+                request_serializer=acd_dot_v1_dot_agent__pb2.SessionRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_agent__pb2.SessionResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -139,6 +144,16 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Session(self, request_iterator, context):
+        """The desktop's one connection: the agent's commands in, each answered on the stream by its
+        result, and the agent's numbered events out exactly as on StreamOffers (a snapshot
+        first, resumable). The first request must be `open`. Cheaper than a unary call per
+        command for a desktop that is connected all day.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -181,6 +196,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.PickCall,
                     request_deserializer=acd_dot_v1_dot_agent__pb2.PickCallRequest.FromString,
                     response_serializer=acd_dot_v1_dot_agent__pb2.PickCallResponse.SerializeToString,
+            ),
+            'Session': grpc.stream_stream_rpc_method_handler(
+                    servicer.Session,
+                    request_deserializer=acd_dot_v1_dot_agent__pb2.SessionRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_agent__pb2.SessionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -401,6 +421,33 @@ class AgentService:
             '/acd.v1.AgentService/PickCall',
             acd_dot_v1_dot_agent__pb2.PickCallRequest.SerializeToString,
             acd_dot_v1_dot_agent__pb2.PickCallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Session(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/acd.v1.AgentService/Session',
+            acd_dot_v1_dot_agent__pb2.SessionRequest.SerializeToString,
+            acd_dot_v1_dot_agent__pb2.SessionResponse.FromString,
             options,
             channel_credentials,
             insecure,

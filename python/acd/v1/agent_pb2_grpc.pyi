@@ -53,6 +53,12 @@ class AgentServiceStub:
     """Ends after-call work with the call's disposition code; the agent becomes ready."""
     PickCall: _grpc.UnaryUnaryMultiCallable[_agent_pb2.PickCallRequest, _agent_pb2.PickCallResponse]
     """Takes a specific waiting call out of the line: it is offered to this agent now."""
+    Session: _grpc.StreamStreamMultiCallable[_agent_pb2.SessionRequest, _agent_pb2.SessionResponse]
+    """The desktop's one connection: the agent's commands in, each answered on the stream by its
+    result, and the agent's numbered events out exactly as on StreamOffers (a snapshot
+    first, resumable). The first request must be `open`. Cheaper than a unary call per
+    command for a desktop that is connected all day.
+    """
 
 @_typing.type_check_only
 class AgentServiceAsyncStub(AgentServiceStub):
@@ -77,6 +83,12 @@ class AgentServiceAsyncStub(AgentServiceStub):
     """Ends after-call work with the call's disposition code; the agent becomes ready."""
     PickCall: _aio.UnaryUnaryMultiCallable[_agent_pb2.PickCallRequest, _agent_pb2.PickCallResponse]  # type: ignore[assignment]
     """Takes a specific waiting call out of the line: it is offered to this agent now."""
+    Session: _aio.StreamStreamMultiCallable[_agent_pb2.SessionRequest, _agent_pb2.SessionResponse]  # type: ignore[assignment]
+    """The desktop's one connection: the agent's commands in, each answered on the stream by its
+    result, and the agent's numbered events out exactly as on StreamOffers (a snapshot
+    first, resumable). The first request must be `open`. Cheaper than a unary call per
+    command for a desktop that is connected all day.
+    """
 
 class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Presence, offers and after-call work of one agent. Every request names the agent; an agent
@@ -146,5 +158,17 @@ class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_agent_pb2.PickCallResponse, _abc.Awaitable[_agent_pb2.PickCallResponse]]:
         """Takes a specific waiting call out of the line: it is offered to this agent now."""
+
+    @_abc_1.abstractmethod
+    def Session(
+        self,
+        request_iterator: _MaybeAsyncIterator[_agent_pb2.SessionRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_agent_pb2.SessionResponse], _abc.AsyncIterator[_agent_pb2.SessionResponse]]:
+        """The desktop's one connection: the agent's commands in, each answered on the stream by its
+        result, and the agent's numbered events out exactly as on StreamOffers (a snapshot
+        first, resumable). The first request must be `open`. Cheaper than a unary call per
+        command for a desktop that is connected all day.
+        """
 
 def add_AgentServiceServicer_to_server(servicer: AgentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
