@@ -48,7 +48,7 @@ DEPS_STAMP := $(VENV)/.deps-installed
 BUILD_STAMP := $(VENV)/.native-built
 
 .PHONY: help test lint lint-rust lint-python test-rust stubtest test-python \
-	build run simulate bench bench-service sim-soak crash-test fmt clean protos protos-check
+	build run demo simulate bench bench-service sim-soak crash-test fmt clean protos protos-check
 
 help:
 	@echo 'make test      full CI run: lint, cargo test, build, stub check, pytest'
@@ -58,6 +58,7 @@ help:
 	@echo 'make fmt       rewrite Rust and Python sources in the house format'
 	@echo 'make build     create .venv and build acd._core into it (release)'
 	@echo 'make run       start the gRPC service with the bundled dev config (prints demo tokens)'
+	@echo 'make demo      calls of the sample day flowing through the service `make run` started'
 	@echo 'make simulate  simulate a store day with the CLI'
 	@echo 'make bench     Python core-vs-reference comparison and cargo bench'
 	@echo 'make bench-service  the gRPC service against a bare echo server (quick run)'
@@ -172,6 +173,11 @@ protos-check: $(DEPS_STAMP)
 # Ctrl-C shuts it down gracefully. `make simulate` is the simulated store day.
 run: $(BUILD_STAMP)
 	$(BIN)/acd serve
+
+# Plays an hour of the sample day (speeded up: about 30 s) against the service `make run`
+# started, with the dev config's address and demo tokens; a live line a second, then a summary.
+demo: $(BUILD_STAMP)
+	$(BIN)/acd demo
 
 simulate: $(BUILD_STAMP)
 	$(BIN)/acd simulate --day python/acd/data/store_day.csv

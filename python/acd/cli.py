@@ -81,11 +81,27 @@ def _add_serve(sub: Any) -> None:
     p.add_argument("--config", metavar="PATH", help="acd.toml (default: the bundled dev config)")
 
 
+def _add_demo(sub: Any) -> None:
+    from acd.demo import add_arguments
+
+    p = sub.add_parser(
+        "demo",
+        help="play the sample day's callers and agents against a running service",
+        description=(
+            "Simulated callers and agents from the sample day, speeded up, through the public "
+            "client against a running `acd serve` (make run); a live line a second and a "
+            "summary, then it stops. Address and tokens default to the dev config's."
+        ),
+    )
+    add_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="acd", description="ACD core: contact-center router")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)
     _add_serve(sub)
+    _add_demo(sub)
     return parser
 
 
@@ -178,6 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _simulate(args, parser)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "demo":
+        from acd.demo import main as demo
+
+        return demo(args)
     parser.error(f"unknown command {args.command}")
     return 2
 
