@@ -470,7 +470,7 @@ def run_cycles(workdir: Path, cycles: int, seed: int, log: Callable[[str], None]
         asyncio.run(server.wait_serving())
         for n in range(1, cycles + 1):
             cycle = Cycle(fates, report, random.Random(rng.random()), n)
-            kill_after = rng.uniform(0.2, 1.5)
+            kill_after = rng.uniform(0.05, 1.5)
             asyncio.run(traffic(server.target, cycle, server.kill, kill_after))
             asyncio.run(check_replay(workdir / "data", report))
             server = ServerProcess(workdir)

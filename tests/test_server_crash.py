@@ -21,9 +21,10 @@ def test_kill_under_traffic_loses_and_doubles_nothing(tmp_path: Path) -> None:
     seed = int(os.environ.get("ACD_CRASH_SEED") or random.randrange(2**32))
     print(f"crash test seed {seed} (ACD_CRASH_SEED={seed} repeats the kill times)")
     report = run_cycles(tmp_path, CYCLES, seed)
-    assert report.cycles == CYCLES
-    assert report.acknowledged > 0
-    assert not report.problems, report.problems
-    assert not report.double_offers, report.double_offers
-    assert not report.lost, sorted(report.lost)
-    assert not report.duplicated, sorted(report.duplicated)
+    summary = report.line(seed)
+    assert report.cycles == CYCLES, summary
+    assert report.acknowledged > 0, summary
+    assert not report.problems, (summary, report.problems)
+    assert not report.double_offers, (summary, report.double_offers)
+    assert not report.lost, (summary, sorted(report.lost))
+    assert not report.duplicated, (summary, sorted(report.duplicated))
