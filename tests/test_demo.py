@@ -13,7 +13,7 @@ import pytest
 from acd import cli
 from acd.demo import main as demo_main
 from acd.demo import play
-from acd.demo.plan import PlanError, demo_callers, plan_from_args
+from acd.demo.plan import PlanError, demo_callers, plan_from_args, serves_at_once
 from acd.demo.play import run_demo
 from acd.server.config import load_bundled_config
 from acd.v1 import common_pb2, supervision_pb2
@@ -33,8 +33,8 @@ def test_demo_answers_calls_and_cleans_up(tmp_path: Path) -> None:
         plan = plan_from_args(
             _args("--target", server.address, "--start", "12:00", "--minutes", "6", "--load", "1")
         )
-        assert plan.agent_tokens == {"anna": "dev-agent-anna", "carla": "dev-agent-carla"}
-        assert plan.adapter_token == "dev-adapter"
+        assert plan.agent_tokens == _dev_tokens("agent")
+        assert [plan.adapter_token] == list(_dev_tokens("adapter").values())[:1]
         lines: list[str] = []
         result = run_demo(plan, out=lines.append, run_id="t1")
         k = result.kpis
@@ -62,15 +62,27 @@ def test_demo_answers_calls_and_cleans_up(tmp_path: Path) -> None:
         server.stop()
 
 
+def _dev_tokens(role: str) -> dict[str, str]:
+    """The bundled dev config's demo tokens of ``role``, by agent id (or identity name)."""
+    demo = load_bundled_config(environ={}).demo_tokens
+    return {
+        d.identity.agent_id or d.identity.name: d.token for d in demo if d.identity.role == role
+    }
+
+
 def test_demo_defaults_and_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
     plan = plan_from_args(_args())
     dev = load_bundled_config(environ={})
-    assert plan.target == dev.server.listen[0] == "127.0.0.1:50051"
-    # The dev config's queues all take tier 1 first: anna serves them at once, carla (tier 2)
-    # once a call has waited; the demo plays anna's share of the sample day's 16 agents.
-    assert plan.queues == ("sales", "support", "returns")
-    assert plan.load == 1 / 16
-    assert plan.wall_s == 30.0
+    assert plan.target == dev.server.listen[0] == "127.0.0.1:50051"  # what `make run` prints
+    # It calls the queues its agents serve before any escalation, and plays the share of the
+    # sample day's callers those agents would have taken of its 16 agents.
+    store = dev.tenants["store"]
+    agents = [a for a in store.agents if a.id in plan.agent_tokens]
+    queues = [q for q in store.queues if any(serves_at_once(a, q) for a in agents)]
+    assert plan.queues == tuple(q.id for q in queues) != ()
+    serving = [a for a in agents if any(serves_at_once(a, q) for q in queues)]
+    assert plan.load == len(serving) / 16
+    assert plan.wall_s == 30.0  # an hour of the day at 120x
     with pytest.raises(PlanError, match="AGENT=TOKEN"):
         plan_from_args(_args("--agent-token", "anna"))
     with pytest.raises(PlanError, match="--start"):
