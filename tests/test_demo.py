@@ -5,6 +5,7 @@ comes from the flags, the tokens from the dev config, as ``make demo`` takes the
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import grpc
@@ -14,7 +15,7 @@ from acd import cli
 from acd.demo import main as demo_main
 from acd.demo import play
 from acd.demo.plan import PlanError, demo_callers, plan_from_args, serves_at_once
-from acd.demo.play import run_demo
+from acd.demo.play import DemoError, run_demo
 from acd.server.config import load_bundled_config
 from acd.v1 import common_pb2, supervision_pb2
 from server_helpers import ServerThread, Stubs, md
@@ -58,6 +59,11 @@ def test_demo_answers_calls_and_cleans_up(tmp_path: Path) -> None:
         )
         states = {a.agent_id: a.state for a in agents.agents}
         assert states["anna"] == states["carla"] == common_pb2.AGENT_STATE_LOGGED_OUT
+
+        # A token the service does not know stops the demo before any call, saying whose.
+        with pytest.raises(DemoError, match="agent anna: UNAUTHENTICATED"):
+            bad = {**plan.agent_tokens, "anna": "no-such-token"}
+            run_demo(dataclasses.replace(plan, agent_tokens=bad), out=lines.append)
     finally:
         server.stop()
 
