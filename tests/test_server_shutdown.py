@@ -89,15 +89,6 @@ def test_stop_drains_streams_finishes_rpcs_and_snapshots(
     assert router.call_info("offered-1") is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "AcdServer.stop leaves grpc.health.v1 Watch streams open: health.enter_graceful_shutdown()"
-        " only sends them NOT_SERVING, and server.stop(grace) then waits the whole grace period"
-        " (GRACE_S, 10 s in acd serve) for every health watcher (gRPC client-side health checks,"
-        " grpc_health_probe -watch) to hang up, though nothing else is in flight"
-    ),
-)
 def test_a_health_watcher_does_not_hold_the_shutdown(tmp_path: Path) -> None:
     with running(tmp_path) as (server, _):
         assert server.server is not None

@@ -208,9 +208,7 @@ class Demo:
                     r.answered_ms, r.agent_id = self.now_ms(), decision.connected.agent_id
                     self.connected[r.call_id].set()
         finally:
-            # Not ``async with``: its close waits (5 s) for the server to end the stream, and
-            # the server keeps an adapter stream open after the client's half-close.
-            await stream.close(timeout_s=0)
+            await stream.close()  # the server ends the stream once its commands are answered
 
     # ---- agents ---------------------------------------------------------------------------
 

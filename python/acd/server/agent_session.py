@@ -126,6 +126,7 @@ async def _read(
             pending.add(task)
             task.add_done_callback(done)
         await asyncio.gather(*pending, return_exceptions=True)
+        await out.put(_END)  # the desktop is done: end the session after its last result
     finally:
         for task in pending:
             task.cancel()

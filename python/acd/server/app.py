@@ -23,12 +23,12 @@ from typing import Any
 import grpc
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
-from grpc_health.v1.health import aio as health_aio  # type: ignore[import-untyped]
 from grpc_reflection.v1alpha import reflection  # type: ignore[import-untyped]
 
 from acd.server.admin_service import AdminService, CrmService
 from acd.server.agent_service import AgentService
 from acd.server.config import Config
+from acd.server.health import Health
 from acd.server.interceptors import AuthInterceptor
 from acd.server.journal import Journal
 from acd.server.platform_service import PlatformService
@@ -113,7 +113,7 @@ class AcdServer:
         self._stats_period_s = stats_period_s
         self.addresses: list[str] = []
         self.tenants: dict[str, Tenant] = {}
-        self.health = health_aio.HealthServicer()
+        self.health = Health()
         self._server: aio.Server | None = None
         self._journal: Journal | None = None
         self._registry: TenantRegistry | None = None

@@ -83,10 +83,17 @@ class AdapterFeed:
         self._queue: asyncio.Queue[routing_pb2.AdapterStreamResponse] = asyncio.Queue(limit)
         self.overflowed = False
         self.closed = False
+        self.finishing = False
         self._wake = asyncio.Event()
 
     def close(self) -> None:
         self.closed = True
+        self._wake.set()
+
+    def finish(self) -> None:
+        """Ends the feed once what it holds has been taken (the adapter sent its last command
+        and every one of them has been answered)."""
+        self.finishing = True
         self._wake.set()
 
     def put(self, message: routing_pb2.AdapterStreamResponse) -> None:
@@ -103,6 +110,8 @@ class AdapterFeed:
         while not self.overflowed and not self.closed:
             if not self._queue.empty():
                 return self._queue.get_nowait()
+            if self.finishing:
+                break
             self._wake.clear()
             await self._wake.wait()
         return None

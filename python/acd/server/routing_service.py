@@ -267,6 +267,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
                 pending.add(task)
                 task.add_done_callback(done)
             await asyncio.gather(*pending, return_exceptions=True)
+            feed.finish()  # the adapter is done: end the stream once its answers are out
         finally:
             for task in pending:
                 task.cancel()

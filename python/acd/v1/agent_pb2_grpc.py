@@ -148,7 +148,8 @@ class AgentServiceServicer:
         """The desktop's one connection: the agent's commands in, each answered on the stream by its
         result, and the agent's numbered events out exactly as on StreamOffers (a snapshot
         first, resumable). The first request must be `open`. Cheaper than a unary call per
-        command for a desktop that is connected all day.
+        command for a desktop that is connected all day. Once the desktop closes its side, the
+        server ends the session when every command is answered.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

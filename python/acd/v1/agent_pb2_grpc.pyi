@@ -57,7 +57,8 @@ class AgentServiceStub:
     """The desktop's one connection: the agent's commands in, each answered on the stream by its
     result, and the agent's numbered events out exactly as on StreamOffers (a snapshot
     first, resumable). The first request must be `open`. Cheaper than a unary call per
-    command for a desktop that is connected all day.
+    command for a desktop that is connected all day. Once the desktop closes its side, the
+    server ends the session when every command is answered.
     """
 
 @_typing.type_check_only
@@ -87,7 +88,8 @@ class AgentServiceAsyncStub(AgentServiceStub):
     """The desktop's one connection: the agent's commands in, each answered on the stream by its
     result, and the agent's numbered events out exactly as on StreamOffers (a snapshot
     first, resumable). The first request must be `open`. Cheaper than a unary call per
-    command for a desktop that is connected all day.
+    command for a desktop that is connected all day. Once the desktop closes its side, the
+    server ends the session when every command is answered.
     """
 
 class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -168,7 +170,8 @@ class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
         """The desktop's one connection: the agent's commands in, each answered on the stream by its
         result, and the agent's numbered events out exactly as on StreamOffers (a snapshot
         first, resumable). The first request must be `open`. Cheaper than a unary call per
-        command for a desktop that is connected all day.
+        command for a desktop that is connected all day. Once the desktop closes its side, the
+        server ends the session when every command is answered.
         """
 
 def add_AgentServiceServicer_to_server(servicer: AgentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

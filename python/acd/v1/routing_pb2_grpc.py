@@ -120,7 +120,8 @@ class RoutingServiceServicer:
 
     def AdapterStream(self, request_iterator, context):
         """One long-lived stream for high-volume adapters: commands in (each with a correlation id),
-        acknowledgements, errors and the routing decisions for the tenant's calls out.
+        acknowledgements, errors and the routing decisions for the tenant's calls out. Once the
+        adapter closes its side, the server ends the stream when every command is answered.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -50,7 +50,8 @@ class RoutingServiceStub:
     """Routes a callback: the caller is called back by an agent instead of waiting on the line."""
     AdapterStream: _grpc.StreamStreamMultiCallable[_routing_pb2.AdapterStreamRequest, _routing_pb2.AdapterStreamResponse]
     """One long-lived stream for high-volume adapters: commands in (each with a correlation id),
-    acknowledgements, errors and the routing decisions for the tenant's calls out.
+    acknowledgements, errors and the routing decisions for the tenant's calls out. Once the
+    adapter closes its side, the server ends the stream when every command is answered.
     """
 
 @_typing.type_check_only
@@ -72,7 +73,8 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     """Routes a callback: the caller is called back by an agent instead of waiting on the line."""
     AdapterStream: _aio.StreamStreamMultiCallable[_routing_pb2.AdapterStreamRequest, _routing_pb2.AdapterStreamResponse]  # type: ignore[assignment]
     """One long-lived stream for high-volume adapters: commands in (each with a correlation id),
-    acknowledgements, errors and the routing decisions for the tenant's calls out.
+    acknowledgements, errors and the routing decisions for the tenant's calls out. Once the
+    adapter closes its side, the server ends the stream when every command is answered.
     """
 
 class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -133,7 +135,8 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_routing_pb2.AdapterStreamResponse], _abc.AsyncIterator[_routing_pb2.AdapterStreamResponse]]:
         """One long-lived stream for high-volume adapters: commands in (each with a correlation id),
-        acknowledgements, errors and the routing decisions for the tenant's calls out.
+        acknowledgements, errors and the routing decisions for the tenant's calls out. Once the
+        adapter closes its side, the server ends the stream when every command is answered.
         """
 
 def add_RoutingServiceServicer_to_server(servicer: RoutingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
