@@ -26,6 +26,8 @@ pub enum Command {
     Pick(String, String, Millis),
     /// agent, call, reason.
     Withdraw(String, String, String, Millis),
+    /// A new configuration, as JSON (parsed when applied: a bad one is a refused command).
+    Configure(String, Millis),
     Timeout(Millis),
 }
 
@@ -45,6 +47,7 @@ impl Router {
             Command::Transfer(c, target, t) => self.transfer(c, target, *t),
             Command::Pick(a, c, t) => self.pick(a, c, *t),
             Command::Withdraw(a, c, r, t) => self.withdraw(a, c, r, *t),
+            Command::Configure(json, t) => self.reconfigure_json(json, *t),
             Command::Timeout(t) => self.handle_timeout(*t),
         }
     }

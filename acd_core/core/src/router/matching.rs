@@ -190,6 +190,13 @@ impl Router {
         }
     }
 
+    /// Offers agent `ax` the calls held for it that it can take now.
+    pub(crate) fn offer_held_calls(&mut self, ax: AgentIx, at: Millis) {
+        while let Some(cx) = self.next_held_call(ax) {
+            self.make_offer(cx, ax, Rule::PreferredAgent, at);
+        }
+    }
+
     fn next_held_call(&self, ax: AgentIx) -> Option<CallIx> {
         let held = self.held.get(&ax)?;
         let agent = &self.agents[ax as usize];

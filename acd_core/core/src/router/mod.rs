@@ -6,7 +6,7 @@
 //!
 //! The work is split by concern: `calls.rs` (call commands), `agents.rs` (agent commands),
 //! `matching.rs` (indexes and offers), `timeouts.rs` (timers), `query.rs` (stats and views),
-//! `snapshot.rs` (save/restore).
+//! `reconfigure.rs` (a new configuration at runtime), `snapshot.rs` (save/restore).
 
 mod agents;
 mod batch;
@@ -14,6 +14,7 @@ pub mod calls;
 mod invariants;
 mod matching;
 mod query;
+mod reconfigure;
 mod snapshot;
 mod timeouts;
 
@@ -26,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::agent::{Agent, Presence};
 use crate::call::Call;
 use crate::class::{Class, ClassKey, ALL_TIERS};
-use crate::config::{QueueConfig, RouterConfig};
+use crate::config::{AgentConfig, QueueConfig, RouterConfig};
 use crate::error::{AcdError, Result};
 use crate::event::{Detail, Event, EventKind, Rule};
 use crate::model::{AgentIx, AgentState, CallIx, ClassIx, Millis, QueueIx, SkillIx, Skills};
@@ -137,67 +138,79 @@ impl Router {
             ix: Indexes::default(),
         };
         for a in &config.agents {
-            let skills = r.intern_skills(&a.skills);
-            let mut capacity = [0u8; 5];
-            for (ch, n) in &a.capacity {
-                capacity[ch.index()] = *n;
-            }
-            let id: Arc<str> = Arc::from(a.id.as_str());
-            r.ix.agents.insert(id.clone(), r.agents.len() as AgentIx);
-            let group_ix = r.agent_time.group(&a.group);
-            r.agents.push(Agent {
-                id,
-                tier: a.tier,
-                group: Arc::from(a.group.as_str()),
-                group_ix,
-                skills,
-                capacity,
-                presence: Presence::LoggedOut,
-                reason: Arc::from(""),
-                pending_logout: false,
-                work: Vec::new(),
-                ready_since: 0,
-                state_since: 0,
-                state: AgentState::LoggedOut,
-                blocked_until: None,
-                misses: 0,
-                calls_answered: 0,
-                talk_ms: 0,
-                ready_epoch: 0,
-                timer: None,
-                classes: Vec::new(),
-                in_ready: Vec::new(),
-            });
+            let agent = r.new_agent(a, 0);
+            r.ix.agents
+                .insert(agent.id.clone(), r.agents.len() as AgentIx);
+            r.agents.push(agent);
         }
         for q in &config.queues {
-            let base_reqs = r.intern_skills(&q.skills);
-            let id: Arc<str> = Arc::from(q.id.as_str());
-            let members = (0..r.agents.len() as AgentIx)
-                .filter(|&a| crate::model::meets(&r.agents[a as usize].skills, &base_reqs))
-                .collect();
-            r.ix.queues.insert(id.clone(), r.queues.len() as QueueIx);
-            r.queues.push(Queue {
-                id,
-                cfg: q.clone(),
-                base_reqs,
-                overflow_target: None,
-                members,
-                rr_last: None,
-                stats: QueueStats::default(),
-            });
+            let queue = r.new_queue(q.clone());
+            r.ix.queues
+                .insert(queue.id.clone(), r.queues.len() as QueueIx);
+            r.queues.push(queue);
         }
-        for qi in 0..r.queues.len() {
-            let target = r.queues[qi]
-                .cfg
-                .overflow
-                .as_ref()
-                .and_then(|o| o.queue.clone());
-            r.queues[qi].overflow_target = target.map(|t| r.ix.queues[t.as_str()]);
-        }
+        r.resolve_queues();
         Ok(r)
     }
 
-    fn intern_skills(&mut self, skills: &BTreeMap<String, u8>) -> Skills {
+    /// A configured agent as it joins the router: logged out since `now`.
+    fn new_agent(&mut self, a: &AgentConfig, now: Millis) -> Agent {
+        let skills = self.intern_skills(&a.skills);
+        let group_ix = self.agent_time.group(&a.group);
+        Agent {
+            id: Arc::from(a.id.as_str()),
+            tier: a.tier,
+            group: Arc::from(a.group.as_str()),
+            group_ix,
+            skills,
+            capacity: capacity_of(a),
+            presence: Presence::LoggedOut,
+            reason: Arc::from(""),
+            pending_logout: false,
+            work: Vec::new(),
+            ready_since: 0,
+            state_since: now,
+            state: AgentState::LoggedOut,
+            blocked_until: None,
+            misses: 0,
+            calls_answered: 0,
+            talk_ms: 0,
+            ready_epoch: 0,
+            timer: None,
+            classes: Vec::new(),
+            in_ready: Vec::new(),
+        }
+    }
+
+    /// A configured queue as it joins the router; `resolve_queues` fills in its references.
+    fn new_queue(&mut self, q: QueueConfig) -> Queue {
+        Queue {
+            id: Arc::from(q.id.as_str()),
+            base_reqs: self.intern_skills(&q.skills),
+            cfg: q,
+            overflow_target: None,
+            members: Vec::new(),
+            rr_last: None,
+            stats: QueueStats::default(),
+        }
+    }
+
+    /// Derives what queues refer to: each queue's team and its overflow target.
+    fn resolve_queues(&mut self) {
+        for qi in 0..self.queues.len() {
+            let q = &self.queues[qi];
+            let members = (0..self.agents.len() as AgentIx)
+                .filter(|&a| crate::model::meets(&self.agents[a as usize].skills, &q.base_reqs))
+                .collect();
+            let target = q.cfg.overflow.as_ref().and_then(|o| o.queue.as_deref());
+            let target = target.map(|t| self.ix.queues[t]);
+            let q = &mut self.queues[qi];
+            q.members = members;
+            q.overflow_target = target;
+        }
+    }
+
+    pub(crate) fn intern_skills(&mut self, skills: &BTreeMap<String, u8>) -> Skills {
         let mut out: Skills = skills
             .iter()
             .map(|(name, &level)| (self.intern(name), level))
@@ -376,4 +389,13 @@ impl Router {
         }
         ci
     }
+}
+
+/// An agent's capacity per channel, indexed by `Channel::index`.
+pub(crate) fn capacity_of(a: &AgentConfig) -> [u8; 5] {
+    let mut capacity = [0u8; 5];
+    for (ch, n) in &a.capacity {
+        capacity[ch.index()] = *n;
+    }
+    capacity
 }

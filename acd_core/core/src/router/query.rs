@@ -165,6 +165,18 @@ impl Router {
         self.agents.iter().map(|a| a.id.clone()).collect()
     }
 
+    /// Every live call id (waiting, held, offered or connected), in arrival order.
+    pub fn call_ids(&self) -> Vec<Arc<str>> {
+        let mut live: Vec<_> = self
+            .calls
+            .iter()
+            .flatten()
+            .map(|c| (c.seq, &c.id))
+            .collect();
+        live.sort_unstable_by_key(|&(seq, _)| seq);
+        live.into_iter().map(|(_, id)| id.clone()).collect()
+    }
+
     /// Live calls not yet connected, across all queues.
     pub fn waiting_count(&self) -> usize {
         self.queues

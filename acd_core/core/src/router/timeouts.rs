@@ -21,10 +21,13 @@ impl Router {
             if !self.timer_live(key, target) {
                 continue;
             }
+            // A timer's events carry its deadline, never a time before the clock: only a
+            // reconfiguration arms deadlines in the past (they fire at once, at its time).
+            let at = deadline.max(self.now);
             match kind {
-                TimerKind::OfferExpiry => self.miss(target, Rule::TimedOut, deadline),
-                TimerKind::Agent => self.agent_timer(target, deadline),
-                TimerKind::Call => self.call_timer(target, deadline),
+                TimerKind::OfferExpiry => self.miss(target, Rule::TimedOut, at),
+                TimerKind::Agent => self.agent_timer(target, at),
+                TimerKind::Call => self.call_timer(target, at),
             }
         }
     }

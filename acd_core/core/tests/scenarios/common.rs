@@ -301,6 +301,13 @@ impl Sim {
     pub fn pick(&mut self, a: &str, c: &str, now: Millis) {
         self.ok(&format!("pick({a}, {c}, {now})"), |r| r.pick(a, c, now))
     }
+    /// Replaces the router's configuration at `now` (must be accepted).
+    pub fn reconfigure(&mut self, c: &Config, now: Millis) {
+        let json = c.json();
+        self.ok(&format!("reconfigure({now})"), |r| {
+            r.reconfigure_json(&json, now)
+        })
+    }
     pub fn timeout(&mut self, now: Millis) {
         self.ok(&format!("handle_timeout({now})"), |r| r.handle_timeout(now))
     }

@@ -13,6 +13,8 @@ mod escalation;
 mod offers;
 mod ordering;
 mod overflow;
+mod reconfigure;
+mod reconfigure_refusals;
 mod snapshot;
 mod stats;
 mod strategies;

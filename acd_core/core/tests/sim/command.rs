@@ -41,6 +41,7 @@ impl Cmd {
                 | Command::Transfer(_, _, t)
                 | Command::Pick(_, _, t)
                 | Command::Withdraw(_, _, _, t)
+                | Command::Configure(_, t)
                 | Command::Timeout(t) => *t,
             },
         }
@@ -145,6 +146,8 @@ impl Model {
             Cmd::Core(Command::Transfer(..) | Command::Pick(..)) => {
                 unreachable!("the harness sends transfer and pick as Cmd::Transfer / Cmd::Pick")
             }
+            // Reconfiguration has a harness of its own (tests/reconfigure.rs).
+            Cmd::Core(Command::Configure(..)) => unreachable!("the harness does not reconfigure"),
             Cmd::Core(Command::Accept(a, c, _) | Command::Reject(a, c, _)) => {
                 ok(self.agent_ix.get(a).is_some_and(|&ax| {
                     self.calls
