@@ -122,6 +122,10 @@ fn parse_one(t: &Bound<'_, PyTuple>, index: usize) -> PyResult<Command> {
                 _ => Command::WrapupDone(a, c, now),
             }
         }
+        "configure" => {
+            want(3)?;
+            Command::Configure(arg(t, 1, index)?, arg(t, 2, index)?)
+        }
         "timeout" => {
             want(2)?;
             Command::Timeout(arg(t, 1, index)?)

@@ -173,6 +173,11 @@ impl PyRouter {
         self.inner.transfer(call_id, &target, now_ms.0).py()
     }
 
+    /// A new configuration for the running router (ROUTING.md, Reconfiguration).
+    fn reconfigure(&mut self, config_json: &str, now_ms: Now) -> PyResult<()> {
+        self.inner.reconfigure_json(config_json, now_ms.0).py()
+    }
+
     fn handle_timeout(&mut self, now_ms: Now) -> PyResult<()> {
         self.inner.handle_timeout(now_ms.0).py()
     }
@@ -304,6 +309,13 @@ impl PyRouter {
     fn agent_ids(&self) -> Vec<String> {
         self.inner
             .agent_ids()
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+    fn call_ids(&self) -> Vec<String> {
+        self.inner
+            .call_ids()
             .iter()
             .map(|s| s.to_string())
             .collect()
