@@ -36,7 +36,7 @@ from acd.server.config import core_config_json as to_core_json
 from acd.server.fanout import AdapterFeed, AgentOutbox, StatsHub
 from acd.server.journal import CommitError, Journal
 from acd.server.journal_format import Command, JournalError
-from acd.server.recovery import batch_entry, commands_of, recover
+from acd.server.recovery import batch_entry, recover
 from acd.v1 import agent_pb2, common_pb2, routing_pb2
 
 log = logging.getLogger("acd.server")
@@ -133,23 +133,11 @@ class Tenant:
                     " until the configuration can be reloaded",
                     self.id,
                 )
-        self.live_calls = self._live_calls()
+        self.live_calls = set(self.router.call_ids())
         self._snapshot_at = self.clock.now()
         self.stats.start()
         self._timer = asyncio.get_running_loop().create_task(self._timers())
         await self._withdraw_open_offers("restart")
-
-    def _live_calls(self) -> set[str]:
-        """The calls the router holds. The router has no list of them, so this collects every
-        call id the journal names and keeps the live ones (the service never prunes)."""
-        candidates: set[str] = set()
-        for _, entry in self.journal.entries(self.id):
-            for command in commands_of(entry):
-                if command[0] in ("enqueue", "transfer") and isinstance(command[1], str):
-                    candidates.add(command[1])
-        for agent_id in self.router.agent_ids():
-            candidates.update(self.router.agent_info(agent_id)["calls"])
-        return {c for c in candidates if self.router.call_info(c) is not None}
 
     async def _withdraw_open_offers(self, reason: str) -> None:
         commands: list[Command] = []
