@@ -22,12 +22,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
-from types import TracebackType
 from typing import Unpack
 
 import grpc
 
 from acd.client.calls import CallFields, make_call, transfer_request
+from acd.client.correlated import CorrelatedStream
 from acd.client.errors import ServiceError
 from acd.v1 import common_pb2, routing_pb2
 
@@ -38,8 +38,10 @@ Response = routing_pb2.AdapterStreamResponse
 _END = Response()
 
 
-class AdapterStream:
+class AdapterStream(CorrelatedStream[Request, Response, routing_pb2.CommandAck]):
     """One open ``AdapterStream`` call; create it with ``AcdClient.adapter_stream()``."""
+
+    NAME = "adapter stream"
 
     def __init__(
         self,
@@ -47,56 +49,19 @@ class AdapterStream:
         *,
         keep_decisions: bool = True,
     ) -> None:
-        self._call = call
         self._keep_decisions = keep_decisions
         self._ids = itertools.count(1)
-        self._pending: dict[str, asyncio.Future[routing_pb2.CommandAck]] = {}
         self._decisions: asyncio.Queue[Response] = asyncio.Queue()
-        self._write_lock = asyncio.Lock()
-        self._error: ServiceError | None = None
-        self._closed = False
         self.last_sequence = 0
-        self._reader = asyncio.create_task(self._read(), name="acd-adapter-stream")
-
-    async def __aenter__(self) -> AdapterStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
+        super().__init__(call)
 
     # --- commands ------------------------------------------------------------------------
 
     async def command(self, request: Request) -> routing_pb2.CommandAck:
         """Sends one command and returns its ack; a correlation id is filled in if empty."""
-        if self._error is not None:
-            raise self._error
-        if self._closed:
-            raise ServiceError(grpc.StatusCode.CANCELLED, "adapter stream is closed")
         if not request.correlation_id:
             request.correlation_id = str(next(self._ids))
-        key = request.correlation_id
-        if key in self._pending:
-            raise ValueError(f"correlation_id {key!r} is already in flight")
-        future: asyncio.Future[routing_pb2.CommandAck] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
-        try:
-            async with self._write_lock:
-                await self._call.write(request)
-            return await future
-        except grpc.aio.AioRpcError as err:
-            raise ServiceError.from_rpc_error(err) from None
-        except grpc.aio.UsageError:
-            # The stream already ended (the reader saw why) or was closed.
-            raise self._error or ServiceError(
-                grpc.StatusCode.CANCELLED, "adapter stream is closed"
-            ) from None
-        finally:
-            self._pending.pop(key, None)
+        return await self._send(request.correlation_id, request)
 
     async def enqueue(self, call: common_pb2.Call) -> routing_pb2.CommandAck:
         """Enqueues a ``Call`` message (see ``make_call``); ``ack.duplicate`` for a repeat."""
@@ -166,53 +131,18 @@ class AdapterStream:
                 return
             yield message
 
-    async def close(self, timeout_s: float = 5.0) -> None:
-        """Says no more commands are coming and waits (bounded) for the server to end."""
-        if self._closed:
-            return
-        self._closed = True
-        if not self._reader.done():
-            try:
-                async with self._write_lock:
-                    await self._call.done_writing()
-                await asyncio.wait_for(asyncio.shield(self._reader), timeout_s)
-            except (TimeoutError, grpc.aio.AioRpcError, grpc.aio.UsageError):
-                pass
-        self._call.cancel()
-        if not self._reader.done():
-            self._reader.cancel()
-        await asyncio.gather(self._reader, return_exceptions=True)
-
     # --- reading -------------------------------------------------------------------------
 
-    async def _read(self) -> None:
-        error: ServiceError | None = None
-        try:
-            async for response in self._call:
-                self._dispatch(response)
-        except grpc.aio.AioRpcError as err:
-            error = ServiceError.from_rpc_error(err)
-        except asyncio.CancelledError:
-            error = ServiceError(grpc.StatusCode.CANCELLED, "adapter stream is closed")
-            raise
-        finally:
-            self._error = error
-            ended = error or ServiceError(grpc.StatusCode.CANCELLED, "adapter stream ended")
-            for future in self._pending.values():
-                if not future.done():
-                    future.set_exception(ended)
-            self._decisions.put_nowait(_END)
+    def _ended(self) -> None:
+        self._decisions.put_nowait(_END)
 
     def _dispatch(self, response: Response) -> None:
         self.last_sequence = response.sequence
         kind = response.WhichOneof("message")
         if kind == "ack":
-            future = self._pending.get(response.ack.correlation_id)
-            if future is not None and not future.done():
-                future.set_result(response.ack)
+            self._settle(response.ack.correlation_id, response.ack, None)
         elif kind == "rejected":
-            future = self._pending.get(response.rejected.correlation_id)
-            if future is not None and not future.done():
-                future.set_exception(ServiceError.from_command_error(response.rejected.error))
+            error = ServiceError.from_command_error(response.rejected.error)
+            self._settle(response.rejected.correlation_id, None, error)
         elif self._keep_decisions:
             self._decisions.put_nowait(response)

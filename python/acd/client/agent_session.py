@@ -23,11 +23,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
-from types import TracebackType
 from typing import Any
 
 import grpc
 
+from acd.client.correlated import CorrelatedStream
 from acd.client.errors import ServiceError
 from acd.v1 import agent_pb2, common_pb2
 
@@ -38,8 +38,10 @@ Event = agent_pb2.StreamOffersResponse
 _END = Event()  # ends the events queue; identity-compared, never sent
 
 
-class AgentSession:
+class AgentSession(CorrelatedStream[Request, Response, agent_pb2.SessionResult]):
     """One open ``Session``; create it with ``AcdClient.agent_session()``."""
+
+    NAME = "agent session"
 
     def __init__(
         self,
@@ -51,52 +53,18 @@ class AgentSession:
     ) -> None:
         self.agent_id = agent_id
         self.last_sequence = last_sequence
-        self._call = call
         self._keep_events = keep_events
         self._ids = itertools.count(1)
-        self._pending: dict[str, asyncio.Future[agent_pb2.SessionResult]] = {}
         self._events: asyncio.Queue[Event] = asyncio.Queue()
-        self._write_lock = asyncio.Lock()
-        self._error: ServiceError | None = None
-        self._closed = False
+        super().__init__(call)
         self._opened = asyncio.get_running_loop().create_task(self._open(last_sequence))
-        self._reader = asyncio.create_task(self._read(), name="acd-agent-session")
-
-    async def __aenter__(self) -> AgentSession:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # --- commands ------------------------------------------------------------------------
 
     async def command(self, **command: Any) -> agent_pb2.SessionResult:
         """Sends one command (``login=LoginRequest(...)``, ...) and returns its result."""
-        if self._error is not None:
-            raise self._error
-        if self._closed:
-            raise ServiceError(grpc.StatusCode.CANCELLED, "agent session is closed")
         key = str(next(self._ids))
-        future: asyncio.Future[agent_pb2.SessionResult] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
-        try:
-            await self._opened
-            async with self._write_lock:
-                await self._call.write(Request(correlation_id=key, **command))
-            result = await future
-        except grpc.aio.AioRpcError as err:
-            raise ServiceError.from_rpc_error(err) from None
-        except grpc.aio.UsageError:
-            raise self._error or ServiceError(
-                grpc.StatusCode.CANCELLED, "agent session is closed"
-            ) from None
-        finally:
-            self._pending.pop(key, None)
+        result = await self._send(key, Request(correlation_id=key, **command))
         if result.HasField("error"):
             raise ServiceError.from_command_error(result.error)
         return result
@@ -153,19 +121,6 @@ class AgentSession:
                 return
             yield event
 
-    async def close(self, timeout_s: float = 5.0) -> None:
-        """Ends the session (no more commands) and waits, bounded, for the reader to stop."""
-        if self._closed:
-            return
-        self._closed = True
-        self._call.cancel()
-        for task in (self._opened, self._reader):
-            if not task.done():
-                task.cancel()
-        await asyncio.wait_for(
-            asyncio.gather(self._opened, self._reader, return_exceptions=True), timeout_s
-        )
-
     # --- the stream ----------------------------------------------------------------------
 
     async def _open(self, last_sequence: int) -> None:
@@ -173,29 +128,19 @@ class AgentSession:
         async with self._write_lock:
             await self._call.write(Request(open=request))
 
-    async def _read(self) -> None:
-        error: ServiceError | None = None
-        try:
-            async for response in self._call:
-                self._dispatch(response)
-        except grpc.aio.AioRpcError as err:
-            error = ServiceError.from_rpc_error(err)
-        except asyncio.CancelledError:
-            error = ServiceError(grpc.StatusCode.CANCELLED, "agent session is closed")
-            raise
-        finally:
-            self._error = error
-            ended = error or ServiceError(grpc.StatusCode.CANCELLED, "agent session ended")
-            for future in self._pending.values():
-                if not future.done():
-                    future.set_exception(ended)
-            self._events.put_nowait(_END)
+    async def _before_write(self) -> None:
+        await self._opened
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        await asyncio.gather(self._opened, return_exceptions=True)
+        await super().close(timeout_s)
+
+    def _ended(self) -> None:
+        self._events.put_nowait(_END)
 
     def _dispatch(self, response: Response) -> None:
         if response.HasField("result"):
-            future = self._pending.get(response.result.correlation_id)
-            if future is not None and not future.done():
-                future.set_result(response.result)
+            self._settle(response.result.correlation_id, response.result, None)
         elif response.HasField("event"):
             self.last_sequence = response.event.sequence
             if self._keep_events:

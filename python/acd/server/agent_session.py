@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from acd.server import convert
 from acd.server.commands import Refusal
 from acd.server.service_base import Context, invalid
+from acd.server.stream_commands import serve_commands
 from acd.server.tenant import Tenant
 from acd.v1 import agent_pb2
 
@@ -112,24 +113,10 @@ async def _read(
     requests: AsyncIterator[agent_pb2.SessionRequest],
     out: asyncio.Queue[agent_pb2.SessionResponse],
 ) -> None:
-    window = asyncio.Semaphore(SESSION_WINDOW)
-    pending: set[asyncio.Task[None]] = set()
-
-    def done(task: asyncio.Task[None]) -> None:
-        pending.discard(task)
-        window.release()
-
-    try:
-        async for request in requests:
-            await window.acquire()
-            task = asyncio.get_running_loop().create_task(_one(service, agent_id, request, out))
-            pending.add(task)
-            task.add_done_callback(done)
-        await asyncio.gather(*pending, return_exceptions=True)
-        await out.put(_END)  # the desktop is done: end the session after its last result
-    finally:
-        for task in pending:
-            task.cancel()
+    await serve_commands(
+        requests, lambda request: _one(service, agent_id, request, out), SESSION_WINDOW
+    )
+    await out.put(_END)  # the desktop is done: end the session after its last result
 
 
 def _handlers(service: AgentService) -> dict[str, Callable[[Any], Awaitable[Any]]]:

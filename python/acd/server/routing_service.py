@@ -20,6 +20,7 @@ from acd.server.commands import Refusal, refusal
 from acd.server.fanout import AdapterFeed
 from acd.server.journal_format import Command
 from acd.server.service_base import Context, Shared, guarded, invalid, require_id, valid_id
+from acd.server.stream_commands import serve_commands
 from acd.server.tenant import Tenant
 from acd.v1 import common_pb2, routing_pb2, routing_pb2_grpc
 
@@ -251,26 +252,10 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         feed: AdapterFeed,
         requests: AsyncIterator[routing_pb2.AdapterStreamRequest],
     ) -> None:
-        window = asyncio.Semaphore(STREAM_WINDOW)
-        pending: set[asyncio.Task[None]] = set()
-
-        def done(task: asyncio.Task[None]) -> None:
-            pending.discard(task)
-            window.release()
-
-        try:
-            async for request in requests:
-                await window.acquire()
-                # Created in arrival order, each applies its command before its first await,
-                # so the router sees the stream's commands in order.
-                task = asyncio.get_running_loop().create_task(self._one(tenant, feed, request))
-                pending.add(task)
-                task.add_done_callback(done)
-            await asyncio.gather(*pending, return_exceptions=True)
-            feed.finish()  # the adapter is done: end the stream once its answers are out
-        finally:
-            for task in pending:
-                task.cancel()
+        await serve_commands(
+            requests, lambda request: self._one(tenant, feed, request), STREAM_WINDOW
+        )
+        feed.finish()  # the adapter is done: end the stream once its answers are out
 
     async def _one(
         self, tenant: Tenant, feed: AdapterFeed, request: routing_pb2.AdapterStreamRequest
