@@ -28,21 +28,6 @@ from server_helpers import (
 )
 from test_server_lifecycle import enqueue, login_ready, offer_of
 
-
-def _router_takes_configure() -> bool:  # until the core's configure command lands
-    from acd._core import Router
-
-    try:
-        Router('{"queues": [], "agents": []}').apply_batch([("configure", "{}", 0)])
-    except ValueError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(
-    not _router_takes_configure(), reason="the router has no configure command yet"
-)
-
 T = 5.0
 ADMIN = md("t-admin")
 SUP = md("t-supervisor")
@@ -140,10 +125,17 @@ def test_a_changed_skill_offers_a_waiting_call_at_once(tmp_path: Path) -> None:
         ben = login_ready(s, "ben")  # sales only
         enqueue(s, "s1", "support")
         assert waiting(s, "support") == ["s1"]
-        upsert(s, "agent", agent_id="ben", group_id="managers", skills={"sales": 6, "support": 4})
+        upsert(
+            s,
+            "agent",
+            agent_id="ben",
+            group_id="managers",
+            skills={"sales": 6, "support": 4},
+            endpoint="sip:ben@desk2.test",
+        )
         offer = ben.until(offer_of).offer.offer
         assert (offer.call_id, offer.agent_id) == ("s1", "ben")
-        assert offer.endpoint == "sip:ben@pbx.test"  # the configured endpoint stays
+        assert offer.endpoint == "sip:ben@desk2.test"  # the new configured endpoint
         ben.close()
 
 
@@ -159,6 +151,28 @@ def test_a_queue_changed_while_it_holds_calls_keeps_them_in_order(tmp_path: Path
         assert waiting(s) == ["w0", "w1", "w2"]  # w0 offered, still listed in its place
         anna.close()
         ben.close()
+
+
+def test_a_change_the_router_refuses_changes_nothing(tmp_path: Path) -> None:
+    with running(tmp_path) as (_, s):
+        anna = login_ready(s, "anna")
+        enqueue(s, "c1")
+        assert anna.until(offer_of).offer.offer.call_id == "c1"
+        accept = agent_pb2.AcceptOfferRequest(agent_id="anna", call_id="c1")
+        s.agent.AcceptOffer(accept, metadata=md("t-anna"), timeout=T)
+        chat_only = [admin_pb2.ChannelCapacity(channel=common_pb2.CHANNEL_CHAT, max_items=2)]
+        e = error_of(
+            lambda: upsert(s, "agent", agent_id="anna", skills={"sales": 8}, capacity=chat_only)
+        )
+        assert e.code() == grpc.StatusCode.FAILED_PRECONDITION  # she holds a voice call
+        assert (e.details() or "").startswith("agent: ")
+        agents = s.admin.ListAgents(admin_pb2.AdminServiceListAgentsRequest(), metadata=ADMIN)
+        assert agents.config_version == 1
+        assert len(agents.agents[0].capacity) == 2 and agents.agents[0].skills["support"] == 6
+        end = routing_pb2.EndCallRequest(call_id="c1")
+        s.routing.EndCall(end, metadata=md("t-adapter"), timeout=T)
+        assert upsert(s, "queue", queue_id="quick", skills={"quick": 2}).config_version == 2
+        anna.close()
 
 
 def test_upsert_group_moves_its_agents_and_an_own_tier_stays(tmp_path: Path) -> None:

@@ -10,27 +10,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
-import pytest
 
 from acd.server.config import load_config
 from acd.v1 import admin_pb2, agent_pb2, crm_pb2, platform_pb2, routing_pb2, supervision_pb2
 from server_helpers import TEST_CONFIG, StreamReader, Stubs, code_of, error_of, md, running
 from test_server_lifecycle import enqueue, login_ready
-
-
-def _router_takes_configure() -> bool:  # until the core's configure command lands
-    from acd._core import Router
-
-    try:
-        Router('{"queues": [], "agents": []}').apply_batch([("configure", "{}", 0)])
-    except ValueError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(
-    not _router_takes_configure(), reason="the router has no configure command yet"
-)
 
 T = 5.0
 ADMIN = md("t-admin")

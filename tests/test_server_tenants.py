@@ -262,10 +262,8 @@ def test_tenants_do_not_see_each_other(tmp_path: Path) -> None:
 
 
 def test_delete_waits_until_no_call_is_live(tmp_path: Path) -> None:
-    from test_server_admin import _router_takes_configure, upsert
+    from test_server_admin import upsert
 
-    if not _router_takes_configure():
-        pytest.skip("the router has no configure command yet")
     with running(tmp_path) as (_, s):
         admin = create(s, "kiosk").admin_token
         upsert(s, "skill", admin, skill_id="sales")

@@ -127,12 +127,8 @@ class Tenant:
             recovered = recover(self.journal, self.id)
             self.router = recovered.router
             self._appended = self._snapshot_seq = recovered.seq
-            if self.journal.config(self.id) != core_json:
-                log.warning(
-                    "tenant %s: acd.toml differs from the journal's config; the journal wins"
-                    " until the configuration can be reloaded",
-                    self.id,
-                )
+            # The journal's starting config may differ from ``self.config``: configure entries
+            # moved it on (tenant_registry warns when acd.toml differs from what runs).
         self.live_calls = set(self.router.call_ids())
         self._snapshot_at = self.clock.now()
         self.stats.start()
