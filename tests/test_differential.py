@@ -12,6 +12,12 @@ invalid ones mixed in. After every command the two routers must agree on:
 - every agent's state and reason, ``waiting_count()`` and ``poll_timeout()``;
 - enqueue's return value.
 
+Among the commands are reconfigurations (``reconfigure`` / the batch ``configure``) to random
+variants of the current configuration: queues and agents added, changed, reordered and removed,
+and changes both must refuse (a new seed, an invalid level, a queue or agent still in use).
+Both routers must then also agree on ``agent_ids()`` and ``call_ids()``, and the core's snapshot
+after each one must restore to the same bytes.
+
 The same command streams then go through ``apply_batch`` in random-sized chunks: the events,
 ``error`` events included, must agree too, and the non-error events must be the ones the
 command-by-command run produced.
@@ -27,13 +33,22 @@ import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
 import acd
 from acd import reference
 from acd.protocol import RouterLike
+
+
+class Router(RouterLike, Protocol):
+    """What the two routers also share here: reconfiguration and the id views."""
+
+    def reconfigure(self, config_json: str, now_ms: int) -> None: ...
+    def agent_ids(self) -> list[str]: ...
+    def call_ids(self) -> list[str]: ...
+
 
 STEPS = 300
 DEFAULT_SEEDS = 300
@@ -57,45 +72,49 @@ def seeds() -> list[int]:
 # ---- random configuration ---------------------------------------------------------------
 
 
+def random_queue(rng: random.Random, queue_id: str) -> dict[str, Any]:
+    """A longest-idle queue with random skills and timings."""
+    required = rng.sample(SKILLS, rng.choice([0, 1, 1, 2]))
+    no_answer = {
+        "reject_delay_ms": rng.choice([0, 0, 1, 150, 2000]),
+        "timeout_delay_ms": rng.choice([0, 0, 1, 150, 2000]),
+        "max_misses": rng.choice([0, 1, 2, 3, 5]),
+    }
+    offer_timeout_ms = rng.choice([1, 40, 300, 1500, 15000, 15000])
+    if no_answer["max_misses"] == 0:
+        # An unanswered offer then rings again forever: keep the cycle long enough that a
+        # jump in time does not replay thousands of offers (valid, but slow to compare).
+        offer_timeout_ms = max(offer_timeout_ms, 300 - no_answer["timeout_delay_ms"])
+    return {
+        "id": queue_id,
+        "skills": {s: rng.choice([1, 1, 2, 3, 5, 8, 10]) for s in required},
+        "strategy": "longest-idle",
+        "offer_timeout_ms": offer_timeout_ms,
+        "wrapup_ms": rng.choice([0, 0, 1, 100, 800, 5000]),
+        "wrapup_until_done": rng.random() < 0.2,
+        "no_answer": no_answer,
+        "ttl_ms": rng.choice([1, 500, 5000, 30000, 120_000, 14_400_000]),
+        "max_tier": rng.choice([0, 1]),
+        "prefer_lower_tier": rng.random() < 0.5,
+    }
+
+
+def random_agent(rng: random.Random, agent_id: str) -> dict[str, Any]:
+    """A tier-1 agent with random skills, rarely a capacity of its own."""
+    agent: dict[str, Any] = {
+        "id": agent_id,
+        "skills": {s: rng.randint(1, 10) for s in SKILLS if rng.random() < 0.6},
+        "tier": 1,
+    }
+    if rng.random() < 0.1:
+        agent["capacity"] = rng.choice([{"voice": 0, "chat": 2}, {"voice": 1}])
+    return agent
+
+
 def random_config(rng: random.Random) -> dict[str, Any]:
     """1-4 longest-idle queues and 2-10 tier-1 agents with random skills and timings."""
-    queues = []
-    for i in range(rng.randint(1, 4)):
-        required = rng.sample(SKILLS, rng.choice([0, 1, 1, 2]))
-        no_answer = {
-            "reject_delay_ms": rng.choice([0, 0, 1, 150, 2000]),
-            "timeout_delay_ms": rng.choice([0, 0, 1, 150, 2000]),
-            "max_misses": rng.choice([0, 1, 2, 3, 5]),
-        }
-        offer_timeout_ms = rng.choice([1, 40, 300, 1500, 15000, 15000])
-        if no_answer["max_misses"] == 0:
-            # An unanswered offer then rings again forever: keep the cycle long enough that a
-            # jump in time does not replay thousands of offers (valid, but slow to compare).
-            offer_timeout_ms = max(offer_timeout_ms, 300 - no_answer["timeout_delay_ms"])
-        queues.append(
-            {
-                "id": f"q{i}",
-                "skills": {s: rng.choice([1, 1, 2, 3, 5, 8, 10]) for s in required},
-                "strategy": "longest-idle",
-                "offer_timeout_ms": offer_timeout_ms,
-                "wrapup_ms": rng.choice([0, 0, 1, 100, 800, 5000]),
-                "wrapup_until_done": rng.random() < 0.2,
-                "no_answer": no_answer,
-                "ttl_ms": rng.choice([1, 500, 5000, 30000, 120_000, 14_400_000]),
-                "max_tier": rng.choice([0, 1]),
-                "prefer_lower_tier": rng.random() < 0.5,
-            }
-        )
-    agents = []
-    for i in range(rng.randint(2, 10)):
-        agent: dict[str, Any] = {
-            "id": f"a{i}",
-            "skills": {s: rng.randint(1, 10) for s in SKILLS if rng.random() < 0.6},
-            "tier": 1,
-        }
-        if rng.random() < 0.1:
-            agent["capacity"] = rng.choice([{"voice": 0, "chat": 2}, {"voice": 1}])
-        agents.append(agent)
+    queues = [random_queue(rng, f"q{i}") for i in range(rng.randint(1, 4))]
+    agents = [random_agent(rng, f"a{i}") for i in range(rng.randint(2, 10))]
     # Far longer than any run: the core forgets finished call ids after the window, the
     # reference never does.
     return {
@@ -104,6 +123,46 @@ def random_config(rng: random.Random) -> dict[str, Any]:
         "queues": queues,
         "agents": agents,
     }
+
+
+def changed_config(rng: random.Random, current: dict[str, Any], n: int) -> dict[str, Any]:
+    """A random change to ``current``, of the kinds an admin makes; some must be refused.
+    ``n`` makes the ids of added queues and agents new."""
+    config: dict[str, Any] = json.loads(json.dumps(current))
+    queues: list[dict[str, Any]] = config["queues"]
+    agents: list[dict[str, Any]] = config["agents"]
+    roll = rng.randrange(11)
+    if roll == 0:
+        queues.insert(rng.randint(0, len(queues)), random_queue(rng, f"n{n}"))
+    elif roll == 1:
+        queue = rng.choice(queues)
+        queue["skills"] = {
+            s: rng.choice([1, 2, 3, 5]) for s in rng.sample(SKILLS, rng.randint(0, 2))
+        }
+    elif roll == 2:
+        i = rng.randrange(len(queues))
+        queues[i] = {**random_queue(rng, queues[i]["id"]), "skills": queues[i]["skills"]}
+    elif roll == 3:
+        agents.insert(rng.randint(0, len(agents)), random_agent(rng, f"n{n}"))
+    elif roll in (4, 5):
+        i = rng.randrange(len(agents))
+        agents[i] = random_agent(rng, agents[i]["id"])
+    elif roll == 6 and len(agents) > 1:
+        agents.pop(rng.randrange(len(agents)))  # refused unless logged out
+    elif roll == 7 and len(queues) > 1:
+        queues.pop(rng.randrange(len(queues)))  # refused while it has calls
+    elif roll == 8:
+        queues.reverse()
+        agents.reverse()
+    elif roll == 9:
+        config["seed"] += 1  # refused: a running router keeps its seed
+    else:
+        # Refused as invalid, with the same message on both sides.
+        if rng.random() < 0.5:
+            queues[0]["skills"] = {"sales": 11}
+        else:
+            queues.append({"id": queues[0]["id"]})
+    return config
 
 
 # ---- random commands --------------------------------------------------------------------
@@ -142,6 +201,8 @@ class Generator:
 
     def __init__(self, rng: random.Random, config: dict[str, Any]) -> None:
         self.rng = rng
+        self.config = config  # the configuration in force
+        self.changes = 0
         self.queues: list[str] = [q["id"] for q in config["queues"]]
         self.agents: list[str] = [a["id"] for a in config["agents"]]
         self.now = 0
@@ -225,11 +286,16 @@ class Generator:
             "ready": 9,
             "not_ready": 4,
             "abandon": 5 if waiting else 1,
+            "configure": 3,
         }
         kind = rng.choices(list(weights), list(weights.values()))[0]
         now = self.time(poll, kind in ("accept", "reject", "withdraw", "end", "wrapup_done"))
         if kind == "enqueue":
             return self.enqueue(now)
+        if kind == "configure":
+            self.changes += 1
+            changed = changed_config(rng, self.config, self.changes)
+            return ("configure", json.dumps(changed), now)
         if kind == "timeout":
             if poll is not None and poll >= self.now and rng.random() < 0.5:
                 self.now = poll
@@ -266,17 +332,26 @@ class Generator:
         return ("abandon", self.call(waiting if rng.random() < 0.9 else seen.live), now)
 
     def applied(
-        self, command: Command, result: object, rows: list[Row], states: dict[str, str]
+        self,
+        command: Command,
+        result: object,
+        refused: bool,
+        rows: list[Row],
+        states: dict[str, str],
     ) -> None:
         """Learns from what the command did: its result, its events, the agents' states."""
         if command[0] == "enqueue" and result is True:
             self.seen.live.add(command[1])
             self.seen.used.append(command[1])
+        if command[0] == "configure" and not refused:
+            self.config = json.loads(command[1])
+            self.queues = [q["id"] for q in self.config["queues"]]
         self.seen.observe(rows)
         self.seen.states = states
+        self.agents = list(states)
 
 
-def apply(router: RouterLike, command: Command) -> object:
+def apply(router: Router, command: Command) -> object:
     """One command, as the method call its batch tuple stands for."""
     name, *args = command
     if name == "enqueue":
@@ -294,11 +369,12 @@ def apply(router: RouterLike, command: Command) -> object:
         "end": router.end_call,
         "wrapup_done": router.wrapup_done,
         "timeout": router.handle_timeout,
+        "configure": router.reconfigure,
     }
     return methods[name](*args)
 
 
-def outcome(router: RouterLike, command: Command) -> tuple[object, str | None, str | None]:
+def outcome(router: Router, command: Command) -> tuple[object, str | None, str | None]:
     """(return value, exception class name, message) of one command."""
     try:
         return apply(router, command), None, None
@@ -310,12 +386,14 @@ def rows(events: list[Any], kinds: frozenset[str]) -> list[Row]:
     return [e.as_tuple() for e in events if e.kind in kinds]
 
 
-def state_of(router: RouterLike, agents: list[str]) -> dict[str, Any]:
-    infos = {a: router.agent_info(a) for a in agents}
+def state_of(router: Router) -> dict[str, Any]:
+    infos = {a: router.agent_info(a) for a in router.agent_ids()}
     return {
         "agents": {a: (i["state"], i["reason"]) for a, i in infos.items()},
         "waiting_count": router.waiting_count(),
         "poll_timeout": router.poll_timeout(),
+        "agent_ids": router.agent_ids(),
+        "call_ids": router.call_ids(),
     }
 
 
@@ -373,14 +451,18 @@ def run_step_by_step(seed: int, steps: int = STEPS) -> Run:
             fail(seed, step, "results (value, error class, message)", core_out, ref_out, commands)
         if core_rows != ref_rows:
             fail(seed, step, "events", core_rows, ref_rows, commands)
-        core_state, ref_state = state_of(core, gen.agents), state_of(ref, gen.agents)
+        core_state, ref_state = state_of(core), state_of(ref)
         if core_state != ref_state:
             fail(seed, step, "states", core_state, ref_state, commands)
+        if command[0] == "configure" and core_out[1] is None:
+            data = core.snapshot()
+            again = acd.Router.from_snapshot(data).snapshot()
+            if again != data:
+                fail(seed, step, "snapshots after a restore", len(again), len(data), commands)
         refused += ref_out[1] is not None
         all_rows += ref_rows
-        gen.applied(
-            command, ref_out[0], ref_rows, {a: s for a, (s, _) in ref_state["agents"].items()}
-        )
+        states = {a: s for a, (s, _) in ref_state["agents"].items()}
+        gen.applied(command, ref_out[0], ref_out[1] is not None, ref_rows, states)
     return Run(config, commands, all_rows, refused)
 
 
@@ -388,7 +470,6 @@ def run_batches(seed: int, run: Run) -> None:
     """The same commands through apply_batch on both, in random-sized chunks."""
     rng = random.Random(seed * 7919 + 1)
     core, ref = routers(run.config)
-    agents = [a["id"] for a in run.config["agents"]]
     batch_rows: list[Row] = []
     start = 0
     while start < len(run.commands):
@@ -399,7 +480,7 @@ def run_batches(seed: int, run: Run) -> None:
         ref_rows = rows(ref.apply_batch(chunk), BATCH_KINDS)
         if core_rows != ref_rows:
             fail(seed, step, "batch events", core_rows, ref_rows, run.commands[: start + size])
-        core_state, ref_state = state_of(core, agents), state_of(ref, agents)
+        core_state, ref_state = state_of(core), state_of(ref)
         if core_state != ref_state:
             fail(seed, step, "states", core_state, ref_state, run.commands[: start + size])
         batch_rows += ref_rows
@@ -456,8 +537,10 @@ def test_both_refuse_a_bad_config_naming_the_same_field(config: dict[str, Any]) 
 
 
 def test_the_generator_exercises_every_kind_of_event_and_error() -> None:
-    """The random streams reach every [ref] event kind, every error class and every state."""
+    """The random streams reach every [ref] event kind, every error class and every state, and
+    reconfigurations are accepted (some making offers or ending calls at once) and refused."""
     kinds: set[str] = set()
+    changes: set[str] = set()
     errors: set[str] = set()
     states: set[str] = set()
     for seed in range(40):
@@ -475,12 +558,21 @@ def test_the_generator_exercises_every_kind_of_event_and_error() -> None:
             kinds |= {f"terminal:{e[7]}" for e in events if e[0] == "terminal"}
             if error is not None:
                 errors.add(error)
-            gen.applied(command, value, events, {a: ref.agent_info(a)["state"] for a in gen.agents})
+            if command[0] == "configure":
+                changes.add(error or ("accepted, with events" if events else "accepted"))
+            states_now = {a: ref.agent_info(a)["state"] for a in ref.agent_ids()}
+            gen.applied(command, value, error is not None, events, states_now)
             states |= set(gen.seen.states.values())
     assert kinds >= REF_KINDS | {
         "revoke:abandoned", "revoke:logout", "revoke:expired", "revoke:withdrawn",
         "missed:rejected", "missed:timed-out", "terminal:completed", "terminal:abandoned",
         "terminal:expired",
     }  # fmt: skip
-    assert errors == {"NotFoundError", "InvalidArgumentError", "IllegalTransitionError"}
+    assert errors == {
+        "NotFoundError", "InvalidArgumentError", "IllegalTransitionError", "ConfigError",
+    }  # fmt: skip
+    assert changes == {
+        "accepted", "accepted, with events", "ConfigError", "InvalidArgumentError",
+        "IllegalTransitionError",
+    }  # fmt: skip
     assert states == {"logged-out", "not-ready", "ready", "reserved", "busy", "wrap-up"}

@@ -30,6 +30,7 @@ _COMMANDS: dict[str, tuple[tuple[type, ...], Apply]] = {
     "withdraw": ((str, str, str, int), lambda r, a, c, why, t: r.withdraw(a, c, why, t)),
     "end": ((str, int), lambda r, c, t: r.end_call(c, t)),
     "wrapup_done": ((str, str, int), lambda r, a, c, t: r.wrapup_done(a, c, t)),
+    "configure": ((str, int), lambda r, config, t: r.reconfigure(config, t)),
     "timeout": ((int,), lambda r, t: r.handle_timeout(t)),
 }
 

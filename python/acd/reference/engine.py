@@ -72,6 +72,7 @@ class Engine:
     """State and transitions; the public ``Router`` checks arguments and calls these."""
 
     def __init__(self, config: RouterConfig) -> None:
+        self._config = config
         self._queues = config.queues
         self._queue_index = {q.id: i for i, q in enumerate(config.queues)}
         self._levels = eligibility(config.queues, config.agents)
@@ -313,14 +314,19 @@ class Engine:
         call = self._calls_by_seq.get(ordinal)
         return call is not None and call.state is not CONNECTED_STATE
 
-    def _fire_due(self, now: int) -> None:
-        """Fire every live timer with deadline <= now, in (deadline, kind, ordinal) order."""
+    def _fire_due(self, now: int, floor: int = 0) -> None:
+        """Fire every live timer with deadline <= now, in (deadline, kind, ordinal) order.
+
+        Events carry the deadline, or ``floor`` when that is later: a reconfiguration fires
+        the deadlines it put in the past at its own time."""
         timers = self._timers
         while timers and timers[0][0] <= now:
             entry = heappop(timers)
             if not self._timer_live(entry):
                 continue
             deadline, kind, ordinal, token = entry
+            if deadline < floor:
+                deadline = floor
             if kind == TIMER_OFFER:
                 agent = self._agents[token]
                 call = agent.call

@@ -48,8 +48,18 @@ agent states/reasons and waiting counts agree. Both must keep them.
     expires_at 0, detail ``command <index>: <message>``.
 11. Config: escalation other than ``[]``, overflow other than null, another strategy, aging_ms
     != 0 and voice capacity > 1 are refused (``ConfigError``); ring_all_max, sl_threshold_ms,
-    short_abandon_ms, group, seed are checked and unused. Tier 1..255; ids and skill names
-    1..256 UTF-8 bytes without control characters.
+    short_abandon_ms, group are checked and unused; seed only has to stay the same (12). Tier
+    1..255; ids and skill names 1..256 UTF-8 bytes without control characters.
+12. ``reconfigure`` (``reconfigure.py``): the config is parsed first (``ConfigError``), then the
+    seed must be the one the router was built with (``InvalidArgumentError``), then ``now_ms``
+    as for every command, then ``IllegalTransitionError`` for a removed queue with a live call
+    or an agent in wrap-up for one, a removed agent not logged out, a kept agent holding a call
+    (reserved, busy, wrap-up) whose new voice capacity is 0, in that order (queues, then agents,
+    in the old order). Accepted: queues and agents take the new config order (agent index =
+    the new position), time-to-live deadlines follow the new ``ttl_ms`` from the enqueue (those
+    already past fire at once, stamped now), offers and agent timers keep theirs; then every
+    waiting call whose queue has a Ready agent, most urgent first, is offered to the best one.
+    ``call_ids`` lists live calls in arrival order. ``dedup_window_ms`` stays ignored (3).
 """
 
 from __future__ import annotations
@@ -59,7 +69,7 @@ from typing import Any
 
 from acd.reference.batch import parse_batch
 from acd.reference.config import CHANNELS, parse_config
-from acd.reference.engine import PRIORITY_WEIGHT_MS, TIMER_CALL, Engine
+from acd.reference.engine import PRIORITY_WEIGHT_MS, TIMER_CALL
 from acd.reference.errors import (
     AcdError,
     IllegalTransitionError,
@@ -67,6 +77,7 @@ from acd.reference.errors import (
     NotFoundError,
 )
 from acd.reference.events import ERROR, Event
+from acd.reference.reconfigure import Reconfigurable
 from acd.reference.state import Agent, AgentState, Call, CallState
 
 MIN_PRIORITY, MAX_PRIORITY = -1_000_000, 1_000_000
@@ -91,7 +102,7 @@ def _state_name(agent: Agent) -> str:
     return "ready" if agent.in_delay else agent.state.value
 
 
-class Router(Engine):
+class Router(Reconfigurable):
     """One tenant's router: queues, agents, waiting calls, offers. Deterministic, no clock."""
 
     def __init__(self, config_json: str) -> None:
@@ -291,6 +302,19 @@ class Router(Engine):
             )
         self._end_wrapup(agent, now_ms)
 
+    # ---- configuration --------------------------------------------------------------------
+
+    def reconfigure(self, config_json: str, now_ms: int) -> None:
+        """A new configuration for the running router (ROUTING.md, Reconfiguration)."""
+        config = parse_config(config_json)
+        if config.seed != self._config.seed:
+            raise InvalidArgumentError(
+                f"seed: a running router keeps its seed ({self._config.seed}), got {config.seed}"
+            )
+        self._advance(now_ms)
+        self._check_config(config)
+        self._apply_config(config, now_ms)
+
     # ---- driving --------------------------------------------------------------------------
 
     def handle_timeout(self, now_ms: int) -> None:
@@ -320,6 +344,10 @@ class Router(Engine):
 
     def agent_ids(self) -> list[str]:
         return [a.id for a in self._agents]
+
+    def call_ids(self) -> list[str]:
+        """Every live call id, in arrival order."""
+        return list(self._calls)
 
     def waiting_count(self) -> int:
         return len(self._calls) - self._connected
