@@ -280,7 +280,7 @@ def parse_config(config_json: str) -> RouterConfig:
     _unique(queues, "queue")
     _unique(agents, "agent")
     return RouterConfig(
-        seed=f.integer("seed", 1, 0),
+        seed=f.integer("seed", 0, 0),
         dedup_window_ms=f.integer("dedup_window_ms", 3_600_000, 0),
         queues=tuple(queues),
         agents=tuple(agents),
