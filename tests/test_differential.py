@@ -33,22 +33,13 @@ import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 
 import acd
 from acd import reference
 from acd.protocol import RouterLike
-
-
-class Router(RouterLike, Protocol):
-    """What the two routers also share here: reconfiguration and the id views."""
-
-    def reconfigure(self, config_json: str, now_ms: int) -> None: ...
-    def agent_ids(self) -> list[str]: ...
-    def call_ids(self) -> list[str]: ...
-
 
 STEPS = 300
 DEFAULT_SEEDS = 300
@@ -351,7 +342,7 @@ class Generator:
         self.agents = list(states)
 
 
-def apply(router: Router, command: Command) -> object:
+def apply(router: RouterLike, command: Command) -> object:
     """One command, as the method call its batch tuple stands for."""
     name, *args = command
     if name == "enqueue":
@@ -374,7 +365,7 @@ def apply(router: Router, command: Command) -> object:
     return methods[name](*args)
 
 
-def outcome(router: Router, command: Command) -> tuple[object, str | None, str | None]:
+def outcome(router: RouterLike, command: Command) -> tuple[object, str | None, str | None]:
     """(return value, exception class name, message) of one command."""
     try:
         return apply(router, command), None, None
@@ -386,7 +377,7 @@ def rows(events: list[Any], kinds: frozenset[str]) -> list[Row]:
     return [e.as_tuple() for e in events if e.kind in kinds]
 
 
-def state_of(router: Router) -> dict[str, Any]:
+def state_of(router: RouterLike) -> dict[str, Any]:
     infos = {a: router.agent_info(a) for a in router.agent_ids()}
     return {
         "agents": {a: (i["state"], i["reason"]) for a, i in infos.items()},
