@@ -58,7 +58,10 @@ def test_restart_keeps_calls_agents_and_snapshots(tmp_path: Path) -> None:
     assert any(entry[0] == "batch" for _, entry in journal.entries("store"))
     with running(tmp_path) as (_, s):
         assert (calls(s), agents(s)) == before
-        assert [c[0] for c in before[0]] == [f"m{i}" for i in range(5, 60)]
+        names = [c[0] for c in before[0]]
+        assert names[:25] == [f"m{i}" for i in range(5, 30)]
+        # The concurrent ones arrive in whatever order the transport hands them over.
+        assert sorted(names[25:]) == sorted(f"m{i}" for i in range(30, 60))
         assert all(state == W for _, _, state in before[0])
         assert before[1]["ben"] == (common_pb2.AGENT_STATE_NOT_READY, "login")
         assert enqueue(s, "m59").duplicate
