@@ -65,6 +65,39 @@ def _add_simulate(sub: Any) -> None:
     p.add_argument(
         "--no-overflow", action="store_true", help="day mode: tier 1 only (no overflow to tier 2)"
     )
+    p.add_argument(
+        "--callbacks",
+        action="store_true",
+        help="day mode: waiting callers are offered a callback, abandoned ones are called back",
+    )
+    p.add_argument(
+        "--callback-after",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="day mode: offer a callback after S s of waiting (0: only missed calls; 30)",
+    )
+    p.add_argument(
+        "--callback-take-rate", type=float, default=0.5, help="share taking the offer (0.5)"
+    )
+    p.add_argument(
+        "--callback-reach-rate", type=float, default=0.8, help="share of attempts answered (0.8)"
+    )
+    p.add_argument("--callback-attempts", type=_positive_int, default=3, help="per caller (3)")
+    p.add_argument(
+        "--callback-priority", type=int, default=0, help="of callback calls; inbound is 0 (0)"
+    )
+    p.add_argument(
+        "--callback-retry-gap", type=float, default=120.0, metavar="S", help="between tries (120)"
+    )
+    p.add_argument(
+        "--compare",
+        metavar="CHANGES",
+        help=(
+            "day mode: run the same callers a second time with CHANGES (comma-separated: "
+            "overflow, no-overflow, callbacks, no-callbacks) and print both side by side"
+        ),
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--progress", action="store_true", help="progress bar even if not a tty")
 
@@ -129,43 +162,64 @@ def _read_rates(name: str) -> Any:
     return read_day(Path(name))
 
 
+def _simulate_day(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, bar: Any
+) -> tuple[dict[str, Any], str]:
+    from acd.sim.callbacks import CallbackPolicy
+    from acd.sim.day import DayParams, changed, run_compare, run_day
+    from acd.sim.table import render_compare, render_day
+
+    if args.arrivals_per_hour is not None or args.calls is not None or args.seeds:
+        parser.error("--arrivals-per-hour, --calls and --seeds are for single mode")
+    if args.agents is not None and args.scenario != "single":
+        parser.error("--agents applies to --scenario single only")
+    try:
+        policy = CallbackPolicy(
+            offer_after_ms=round(args.callback_after * 1000),
+            take_rate=args.callback_take_rate,
+            reach_rate=args.callback_reach_rate,
+            max_attempts=args.callback_attempts,
+            retry_gap_ms=round(args.callback_retry_gap * 1000),
+            priority=args.callback_priority,
+        )
+        rates = _read_rates(args.day)
+        a = DayParams(
+            scenario=args.scenario,
+            overflow=not args.no_overflow,
+            seed=args.seed,
+            aht_s=args.aht,
+            patience_s=60.0 if args.patience is None else args.patience,
+            threshold_s=args.threshold,
+            agents=16 if args.agents is None else args.agents,
+            callbacks=policy if args.callbacks else None,
+        )
+        if args.compare is None:
+            result = run_day(rates, a, progress=bar)
+            return result, render_day(result)
+        b = changed(a, [c.strip() for c in args.compare.split(",")], policy)
+        result = run_compare(rates, a, b, progress=bar)
+        return result, render_compare(result)
+    except (OSError, ValueError) as e:
+        parser.error(str(e))
+
+
 def _simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from acd.sim.day import DayParams, run_day
     from acd.sim.progress import ProgressBar
     from acd.sim.single import SingleParams, run_single
-    from acd.sim.table import render_day, render_single
+    from acd.sim.table import render_single
 
     show = args.progress or sys.stderr.isatty()
     bar = ProgressBar("simulate") if show else None
     try:
         if args.day is not None:
-            if args.arrivals_per_hour is not None or args.calls is not None or args.seeds:
-                parser.error("--arrivals-per-hour, --calls and --seeds are for single mode")
-            if args.agents is not None and args.scenario != "single":
-                parser.error("--agents applies to --scenario single only")
-            try:
-                rates = _read_rates(args.day)
-                result = run_day(
-                    rates,
-                    DayParams(
-                        scenario=args.scenario,
-                        overflow=not args.no_overflow,
-                        seed=args.seed,
-                        aht_s=args.aht,
-                        patience_s=60.0 if args.patience is None else args.patience,
-                        threshold_s=args.threshold,
-                        agents=16 if args.agents is None else args.agents,
-                    ),
-                    progress=bar,
-                )
-            except (OSError, ValueError) as e:
-                parser.error(str(e))
-            text = render_day(result)
+            result, text = _simulate_day(args, parser, bar)
         else:
             if args.arrivals_per_hour is None or args.agents is None:
                 parser.error("single mode needs --arrivals-per-hour and --agents (or use --day)")
             if args.no_overflow or args.scenario != "first-line-overflow":
                 parser.error("--scenario and --no-overflow are for --day")
+            if args.callbacks or args.compare is not None:
+                parser.error("--callbacks and --compare are for --day")
             result = run_single(
                 SingleParams(
                     arrivals_per_hour=args.arrivals_per_hour,

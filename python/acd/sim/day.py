@@ -3,7 +3,7 @@ of queues and agent groups, with KPIs per interval and for the day."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from acd.sim.arrivals import (
@@ -13,6 +13,7 @@ from acd.sim.arrivals import (
     day_arrivals,
     draw_callers,
 )
+from acd.sim.callbacks import CallbackPolicy
 from acd.sim.driver import ProgressCallback, RouterFactory, default_router, simulate
 from acd.sim.kpi import CallRecord, compute_kpis, overlap_by_interval
 from acd.sim.scenario import Scenario, first_line_overflow, single_queue
@@ -27,6 +28,7 @@ class DayParams:
     patience_s: float | None = 60.0
     threshold_s: float = 20.0
     agents: int = 16  # scenario "single" only
+    callbacks: CallbackPolicy | None = None  # None: nobody is called back
 
 
 def interval_label(index: int) -> str:
@@ -72,6 +74,8 @@ def run_day(
         close_ms=close_ms,
         router_factory=router_factory,
         progress=progress,
+        callbacks=p.callbacks,
+        seed=p.seed,
     )
     all_busy = [span for spans in result.busy.values() for span in spans]
     busy_by = overlap_by_interval(all_busy, INTERVAL_MS)
@@ -117,6 +121,7 @@ def run_day(
         "mode": "day",
         "scenario": scenario.name,
         "overflow": p.overflow,
+        "callbacks": None if p.callbacks is None else asdict(p.callbacks),
         "seed": p.seed,
         "aht_s": p.aht_s,
         "patience_s": p.patience_s,
@@ -127,4 +132,43 @@ def run_day(
         "intervals": intervals,
         "day": day,
         "groups": groups,
+    }
+
+
+# What `--compare` may change for the second run.
+CHANGES = ("overflow", "no-overflow", "callbacks", "no-callbacks")
+
+
+def changed(p: DayParams, changes: list[str], policy: CallbackPolicy) -> DayParams:
+    """`p` with each of `changes` applied; `policy` is what "callbacks" switches on."""
+    for change in changes:
+        if change not in CHANGES:
+            raise ValueError(f"--compare: unknown change {change!r} (one of {', '.join(CHANGES)})")
+        if change in ("overflow", "no-overflow"):
+            p = replace(p, overflow=change == "overflow")
+        else:
+            p = replace(p, callbacks=policy if change == "callbacks" else None)
+    return p
+
+
+def run_compare(
+    rates: list[IntervalRate],
+    a: DayParams,
+    b: DayParams,
+    router_factory: RouterFactory = default_router,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """The same callers (same seed) through two set-ups: {"mode": "compare", "a": ..., "b": ...}."""
+    if a.seed != b.seed or a.aht_s != b.aht_s or a.patience_s != b.patience_s:
+        raise ValueError("a comparison runs the same callers: seed, aht and patience must match")
+
+    def half(offset: int) -> ProgressCallback | None:
+        if progress is None:
+            return None
+        return lambda done, total: progress(offset * total + done, 2 * total)
+
+    return {
+        "mode": "compare",
+        "a": run_day(rates, a, router_factory, half(0)),
+        "b": run_day(rates, b, router_factory, half(1)),
     }

@@ -21,7 +21,11 @@ class CallRecord:
     agent_id: str | None = None
     ended_ms: int | None = None
     outcome: str | None = None  # the terminal event's detail: completed, abandoned, expired, ...
-    left_ms: int | None = None  # time of the terminal event
+    #                             or "callback": the caller left the line for a callback
+    left_ms: int | None = None  # time of the terminal event (or of taking the callback)
+    callback_ms: int | None = None  # when a callback was promised (taken, or after abandoning)
+    attempts: int = 0  # callback attempts made or queued
+    recovered_ms: int | None = None  # when a callback attempt reached the customer
 
     @property
     def waited(self) -> bool:
@@ -46,7 +50,13 @@ class Kpis:
     short_abandoned: int
     expired: int  # left unanswered otherwise: time-to-live, overflowed out
     waiting: int  # still waiting when the simulation stopped
-    lost: int  # abandoned + expired: offered calls that never reached an agent
+    # Offered calls never served: abandoned + expired + callbacks taken, less those a callback
+    # reached.
+    lost: int
+    callbacks: int  # callers promised a callback (took one while waiting, or abandoned)
+    callback_attempts: int
+    recovered: int  # callers a callback attempt reached
+    time_to_callback: float | None  # seconds from the promise to reaching the caller
     waited: int  # calls that were not offered at the moment they arrived
     sl_answered: float | None
     sl_offered: float | None
@@ -77,12 +87,19 @@ def compute_kpis(
 ) -> Kpis:
     """KPIs of `records`; occupancy from agent busy and ready time measured over the period."""
     offered = answered = abandoned = short = expired = waiting = waited = 0
+    converted = callbacks = attempts = recovered = recover_wait = 0
     answered_in_t = abandoned_in_t = 0
     answered_wait = left_wait = handle = 0
     left = completed = 0
     for r in records:
         offered += 1
         waited += r.waited
+        if r.callback_ms is not None:
+            callbacks += 1
+            attempts += r.attempts
+            if r.recovered_ms is not None:
+                recovered += 1
+                recover_wait += r.recovered_ms - r.callback_ms
         if r.answered_ms is not None:
             answered += 1
             wait = r.answered_ms - r.arrival_ms
@@ -101,6 +118,8 @@ def compute_kpis(
                 abandoned += 1
                 short += wait <= short_abandon_ms
                 abandoned_in_t += wait <= threshold_ms
+            elif r.outcome == "callback":
+                converted += 1
             else:
                 expired += 1
         else:
@@ -112,7 +131,11 @@ def compute_kpis(
         short_abandoned=short,
         expired=expired,
         waiting=waiting,
-        lost=abandoned + expired,
+        lost=abandoned + expired + converted - recovered,
+        callbacks=callbacks,
+        callback_attempts=attempts,
+        recovered=recovered,
+        time_to_callback=_ratio(recover_wait / 1000, recovered),
         waited=waited,
         sl_answered=_ratio(answered_in_t, answered),
         sl_offered=_ratio(answered_in_t, answered + abandoned - short),

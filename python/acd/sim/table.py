@@ -18,6 +18,7 @@ _DECIMALS = {
     "asa": 1,
     "awt": 1,
     "aht": 1,
+    "time_to_callback": 1,
 }
 
 DAY_COLUMNS = (
@@ -34,6 +35,19 @@ DAY_COLUMNS = (
     "awt",
     "aht",
     "abandon_rate",
+    "occupancy",
+)
+CALLBACK_COLUMNS = ("callbacks", "callback_attempts", "recovered", "time_to_callback")
+# One set-up's half of a comparison table.
+COMPARE_COLUMNS = (
+    "answered",
+    "abandoned",
+    "lost",
+    "recovered",
+    "sl_answered",
+    "sl_offered",
+    "asa",
+    "awt",
     "occupancy",
 )
 SINGLE_COLUMNS = (
@@ -54,7 +68,7 @@ def format_value(key: str, value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.{_DECIMALS.get(key, 3)}f}"
+        return f"{value:.{_DECIMALS.get(key.split(':')[0], 3)}f}"
     return str(value)
 
 
@@ -86,9 +100,23 @@ def render_single(result: Mapping[str, Any]) -> str:
     return head + "\n\n" + format_table(SINGLE_COLUMNS, rows)
 
 
+def _setup(result: Mapping[str, Any]) -> str:
+    policy = result["callbacks"]
+    if policy is None:
+        callbacks = "off"
+    else:
+        callbacks = (
+            f"on (offered after {policy['offer_after_ms'] / 1000:g} s, taken by "
+            f"{policy['take_rate']:.0%}, missed calls {'yes' if policy['missed'] else 'no'}, "
+            f"reach {policy['reach_rate']:.0%}, {policy['max_attempts']} attempts "
+            f"{policy['retry_gap_ms'] / 1000:g} s apart)"
+        )
+    return f"overflow {'on' if result['overflow'] else 'off'}, callbacks {callbacks}"
+
+
 def render_day(result: Mapping[str, Any]) -> str:
     head = (
-        f"day: scenario {result['scenario']}, overflow {'on' if result['overflow'] else 'off'}, "
+        f"day: scenario {result['scenario']}, {_setup(result)}, "
         f"seed {result['seed']}, open {result['open']}-{result['close']}, "
         f"aht {result['aht_s']:g} s, patience "
         f"{'none' if result['patience_s'] is None else format(result['patience_s'], 'g') + ' s'}"
@@ -98,4 +126,27 @@ def render_day(result: Mapping[str, Any]) -> str:
     rows.append({"interval": "day", **result["day"]})
     groups = format_table(("group", "agents_on_duty", "answered", "occupancy"), result["groups"])
     lost = result["day"]["lost"]
-    return f"{head}\n\n{format_table(DAY_COLUMNS, rows)}\n\n{groups}\n\nlost calls: {lost}"
+    columns = DAY_COLUMNS + (CALLBACK_COLUMNS if result["callbacks"] is not None else ())
+    return f"{head}\n\n{format_table(columns, rows)}\n\n{groups}\n\nlost calls: {lost}"
+
+
+def render_compare(result: Mapping[str, Any]) -> str:
+    """Both runs' KPIs per interval side by side: each KPI as "a" then "b"."""
+    a, b = result["a"], result["b"]
+    rows = []
+    for ia, ib in zip(a["intervals"] + [a["day"]], b["intervals"] + [b["day"]], strict=True):
+        row: dict[str, Any] = {"interval": ia.get("interval", "day"), "offered": ia["offered"]}
+        for key in COMPARE_COLUMNS:
+            row[f"{key}:a"], row[f"{key}:b"] = ia[key], ib[key]
+        rows.append(row)
+    sides = [f"{key}:{side}" for key in COMPARE_COLUMNS for side in ("a", "b")]
+    columns = ("interval", "offered", *sides)
+    head = (
+        f"comparison: the same callers (seed {a['seed']}, aht {a['aht_s']:g} s) twice\n"
+        f"a: {_setup(a)}\nb: {_setup(b)}"
+    )
+    summary = (
+        f"lost calls: a {a['day']['lost']}, b {b['day']['lost']}; mean wait (awt): "
+        f"a {format_value('awt', a['day']['awt'])} s, b {format_value('awt', b['day']['awt'])} s"
+    )
+    return f"{head}\n\n{format_table(columns, rows)}\n\n{summary}"
