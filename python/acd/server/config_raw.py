@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from acd.server.config_hours import WEEKDAYS, HoursConfig
+from acd.server.config_queue_options import options_raw
 from acd.server.config_tenant import (
     WRAPUP_UNTIL_DONE,
     AgentConfig,
@@ -91,6 +92,7 @@ def queue_raw(q: QueueConfig) -> Raw:
             out["overflow_destination"] = q.overflow.destination
     if q.hours is not None:
         out["hours"] = q.hours
+    out.update(options_raw(q.options))
     return out
 
 

@@ -15,7 +15,8 @@ Keys (every one optional but ``id``; defaults as in ROUTING.md):
   "until-done"), ``no_answer`` {``reject_delay_s``, ``timeout_delay_s``, ``max_misses``},
   ``max_tier``, ``prefer_lower_tier``, ``escalation`` [{``after_s``, ``lower_levels_by``,
   ``max_tier``}], ``max_wait_s`` with ``overflow_queue`` or ``overflow_destination``, ``ttl_s``
-  (time to live), ``aging_s``, ``hours``.
+  (time to live), ``aging_s``, ``hours``, and the service-side options ``break_guard``,
+  ``break_reasons``, ``out_of_hours``, ``default_handle_s`` (config_queue_options).
 - agent: ``id``, ``name``, ``group``, ``tier`` (overrides the group's; default: the group's, or
   1), ``skills`` {skill = level 1..10}, ``capacity`` {channel = n}, ``endpoint`` (a URI the PBX
   rings, e.g. ``sip:anna@pbx.example``).
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from acd import ConfigError as CoreConfigError
 from acd import Router
@@ -42,6 +43,12 @@ from acd.server.config_fields import (
     unique,
 )
 from acd.server.config_hours import HOURS_KEYS, HoursConfig, parse_hours
+from acd.server.config_queue_options import (
+    QUEUE_OPTION_KEYS,
+    QueueOptions,
+    check_queue_options,
+    parse_queue_options,
+)
 
 STRATEGIES = (
     "longest-idle",
@@ -118,6 +125,7 @@ class QueueConfig:
     ttl_ms: int
     aging_ms: int
     hours: str | None
+    options: QueueOptions = field(default_factory=QueueOptions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +164,7 @@ _QUEUE_KEYS = (
     *("id", "name", "skills", "strategy", "ring_all_max", "sl_threshold_s", "short_abandon_s"),
     *("offer_timeout_s", "wrapup", "no_answer", "max_tier", "prefer_lower_tier", "escalation"),
     *("max_wait_s", "overflow_queue", "overflow_destination", "ttl_s", "aging_s", "hours"),
+    *QUEUE_OPTION_KEYS,
 )
 _NO_ANSWER_KEYS = ("reject_delay_s", "timeout_delay_s", "max_misses")
 _STEP_KEYS = ("after_s", "lower_levels_by", "max_tier")
@@ -254,6 +263,7 @@ def _queue(t: Table, skills: set[str]) -> QueueConfig:
         ttl_ms=t.millis("ttl_s", 4 * 3_600_000, minimum_s=0.001),
         aging_ms=t.millis("aging_s", 0),
         hours=t.optional_string("hours"),
+        options=parse_queue_options(t),
     )
 
 
@@ -329,6 +339,7 @@ def parse_tenant(raw: object, tenant_id: str) -> TenantConfig:
             raise ConfigError(qt.key("overflow_queue"), "a queue cannot overflow to itself")
         if target is not None and target not in queue_ids:
             raise ConfigError(qt.key("overflow_queue"), f"unknown queue {target!r}")
+        check_queue_options(qt, q.options, q.id, q.hours is not None, queue_ids)
 
     by_group = {g.id: g for g in groups}
     agent_tables = t.tables("agents", _AGENT_KEYS)
