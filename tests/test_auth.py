@@ -42,6 +42,7 @@ EXPECTED: dict[str, set[Role]] = {
     "/acd.v1.RoutingService/EndCall": {A},
     "/acd.v1.RoutingService/TransferCall": {A},
     "/acd.v1.RoutingService/RequestCallback": {A},
+    "/acd.v1.RoutingService/GetCallStatus": {A},
     "/acd.v1.RoutingService/AdapterStream": {A},
     "/acd.v1.AgentService/Login": {G},
     "/acd.v1.AgentService/Logout": {G},

@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 
 from acd.server import convert
+from acd.server.admin_queue_options import OPTION_KEYS, fill_options, options_raw
 from acd.server.commands import Refusal
 from acd.server.config import ConfigError, QueueConfig, TenantConfig
 from acd.server.config_fields import join
@@ -61,6 +62,7 @@ _QUEUE_KEYS = {
     "reject_delay_s": "reject_delay_ms",
     "timeout_delay_s": "timeout_delay_ms",
     "after_s": "after_ms",
+    **OPTION_KEYS,
 }
 _AGENT_KEYS = {"id": "agent_id", "name": "display_name", "group": "group_id"}
 _GROUP_KEYS = {"id": "group_id", "name": "display_name"}
@@ -198,6 +200,7 @@ def queue_upsert(q: admin_pb2.Queue) -> Upsert:
     raw["aging_s"] = _seconds("queue.aging_ms", q.aging_ms)
     if q.hours_id:
         raw["hours"] = q.hours_id
+    raw.update(options_raw(q))
     return Upsert("queue", raw, _QUEUE_KEYS)
 
 
@@ -327,6 +330,7 @@ def queue_message(q: QueueConfig) -> admin_pb2.Queue:
             out.overflow.queue_id = q.overflow.queue
         if q.overflow.destination:
             out.overflow.destination = q.overflow.destination
+    fill_options(out, q.options)
     return out
 
 

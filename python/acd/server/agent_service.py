@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from acd.server import break_guard
 from acd.server.agent_session import agent_events, run_session
 from acd.server.commands import Refusal
 from acd.server.service_base import (
@@ -76,9 +77,11 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         now = tenant.clock.now()
         if request.availability == agent_pb2.AVAILABILITY_READY:
             await tenant.run(("ready", request.agent_id, now))
+            await break_guard.cancel_break(tenant, request.agent_id, now)
         elif request.availability == agent_pb2.AVAILABILITY_NOT_READY:
             reason = require_id(request.reason_code, "reason_code")
-            await tenant.run(("not_ready", request.agent_id, reason, now), _AGENT_FIELDS)
+            if not await break_guard.request_break(tenant, request.agent_id, reason, now):
+                await tenant.run(("not_ready", request.agent_id, reason, now), _AGENT_FIELDS)
         else:
             raise invalid("availability", "must be AVAILABILITY_READY or AVAILABILITY_NOT_READY")
         return agent_pb2.SetStateResponse(agent=tenant.agent_status(request.agent_id))

@@ -12,7 +12,7 @@ to everyone. ``own`` = allowed, but only on the caller's own objects:
 | service / methods                                                | roles                         |
 | ---------------------------------------------------------------- | ----------------------------- |
 | RoutingService: EnqueueCall, EnqueueCalls, CancelCall, EndCall,  | adapter                       |
-|   TransferCall, RequestCallback, AdapterStream                   |                               |
+|   TransferCall, RequestCallback, GetCallStatus, AdapterStream    |                               |
 | AgentService: Login, Logout, SetState, StreamOffers,             | agent (own)                   |
 |   AcceptOffer, RejectOffer, FinishWrapUp                         |                               |
 | AgentService: PickCall                                           | agent (own), supervisor       |
@@ -156,7 +156,8 @@ def _methods(service: str, names: str, *roles: Role) -> dict[str, frozenset[Role
 POLICY: Mapping[str, frozenset[Role]] = {
     **_methods(
         "RoutingService",
-        "EnqueueCall EnqueueCalls CancelCall EndCall TransferCall RequestCallback AdapterStream",
+        "EnqueueCall EnqueueCalls CancelCall EndCall TransferCall RequestCallback AdapterStream"
+        " GetCallStatus",
         _A,
     ),
     **_methods(

@@ -144,10 +144,13 @@ def recover(
     *,
     use_snapshot: bool = True,
     chunk: int = 1024,
+    service: list[Command] | None = None,
 ) -> Recovered:
     """The tenant's router as of its last committed entry. ``config_json`` (default: the one
     ``Journal.set_config`` stored) builds the router when there is no snapshot to start from;
-    ``use_snapshot=False`` replays the whole journal (it must not have been pruned)."""
+    ``use_snapshot=False`` replays the whole journal (it must not have been pruned).
+    The service's own commands (``acd.server.service_state``, names ``svc:...``) are not the
+    router's: they go to ``service``, in order, when given, and are skipped otherwise."""
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     last = journal.last_seq(tenant)  # read first: appends meanwhile could only add to it
@@ -175,6 +178,10 @@ def recover(
             commands = commands_of(entry)
         except ValueError as e:
             raise CorruptEntryError(tenant, seq, str(e)) from e
+        if any(c[0].startswith("svc:") for c in commands):
+            if service is not None:
+                service += [c for c in commands if c[0].startswith("svc:")]
+            commands = [c for c in commands if not c[0].startswith("svc:")]
         batch += commands
         seqs += [seq] * len(commands)
         expected += 1

@@ -30,6 +30,7 @@ import grpc
 
 from acd._core import Router
 from acd.server import convert
+from acd.server.break_guard import BreakSettler
 from acd.server.commands import Refusal, RouterEvent, apply, refusal
 from acd.server.config import AgentConfig, QueueConfig, StorageConfig, TenantConfig
 from acd.server.config import core_config_json as to_core_json
@@ -37,6 +38,7 @@ from acd.server.fanout import AdapterFeed, AgentOutbox, StatsHub
 from acd.server.journal import CommitError, Journal
 from acd.server.journal_format import Command, JournalError
 from acd.server.recovery import batch_entry, recover
+from acd.server.service_state import ServiceState
 from acd.v1 import agent_pb2, common_pb2, routing_pb2
 
 log = logging.getLogger("acd.server")
@@ -111,6 +113,8 @@ class Tenant:
         self._armed: int | None = None  # when the timer task plans to run next (ms)
         self._timer: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self.service = ServiceState()  # deferred breaks, scheduled callbacks (journaled)
+        self.after_batch = [BreakSettler().after_batch]  # each published batch's events
 
     # ---- start / stop ---------------------------------------------------------------------
 
@@ -124,7 +128,9 @@ class Tenant:
                 await self.journal.set_config(self.id, core_json)
             self.router = Router(core_json)
         else:
-            recovered = recover(self.journal, self.id)
+            service: list[Command] = []
+            recovered = recover(self.journal, self.id, service=service)
+            self.service.apply(service)
             self.router = recovered.router
             self._appended = self._snapshot_seq = recovered.seq
             # The journal's starting config may differ from ``self.config``: configure entries
@@ -201,12 +207,15 @@ class Tenant:
             await asyncio.gather(self._last_append, return_exceptions=True)
         if self.failed is None and self._appended > self._snapshot_seq:
             await self._save_snapshot()
+            await self.committed_view()  # the service state written after it
 
     # ---- the command path -----------------------------------------------------------------
 
-    async def execute(self, commands: Sequence[Command]) -> Outcome:
+    async def execute(
+        self, commands: Sequence[Command], service: Sequence[Command] = ()
+    ) -> Outcome:
         """Applies, journals, commits, publishes; gives the events (errors included) and which
-        enqueues were repeats."""
+        enqueues were repeats. ``service`` commands (service_state) are journaled after them."""
         if self.failed is not None:
             raise Refusal(grpc.StatusCode.UNAVAILABLE, f"tenant {self.id!r}: {self.failed}")
         waiting_before = self.router.waiting_count()
@@ -217,8 +226,10 @@ class Tenant:
         ticket = self._tickets
         self._tickets += 1
         waiter: asyncio.Future[None] | None = None
-        if applied.journal:
-            waiter = self._journal_later(applied.journal)
+        if service:
+            self.service.apply(service)
+        if applied.journal or service:
+            waiter = self._journal_later([*applied.journal, *service])
         self._rearm()
         if waiter is not None:
             try:
@@ -231,6 +242,8 @@ class Tenant:
             events, extra = self._ready.pop(self._published)
             self._published += 1
             self._publish(events, extra)
+            for hook in self.after_batch:
+                hook(self, events)
         self._maybe_snapshot()
         return Outcome(applied.events, duplicates)
 
@@ -446,9 +459,11 @@ class Tenant:
     ) -> common_pb2.AgentStatus:
         info = info if info is not None else self.router.agent_info(agent_id)
         now = now if now is not None else self.clock.now()
-        return convert.agent_status(
+        status = convert.agent_status(
             info, self.agents.get(agent_id), self.endpoints.get(agent_id, ""), now
         )
+        status.pending_break_reason = self.service.breaks.get(agent_id, "")
+        return status
 
     def queue_stats(self, queue_id: str) -> common_pb2.QueueStats:
         """A queue's live figures with its current-interval and today KPIs; zeros for a queue
@@ -484,11 +499,11 @@ class Tenant:
         while not self.closing and self.failed is None:
             self._wake.clear()
             now = self.clock.now()
-            deadline = self.router.poll_timeout()
+            deadline = self.service.next_deadline(self.router)
             if deadline is not None and deadline <= now:
                 self._armed = now
                 try:
-                    await self.execute([("timeout", now)])
+                    await self.execute(*self.service.due_batch(now))
                 except Refusal:
                     return
                 continue
@@ -499,9 +514,9 @@ class Tenant:
                 await asyncio.wait_for(self._wake.wait(), wait)
 
     def _next_wake(self) -> int | None:
-        """When the timer task must run next (ms): the router's next deadline, or the time
-        snapshot due if entries wait for one."""
-        wake = self.router.poll_timeout()
+        """When the timer task must run next (ms): the router's or a scheduled callback's next
+        deadline, or the time snapshot due if entries wait for one."""
+        wake = self.service.next_deadline(self.router)
         every = self._storage.snapshot_every_ms
         if every and self._appended > self._snapshot_seq:
             due = self._snapshot_at + every
@@ -530,7 +545,12 @@ class Tenant:
         self._flush_journal()  # the snapshot op must follow every entry it covers
         self._snapshot_seq = self._appended
         self._snapshot_at = self.clock.now()
-        return self.journal.save_snapshot(self.id, self._appended, self.router.snapshot())
+        future = self.journal.save_snapshot(self.id, self._appended, self.router.snapshot())
+        if self.service:  # the snapshot holds the router only: the service's state follows
+            self._journal_later([self.service.dump(self._snapshot_at)]).add_done_callback(
+                _log_snapshot_error
+            )
+        return future
 
     async def _save_snapshot(self) -> None:
         try:

@@ -156,6 +156,34 @@ WEEKDAY_SUNDAY: Weekday.ValueType  # 7
 """Sunday."""
 Global___Weekday: _TypeAlias = Weekday  # noqa: Y015
 
+class _BreakGuard:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BreakGuardEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BreakGuard.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BREAK_GUARD_UNSPECIFIED: _BreakGuard.ValueType  # 0
+    """Not set: off."""
+    BREAK_GUARD_OFF: _BreakGuard.ValueType  # 1
+    """Breaks are never held back."""
+    BREAK_GUARD_REFUSE: _BreakGuard.ValueType  # 2
+    """The break is refused with FAILED_PRECONDITION."""
+    BREAK_GUARD_DEFER: _BreakGuard.ValueType  # 3
+    """The break is accepted as pending and starts once the line is clear."""
+
+class BreakGuard(_BreakGuard, metaclass=_BreakGuardEnumTypeWrapper):
+    """The break guard of a queue (see Queue.break_guard)."""
+
+BREAK_GUARD_UNSPECIFIED: BreakGuard.ValueType  # 0
+"""Not set: off."""
+BREAK_GUARD_OFF: BreakGuard.ValueType  # 1
+"""Breaks are never held back."""
+BREAK_GUARD_REFUSE: BreakGuard.ValueType  # 2
+"""The break is refused with FAILED_PRECONDITION."""
+BREAK_GUARD_DEFER: BreakGuard.ValueType  # 3
+"""The break is accepted as pending and starts once the line is clear."""
+Global___BreakGuard: _TypeAlias = BreakGuard  # noqa: Y015
+
 @_typing.final
 class NoAnswerPolicy(_message.Message):
     """What a queue does with an agent who rejects or lets an offer time out."""
@@ -303,6 +331,10 @@ class Queue(_message.Message):
     TTL_MS_FIELD_NUMBER: _builtins.int
     AGING_MS_FIELD_NUMBER: _builtins.int
     HOURS_ID_FIELD_NUMBER: _builtins.int
+    BREAK_GUARD_FIELD_NUMBER: _builtins.int
+    BREAK_REASONS_FIELD_NUMBER: _builtins.int
+    OUT_OF_HOURS_FIELD_NUMBER: _builtins.int
+    DEFAULT_HANDLE_MS_FIELD_NUMBER: _builtins.int
     queue_id: _builtins.str
     """The queue's id."""
     display_name: _builtins.str
@@ -331,6 +363,12 @@ class Queue(_message.Message):
     """Waiting time worth one priority level; 0 = priority strictly first."""
     hours_id: _builtins.str
     """The business-hours calendar; empty = always open."""
+    break_guard: Global___BreakGuard.ValueType
+    """May an agent of this queue go on break while calls wait and no colleague is ready?"""
+    default_handle_ms: _builtins.int
+    """Handle time the wait estimate assumes before the queue has finished calls; unset =
+    180,000.
+    """
     @_builtins.property
     def skills(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """Required skills: skill id -> minimum level (1..10)."""
@@ -346,6 +384,14 @@ class Queue(_message.Message):
     @_builtins.property
     def overflow(self) -> Global___Overflow:
         """Overflow rule; unset = none."""
+
+    @_builtins.property
+    def break_reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The not-ready reason codes the guard treats as a break; empty = every reason."""
+
+    @_builtins.property
+    def out_of_hours(self) -> Global___OutOfHoursRule:
+        """What happens to a call that arrives outside hours; unset = it waits (needs hours_id)."""
 
     def __init__(
         self,
@@ -368,11 +414,17 @@ class Queue(_message.Message):
         ttl_ms: _builtins.int | None = ...,
         aging_ms: _builtins.int = ...,
         hours_id: _builtins.str = ...,
+        break_guard: Global___BreakGuard.ValueType = ...,
+        break_reasons: _abc.Iterable[_builtins.str] | None = ...,
+        out_of_hours: Global___OutOfHoursRule | None = ...,
+        default_handle_ms: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_offer_timeout_ms", b"_offer_timeout_ms", "_prefer_lower_tier", b"_prefer_lower_tier", "_ring_all_max", b"_ring_all_max", "_short_abandon_ms", b"_short_abandon_ms", "_sl_threshold_ms", b"_sl_threshold_ms", "_ttl_ms", b"_ttl_ms", "_wrapup_ms", b"_wrapup_ms", "no_answer", b"no_answer", "offer_timeout_ms", b"offer_timeout_ms", "overflow", b"overflow", "prefer_lower_tier", b"prefer_lower_tier", "ring_all_max", b"ring_all_max", "short_abandon_ms", b"short_abandon_ms", "sl_threshold_ms", b"sl_threshold_ms", "ttl_ms", b"ttl_ms", "wrapup_ms", b"wrapup_ms"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_default_handle_ms", b"_default_handle_ms", "_offer_timeout_ms", b"_offer_timeout_ms", "_prefer_lower_tier", b"_prefer_lower_tier", "_ring_all_max", b"_ring_all_max", "_short_abandon_ms", b"_short_abandon_ms", "_sl_threshold_ms", b"_sl_threshold_ms", "_ttl_ms", b"_ttl_ms", "_wrapup_ms", b"_wrapup_ms", "default_handle_ms", b"default_handle_ms", "no_answer", b"no_answer", "offer_timeout_ms", b"offer_timeout_ms", "out_of_hours", b"out_of_hours", "overflow", b"overflow", "prefer_lower_tier", b"prefer_lower_tier", "ring_all_max", b"ring_all_max", "short_abandon_ms", b"short_abandon_ms", "sl_threshold_ms", b"sl_threshold_ms", "ttl_ms", b"ttl_ms", "wrapup_ms", b"wrapup_ms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_offer_timeout_ms", b"_offer_timeout_ms", "_prefer_lower_tier", b"_prefer_lower_tier", "_ring_all_max", b"_ring_all_max", "_short_abandon_ms", b"_short_abandon_ms", "_sl_threshold_ms", b"_sl_threshold_ms", "_ttl_ms", b"_ttl_ms", "_wrapup_ms", b"_wrapup_ms", "aging_ms", b"aging_ms", "display_name", b"display_name", "escalation", b"escalation", "hours_id", b"hours_id", "max_tier", b"max_tier", "no_answer", b"no_answer", "offer_timeout_ms", b"offer_timeout_ms", "overflow", b"overflow", "prefer_lower_tier", b"prefer_lower_tier", "queue_id", b"queue_id", "ring_all_max", b"ring_all_max", "short_abandon_ms", b"short_abandon_ms", "skills", b"skills", "sl_threshold_ms", b"sl_threshold_ms", "strategy", b"strategy", "ttl_ms", b"ttl_ms", "wrapup_ms", b"wrapup_ms", "wrapup_until_done", b"wrapup_until_done"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_default_handle_ms", b"_default_handle_ms", "_offer_timeout_ms", b"_offer_timeout_ms", "_prefer_lower_tier", b"_prefer_lower_tier", "_ring_all_max", b"_ring_all_max", "_short_abandon_ms", b"_short_abandon_ms", "_sl_threshold_ms", b"_sl_threshold_ms", "_ttl_ms", b"_ttl_ms", "_wrapup_ms", b"_wrapup_ms", "aging_ms", b"aging_ms", "break_guard", b"break_guard", "break_reasons", b"break_reasons", "default_handle_ms", b"default_handle_ms", "display_name", b"display_name", "escalation", b"escalation", "hours_id", b"hours_id", "max_tier", b"max_tier", "no_answer", b"no_answer", "offer_timeout_ms", b"offer_timeout_ms", "out_of_hours", b"out_of_hours", "overflow", b"overflow", "prefer_lower_tier", b"prefer_lower_tier", "queue_id", b"queue_id", "ring_all_max", b"ring_all_max", "short_abandon_ms", b"short_abandon_ms", "skills", b"skills", "sl_threshold_ms", b"sl_threshold_ms", "strategy", b"strategy", "ttl_ms", b"ttl_ms", "wrapup_ms", b"wrapup_ms", "wrapup_until_done", b"wrapup_until_done"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__default_handle_ms: _TypeAlias = _typing.Literal["default_handle_ms"]  # noqa: Y015
+    _WhichOneofArgType__default_handle_ms: _TypeAlias = _typing.Literal["_default_handle_ms", b"_default_handle_ms"]  # noqa: Y015
     _WhichOneofReturnType__offer_timeout_ms: _TypeAlias = _typing.Literal["offer_timeout_ms"]  # noqa: Y015
     _WhichOneofArgType__offer_timeout_ms: _TypeAlias = _typing.Literal["_offer_timeout_ms", b"_offer_timeout_ms"]  # noqa: Y015
     _WhichOneofReturnType__prefer_lower_tier: _TypeAlias = _typing.Literal["prefer_lower_tier"]  # noqa: Y015
@@ -387,6 +439,8 @@ class Queue(_message.Message):
     _WhichOneofArgType__ttl_ms: _TypeAlias = _typing.Literal["_ttl_ms", b"_ttl_ms"]  # noqa: Y015
     _WhichOneofReturnType__wrapup_ms: _TypeAlias = _typing.Literal["wrapup_ms"]  # noqa: Y015
     _WhichOneofArgType__wrapup_ms: _TypeAlias = _typing.Literal["_wrapup_ms", b"_wrapup_ms"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__default_handle_ms) -> _WhichOneofReturnType__default_handle_ms | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__offer_timeout_ms) -> _WhichOneofReturnType__offer_timeout_ms | None: ...
     @_typing.overload
@@ -403,6 +457,40 @@ class Queue(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__wrapup_ms) -> _WhichOneofReturnType__wrapup_ms | None: ...
 
 Global___Queue: _TypeAlias = Queue  # noqa: Y015
+
+@_typing.final
+class OutOfHoursRule(_message.Message):
+    """A queue's out-of-hours rule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTION_FIELD_NUMBER: _builtins.int
+    DESTINATION_FIELD_NUMBER: _builtins.int
+    QUEUE_ID_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    action: _common_pb2.OutOfHoursAction.ValueType
+    """What to do."""
+    destination: _builtins.str
+    """Voicemail box, or the destination of an overflow out of the router."""
+    queue_id: _builtins.str
+    """The queue of a callback (default: this queue) or of an overflow."""
+    message: _builtins.str
+    """The announcement for message (and for a callback without a caller number)."""
+    def __init__(
+        self,
+        *,
+        action: _common_pb2.OutOfHoursAction.ValueType = ...,
+        destination: _builtins.str = ...,
+        queue_id: _builtins.str = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "destination", b"destination", "message", b"message", "queue_id", b"queue_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OutOfHoursRule: _TypeAlias = OutOfHoursRule  # noqa: Y015
 
 @_typing.final
 class Skill(_message.Message):

@@ -316,6 +316,38 @@ ERROR_CODE_UNAUTHENTICATED: ErrorCode.ValueType  # 16
 """gRPC UNAUTHENTICATED (16)."""
 Global___ErrorCode: _TypeAlias = ErrorCode  # noqa: Y015
 
+class _OutOfHoursAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OutOfHoursActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OutOfHoursAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OUT_OF_HOURS_ACTION_UNSPECIFIED: _OutOfHoursAction.ValueType  # 0
+    """Not set."""
+    OUT_OF_HOURS_ACTION_CALLBACK: _OutOfHoursAction.ValueType  # 1
+    """The caller is called back when the queue opens (a callback is scheduled)."""
+    OUT_OF_HOURS_ACTION_VOICEMAIL: _OutOfHoursAction.ValueType  # 2
+    """The PBX sends the call to a voicemail box (`destination`)."""
+    OUT_OF_HOURS_ACTION_MESSAGE: _OutOfHoursAction.ValueType  # 3
+    """The PBX plays a message (`message`) and ends the call."""
+    OUT_OF_HOURS_ACTION_OVERFLOW: _OutOfHoursAction.ValueType  # 4
+    """The call goes to another queue, or out of the router to `destination`."""
+
+class OutOfHoursAction(_OutOfHoursAction, metaclass=_OutOfHoursActionEnumTypeWrapper):
+    """What is done with a call that arrives while its queue is closed (business hours)."""
+
+OUT_OF_HOURS_ACTION_UNSPECIFIED: OutOfHoursAction.ValueType  # 0
+"""Not set."""
+OUT_OF_HOURS_ACTION_CALLBACK: OutOfHoursAction.ValueType  # 1
+"""The caller is called back when the queue opens (a callback is scheduled)."""
+OUT_OF_HOURS_ACTION_VOICEMAIL: OutOfHoursAction.ValueType  # 2
+"""The PBX sends the call to a voicemail box (`destination`)."""
+OUT_OF_HOURS_ACTION_MESSAGE: OutOfHoursAction.ValueType  # 3
+"""The PBX plays a message (`message`) and ends the call."""
+OUT_OF_HOURS_ACTION_OVERFLOW: OutOfHoursAction.ValueType  # 4
+"""The call goes to another queue, or out of the router to `destination`."""
+Global___OutOfHoursAction: _TypeAlias = OutOfHoursAction  # noqa: Y015
+
 @_typing.final
 class CommandError(_message.Message):
     """One refused command, as a gRPC status would report it."""
@@ -799,6 +831,7 @@ class AgentStatus(_message.Message):
     CONSECUTIVE_MISSES_FIELD_NUMBER: _builtins.int
     PENDING_LOGOUT_FIELD_NUMBER: _builtins.int
     PENDING_NOT_READY_FIELD_NUMBER: _builtins.int
+    PENDING_BREAK_REASON_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     """The agent's id."""
     display_name: _builtins.str
@@ -827,6 +860,10 @@ class AgentStatus(_message.Message):
     """A logout is waiting for the current call to end."""
     pending_not_ready: _builtins.bool
     """A not-ready is waiting for the current call or wrap-up to end."""
+    pending_break_reason: _builtins.str
+    """A break the queue's break guard deferred (calls wait and no colleague is ready): its
+    reason code; the agent keeps taking calls until the line is clear. Empty: none.
+    """
     @_builtins.property
     def call_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The calls the agent holds (offered, connected or in wrap-up)."""
@@ -849,10 +886,11 @@ class AgentStatus(_message.Message):
         consecutive_misses: _builtins.int = ...,
         pending_logout: _builtins.bool = ...,
         pending_not_ready: _builtins.bool = ...,
+        pending_break_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "call_ids", b"call_ids", "calls_answered", b"calls_answered", "consecutive_misses", b"consecutive_misses", "display_name", b"display_name", "endpoint", b"endpoint", "group_id", b"group_id", "pending_logout", b"pending_logout", "pending_not_ready", b"pending_not_ready", "reason", b"reason", "state", b"state", "state_since_ms", b"state_since_ms", "talk_ms", b"talk_ms", "tier", b"tier", "time_in_state_ms", b"time_in_state_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "call_ids", b"call_ids", "calls_answered", b"calls_answered", "consecutive_misses", b"consecutive_misses", "display_name", b"display_name", "endpoint", b"endpoint", "group_id", b"group_id", "pending_break_reason", b"pending_break_reason", "pending_logout", b"pending_logout", "pending_not_ready", b"pending_not_ready", "reason", b"reason", "state", b"state", "state_since_ms", b"state_since_ms", "talk_ms", b"talk_ms", "tier", b"tier", "time_in_state_ms", b"time_in_state_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

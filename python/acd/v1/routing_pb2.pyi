@@ -54,25 +54,91 @@ class EnqueueCallResponse(_message.Message):
 
     DUPLICATE_FIELD_NUMBER: _builtins.int
     ENQUEUED_AT_MS_FIELD_NUMBER: _builtins.int
+    ESTIMATED_WAIT_MS_FIELD_NUMBER: _builtins.int
+    POSITION_FIELD_NUMBER: _builtins.int
+    OUT_OF_HOURS_FIELD_NUMBER: _builtins.int
     duplicate: _builtins.bool
     """True when the call_id was already live or finished within the dedup window: nothing
     changed.
     """
     enqueued_at_ms: _builtins.int
     """When the router took the call in (server clock); for a duplicate, the time of the repeat."""
+    estimated_wait_ms: _builtins.int
+    """Estimated time until an agent takes the call, 0 when unknown (no agent staffs the queue)
+    or when the call did not wait (offered at once, out of hours).
+    """
+    position: _builtins.int
+    """1-based position among the calls waiting in the queue; 0 when the call is not waiting."""
+    @_builtins.property
+    def out_of_hours(self) -> Global___OutOfHoursDecision:
+        """Set when the queue was closed: the call does not wait, this says what happens instead."""
+
     def __init__(
         self,
         *,
         duplicate: _builtins.bool = ...,
         enqueued_at_ms: _builtins.int = ...,
+        estimated_wait_ms: _builtins.int = ...,
+        position: _builtins.int = ...,
+        out_of_hours: Global___OutOfHoursDecision | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["out_of_hours", b"out_of_hours"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate", b"duplicate", "enqueued_at_ms", b"enqueued_at_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate", b"duplicate", "enqueued_at_ms", b"enqueued_at_ms", "estimated_wait_ms", b"estimated_wait_ms", "out_of_hours", b"out_of_hours", "position", b"position"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EnqueueCallResponse: _TypeAlias = EnqueueCallResponse  # noqa: Y015
+
+@_typing.final
+class OutOfHoursDecision(_message.Message):
+    """What happened to a call that arrived while its queue was closed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTION_FIELD_NUMBER: _builtins.int
+    QUEUE_ID_FIELD_NUMBER: _builtins.int
+    DESTINATION_FIELD_NUMBER: _builtins.int
+    TARGET_QUEUE_ID_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    NEXT_OPEN_MS_FIELD_NUMBER: _builtins.int
+    CALLBACK_CALL_ID_FIELD_NUMBER: _builtins.int
+    action: _common_pb2.OutOfHoursAction.ValueType
+    """What is done (the queue's configured out-of-hours action; a callback for a caller without
+    a number becomes a message).
+    """
+    queue_id: _builtins.str
+    """The closed queue."""
+    destination: _builtins.str
+    """For voicemail: the mailbox; for an overflow out of the router: where the PBX sends it."""
+    target_queue_id: _builtins.str
+    """For overflow: the queue the call now waits in; for callback: the queue the callback
+    waits in when it is due.
+    """
+    message: _builtins.str
+    """For message (and an anonymous callback): the announcement to play."""
+    next_open_ms: _builtins.int
+    """When the closed queue opens next (server clock); 0 when not within a year."""
+    callback_call_id: _builtins.str
+    """For callback: the scheduled callback's call id (the call's id with "-callback")."""
+    def __init__(
+        self,
+        *,
+        action: _common_pb2.OutOfHoursAction.ValueType = ...,
+        queue_id: _builtins.str = ...,
+        destination: _builtins.str = ...,
+        target_queue_id: _builtins.str = ...,
+        message: _builtins.str = ...,
+        next_open_ms: _builtins.int = ...,
+        callback_call_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "callback_call_id", b"callback_call_id", "destination", b"destination", "message", b"message", "next_open_ms", b"next_open_ms", "queue_id", b"queue_id", "target_queue_id", b"target_queue_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OutOfHoursDecision: _TypeAlias = OutOfHoursDecision  # noqa: Y015
 
 @_typing.final
 class EnqueueCallsRequest(_message.Message):
@@ -351,20 +417,92 @@ class RequestCallbackResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     DUPLICATE_FIELD_NUMBER: _builtins.int
+    SCHEDULED_AT_MS_FIELD_NUMBER: _builtins.int
     duplicate: _builtins.bool
     """True when the callback's call_id was already known: nothing changed."""
+    scheduled_at_ms: _builtins.int
+    """For a callback with a future not_before_ms: when it enters its queue; 0 = it is queued."""
     def __init__(
         self,
         *,
         duplicate: _builtins.bool = ...,
+        scheduled_at_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate", b"duplicate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate", b"duplicate", "scheduled_at_ms", b"scheduled_at_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RequestCallbackResponse: _TypeAlias = RequestCallbackResponse  # noqa: Y015
+
+@_typing.final
+class GetCallStatusRequest(_message.Message):
+    """Request of GetCallStatus."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    call_id: _builtins.str
+    """The call (a live call, or a scheduled callback)."""
+    def __init__(
+        self,
+        *,
+        call_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCallStatusRequest: _TypeAlias = GetCallStatusRequest  # noqa: Y015
+
+@_typing.final
+class GetCallStatusResponse(_message.Message):
+    """Response of GetCallStatus."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    POSITION_FIELD_NUMBER: _builtins.int
+    ESTIMATED_WAIT_MS_FIELD_NUMBER: _builtins.int
+    SCHEDULED_AT_MS_FIELD_NUMBER: _builtins.int
+    AT_MS_FIELD_NUMBER: _builtins.int
+    call_id: _builtins.str
+    """The call."""
+    queue_id: _builtins.str
+    """Its queue."""
+    state: _common_pb2.CallState.ValueType
+    """Where it is; CALL_STATE_UNSPECIFIED for a scheduled callback not yet due."""
+    position: _builtins.int
+    """1-based position among the calls waiting in the queue; 0 when not waiting."""
+    estimated_wait_ms: _builtins.int
+    """Estimated time until an agent takes it, 0 when unknown or not waiting."""
+    scheduled_at_ms: _builtins.int
+    """For a scheduled callback: when it enters its queue."""
+    at_ms: _builtins.int
+    """When this was computed (server clock)."""
+    def __init__(
+        self,
+        *,
+        call_id: _builtins.str = ...,
+        queue_id: _builtins.str = ...,
+        state: _common_pb2.CallState.ValueType = ...,
+        position: _builtins.int = ...,
+        estimated_wait_ms: _builtins.int = ...,
+        scheduled_at_ms: _builtins.int = ...,
+        at_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_ms", b"at_ms", "call_id", b"call_id", "estimated_wait_ms", b"estimated_wait_ms", "position", b"position", "queue_id", b"queue_id", "scheduled_at_ms", b"scheduled_at_ms", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCallStatusResponse: _TypeAlias = GetCallStatusResponse  # noqa: Y015
 
 @_typing.final
 class AdapterStreamRequest(_message.Message):
@@ -430,19 +568,33 @@ class CommandAck(_message.Message):
 
     CORRELATION_ID_FIELD_NUMBER: _builtins.int
     DUPLICATE_FIELD_NUMBER: _builtins.int
+    ESTIMATED_WAIT_MS_FIELD_NUMBER: _builtins.int
+    POSITION_FIELD_NUMBER: _builtins.int
+    OUT_OF_HOURS_FIELD_NUMBER: _builtins.int
     correlation_id: _builtins.str
     """The command's correlation id."""
     duplicate: _builtins.bool
     """For enqueue and callback commands: the call id was a repeat and nothing changed."""
+    estimated_wait_ms: _builtins.int
+    """For enqueue: as EnqueueCallResponse.estimated_wait_ms."""
+    position: _builtins.int
+    """For enqueue: as EnqueueCallResponse.position."""
+    @_builtins.property
+    def out_of_hours(self) -> Global___OutOfHoursDecision:
+        """For enqueue: as EnqueueCallResponse.out_of_hours."""
+
     def __init__(
         self,
         *,
         correlation_id: _builtins.str = ...,
         duplicate: _builtins.bool = ...,
+        estimated_wait_ms: _builtins.int = ...,
+        position: _builtins.int = ...,
+        out_of_hours: Global___OutOfHoursDecision | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["out_of_hours", b"out_of_hours"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["correlation_id", b"correlation_id", "duplicate", b"duplicate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["correlation_id", b"correlation_id", "duplicate", b"duplicate", "estimated_wait_ms", b"estimated_wait_ms", "out_of_hours", b"out_of_hours", "position", b"position"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

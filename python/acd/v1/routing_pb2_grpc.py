@@ -65,6 +65,11 @@ class RoutingServiceStub:
                 request_serializer=acd_dot_v1_dot_routing__pb2.RequestCallbackRequest.SerializeToString,
                 response_deserializer=acd_dot_v1_dot_routing__pb2.RequestCallbackResponse.FromString,
                 _registered_method=True)
+        self.GetCallStatus = channel.unary_unary(
+                '/acd.v1.RoutingService/GetCallStatus',
+                request_serializer=acd_dot_v1_dot_routing__pb2.GetCallStatusRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_routing__pb2.GetCallStatusResponse.FromString,
+                _registered_method=True)
         self.AdapterStream = channel.stream_stream(
                 '/acd.v1.RoutingService/AdapterStream',
                 request_serializer=acd_dot_v1_dot_routing__pb2.AdapterStreamRequest.SerializeToString,
@@ -118,6 +123,14 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCallStatus(self, request, context):
+        """Where a call stands: waiting (its position and estimated wait), offered, connected, or
+        scheduled (a callback waiting for its time). For position announcements on request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AdapterStream(self, request_iterator, context):
         """One long-lived stream for high-volume adapters: commands in (each with a correlation id),
         acknowledgements, errors and the routing decisions for the tenant's calls out. Once the
@@ -159,6 +172,11 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.RequestCallback,
                     request_deserializer=acd_dot_v1_dot_routing__pb2.RequestCallbackRequest.FromString,
                     response_serializer=acd_dot_v1_dot_routing__pb2.RequestCallbackResponse.SerializeToString,
+            ),
+            'GetCallStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCallStatus,
+                    request_deserializer=acd_dot_v1_dot_routing__pb2.GetCallStatusRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_routing__pb2.GetCallStatusResponse.SerializeToString,
             ),
             'AdapterStream': grpc.stream_stream_rpc_method_handler(
                     servicer.AdapterStream,
@@ -329,6 +347,33 @@ class RoutingService:
             '/acd.v1.RoutingService/RequestCallback',
             acd_dot_v1_dot_routing__pb2.RequestCallbackRequest.SerializeToString,
             acd_dot_v1_dot_routing__pb2.RequestCallbackResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCallStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.RoutingService/GetCallStatus',
+            acd_dot_v1_dot_routing__pb2.GetCallStatusRequest.SerializeToString,
+            acd_dot_v1_dot_routing__pb2.GetCallStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

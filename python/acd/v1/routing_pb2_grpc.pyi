@@ -48,6 +48,10 @@ class RoutingServiceStub:
     """Transfers a connected call to another queue, to a named agent, or out of the router."""
     RequestCallback: _grpc.UnaryUnaryMultiCallable[_routing_pb2.RequestCallbackRequest, _routing_pb2.RequestCallbackResponse]
     """Routes a callback: the caller is called back by an agent instead of waiting on the line."""
+    GetCallStatus: _grpc.UnaryUnaryMultiCallable[_routing_pb2.GetCallStatusRequest, _routing_pb2.GetCallStatusResponse]
+    """Where a call stands: waiting (its position and estimated wait), offered, connected, or
+    scheduled (a callback waiting for its time). For position announcements on request.
+    """
     AdapterStream: _grpc.StreamStreamMultiCallable[_routing_pb2.AdapterStreamRequest, _routing_pb2.AdapterStreamResponse]
     """One long-lived stream for high-volume adapters: commands in (each with a correlation id),
     acknowledgements, errors and the routing decisions for the tenant's calls out. Once the
@@ -71,6 +75,10 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     """Transfers a connected call to another queue, to a named agent, or out of the router."""
     RequestCallback: _aio.UnaryUnaryMultiCallable[_routing_pb2.RequestCallbackRequest, _routing_pb2.RequestCallbackResponse]  # type: ignore[assignment]
     """Routes a callback: the caller is called back by an agent instead of waiting on the line."""
+    GetCallStatus: _aio.UnaryUnaryMultiCallable[_routing_pb2.GetCallStatusRequest, _routing_pb2.GetCallStatusResponse]  # type: ignore[assignment]
+    """Where a call stands: waiting (its position and estimated wait), offered, connected, or
+    scheduled (a callback waiting for its time). For position announcements on request.
+    """
     AdapterStream: _aio.StreamStreamMultiCallable[_routing_pb2.AdapterStreamRequest, _routing_pb2.AdapterStreamResponse]  # type: ignore[assignment]
     """One long-lived stream for high-volume adapters: commands in (each with a correlation id),
     acknowledgements, errors and the routing decisions for the tenant's calls out. Once the
@@ -127,6 +135,16 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_routing_pb2.RequestCallbackResponse, _abc.Awaitable[_routing_pb2.RequestCallbackResponse]]:
         """Routes a callback: the caller is called back by an agent instead of waiting on the line."""
+
+    @_abc_1.abstractmethod
+    def GetCallStatus(
+        self,
+        request: _routing_pb2.GetCallStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.GetCallStatusResponse, _abc.Awaitable[_routing_pb2.GetCallStatusResponse]]:
+        """Where a call stands: waiting (its position and estimated wait), offered, connected, or
+        scheduled (a callback waiting for its time). For position announcements on request.
+        """
 
     @_abc_1.abstractmethod
     def AdapterStream(
