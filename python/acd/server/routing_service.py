@@ -17,6 +17,7 @@ import grpc
 
 from acd.server import convert
 from acd.server.commands import Refusal, refusal
+from acd.server.enqueue_plan import plan
 from acd.server.fanout import AdapterFeed
 from acd.server.journal_format import Command
 from acd.server.service_base import Context, Shared, guarded, invalid, require_id, valid_id
@@ -92,10 +93,23 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         self, tenant: Tenant, request: routing_pb2.EnqueueCallRequest
     ) -> routing_pb2.EnqueueCallResponse:
         now = tenant.clock.now()
-        outcome = await tenant.run(enqueue_command(request.call, now), call_fields("call"))
-        return routing_pb2.EnqueueCallResponse(
-            duplicate=0 in outcome.duplicates, enqueued_at_ms=now
-        )
+        call = request.call
+        p = plan(tenant, call, enqueue_command(call, now), now)
+        outcome = await tenant.execute(p.commands, p.service)
+        for e in outcome.events:
+            if e.kind == "error":
+                raise refusal(e, call_fields("call"))
+        duplicate = 0 in outcome.duplicates or p.repeat
+        response = routing_pb2.EnqueueCallResponse(duplicate=duplicate, enqueued_at_ms=now)
+        if p.decision is not None:
+            response.out_of_hours.CopyFrom(p.decision)
+        if p.commands:
+            if not duplicate:  # a call that only waits makes no event: the lines learn here
+                tenant.waits.enter(tenant, [call.call_id], now)
+            response.position, response.estimated_wait_ms = tenant.waits.estimate(
+                tenant, call.call_id, now
+            )
+        return response
 
     async def _cancel(
         self, tenant: Tenant, request: routing_pb2.CancelCallRequest
@@ -132,18 +146,15 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
     async def _callback(
         self, tenant: Tenant, request: routing_pb2.RequestCallbackRequest
     ) -> routing_pb2.RequestCallbackResponse:
-        if request.not_before_ms > tenant.clock.now():
-            raise Refusal(
-                grpc.StatusCode.UNIMPLEMENTED,
-                "not_before_ms: scheduled callbacks come with the outbound work lists",
-                "not_before_ms",
-            )
         callback = common_pb2.Call()
         callback.CopyFrom(request.callback)
         callback.channel = common_pb2.CHANNEL_CALLBACK
         require_id(callback.caller_number, "callback.caller_number")
         now = tenant.clock.now()
-        commands: list[Command] = [enqueue_command(callback, now, "callback")]
+        enqueue = enqueue_command(callback, now, "callback")
+        if request.not_before_ms > now:
+            return await self._scheduled_callback(tenant, request, enqueue, now)
+        commands: list[Command] = [enqueue]
         if request.original_call_id:
             original = tenant.router.call_info(request.original_call_id)
             if original is None:
@@ -160,6 +171,71 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             raise refusal(errors[0], fields if errors[0].detail.startswith("command 1") else None)
         return routing_pb2.RequestCallbackResponse(duplicate=0 in outcome.duplicates)
 
+    async def _scheduled_callback(
+        self,
+        tenant: Tenant,
+        request: routing_pb2.RequestCallbackRequest,
+        enqueue: Command,
+        now: int,
+    ) -> routing_pb2.RequestCallbackResponse:
+        """A callback for later: journaled as scheduled, enqueued by the tenant's timer at
+        ``not_before_ms`` (service_state), so it survives a restart."""
+        call_id, queue_id = enqueue[1], enqueue[2]
+        if queue_id not in tenant.queues:
+            raise Refusal(
+                grpc.StatusCode.NOT_FOUND,
+                f"callback.queue_id {queue_id!r}: unknown queue",
+                "callback.queue_id",
+            )
+        due = request.not_before_ms
+        answer = routing_pb2.RequestCallbackResponse(scheduled_at_ms=due)
+        if call_id in tenant.service.callbacks or call_id in tenant.live_calls:
+            answer.duplicate = True
+            return answer
+        commands: list[Command] = []
+        if request.original_call_id:
+            if tenant.router.call_info(request.original_call_id) is None:
+                raise Refusal(
+                    grpc.StatusCode.NOT_FOUND,
+                    f"original_call_id {request.original_call_id!r}: unknown call",
+                    "original_call_id",
+                )
+            commands.append(("abandon", request.original_call_id, now))
+        service: list[Command] = [("svc:callback", call_id, due, list(enqueue), now)]
+        outcome = await tenant.execute(commands, service)
+        errors = [e for e in outcome.events if e.kind == "error"]
+        if errors:
+            raise refusal(errors[0], {"call_id": "original_call_id"})
+        return answer
+
+    async def _status(
+        self, tenant: Tenant, request: routing_pb2.GetCallStatusRequest
+    ) -> routing_pb2.GetCallStatusResponse:
+        call_id = require_id(request.call_id, "call_id")
+        now = tenant.clock.now()
+        info = tenant.router.call_info(call_id)
+        if info is None:
+            scheduled = tenant.service.callbacks.get(call_id)
+            if scheduled is None:
+                raise Refusal(
+                    grpc.StatusCode.NOT_FOUND, f"call_id {call_id!r}: unknown call", "call_id"
+                )
+            return routing_pb2.GetCallStatusResponse(
+                call_id=call_id,
+                queue_id=scheduled.command[2],
+                scheduled_at_ms=scheduled.due_ms,
+                at_ms=now,
+            )
+        position, wait = tenant.waits.estimate(tenant, call_id, now)
+        return routing_pb2.GetCallStatusResponse(
+            call_id=call_id,
+            queue_id=info["queue_id"],
+            state=convert.CALL_STATES.get(info["state"], common_pb2.CALL_STATE_UNSPECIFIED),
+            position=position,
+            estimated_wait_ms=wait,
+            at_ms=now,
+        )
+
     # ---- unary RPCs -----------------------------------------------------------------------
 
     @guarded
@@ -169,6 +245,12 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         return await self._enqueue(self._shared.tenant(), request)
 
     @guarded
+    async def GetCallStatus(
+        self, request: routing_pb2.GetCallStatusRequest, context: Context
+    ) -> routing_pb2.GetCallStatusResponse:
+        return await self._status(self._shared.tenant(), request)
+
+    @guarded
     async def EnqueueCalls(
         self, request: routing_pb2.EnqueueCallsRequest, context: Context
     ) -> routing_pb2.EnqueueCallsResponse:
@@ -176,15 +258,24 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         now = tenant.clock.now()
         results: list[routing_pb2.EnqueueResult] = []
         commands: list[Command] = []
+        service: list[Command] = []
         positions: list[int] = []  # result index of each command
         for i, call in enumerate(request.calls):
             results.append(routing_pb2.EnqueueResult(call_id=call.call_id))
             try:
-                commands.append(enqueue_command(call, now, f"calls[{i}]"))
-                positions.append(i)
+                p = plan(tenant, call, enqueue_command(call, now, f"calls[{i}]"), now)
             except Refusal as r:
                 results[i].error.CopyFrom(_command_error(r))
-        outcome = await tenant.execute(commands)
+                continue
+            commands += p.commands
+            positions += [i] * len(p.commands)
+            service += p.service
+            if p.decision is not None:
+                results[i].out_of_hours.CopyFrom(p.decision)
+                results[i].duplicate = p.repeat
+        outcome = await tenant.execute(commands, service)
+        fresh = [c[1] for j, c in enumerate(commands) if j not in outcome.duplicates]
+        tenant.waits.enter(tenant, fresh, now)  # refused ones are not in the router: skipped
         for e in outcome.events:
             if e.kind == "error":
                 index = int(e.detail.split(":", 1)[0].removeprefix("command "))
@@ -264,8 +355,13 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         kind = request.WhichOneof("command")
         try:
             duplicate = False
+            ack = routing_pb2.CommandAck(correlation_id=correlation)
             if kind == "enqueue_call":
-                duplicate = (await self._enqueue(tenant, request.enqueue_call)).duplicate
+                enqueued = await self._enqueue(tenant, request.enqueue_call)
+                duplicate = enqueued.duplicate
+                ack.position, ack.estimated_wait_ms = enqueued.position, enqueued.estimated_wait_ms
+                if enqueued.HasField("out_of_hours"):
+                    ack.out_of_hours.CopyFrom(enqueued.out_of_hours)
             elif kind == "cancel_call":
                 await self._cancel(tenant, request.cancel_call)
             elif kind == "end_call":
@@ -285,8 +381,5 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
                 )
             )
             return
-        feed.put(
-            routing_pb2.AdapterStreamResponse(
-                ack=routing_pb2.CommandAck(correlation_id=correlation, duplicate=duplicate)
-            )
-        )
+        ack.duplicate = duplicate
+        feed.put(routing_pb2.AdapterStreamResponse(ack=ack))

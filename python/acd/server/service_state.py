@@ -12,7 +12,7 @@ them). Every service command's name starts with ``svc:``:
 - ``("svc:callback", call_id, due_ms, enqueue_command, now_ms)``: at ``due_ms`` the service
   applies ``enqueue_command`` (a router enqueue tuple, as a list);
 - ``("svc:callback-off", call_id, now_ms)``: it was enqueued (in the same batch) or dropped;
-- ``("svc:state", {"breaks": {...}, "callbacks": {...}}, now_ms)``: the whole state, written
+- ``("svc:state", {"breaks": {...}, "callbacks": {...}})``: the whole state, written
   after each snapshot, which covers only the router; replay from that snapshot starts with it.
 
 Applying a command is a pure function of the state and the command, so replay is exact.
@@ -45,6 +45,7 @@ class ServiceState:
         self.breaks: dict[str, str] = {}  # agent -> reason of the pending break
         self.callbacks: dict[str, ScheduledCallback] = {}
         self._due: list[tuple[int, str]] = []  # (due_ms, call_id), may hold stale ones
+        self.released: list[str] = []  # callbacks due_batch handed out, for the wait estimates
 
     def __bool__(self) -> bool:
         return bool(self.breaks or self.callbacks)
@@ -78,9 +79,9 @@ class ServiceState:
         for call_id, (due_ms, command) in state.get("callbacks", {}).items():
             self._schedule(ScheduledCallback(call_id, due_ms, tuple(command)))
 
-    def dump(self, now_ms: int) -> Command:
+    def dump(self) -> Command:
         callbacks = {c.call_id: [c.due_ms, list(c.command)] for c in self.callbacks.values()}
-        return ("svc:state", {"breaks": dict(self.breaks), "callbacks": callbacks}, now_ms)
+        return ("svc:state", {"breaks": dict(self.breaks), "callbacks": callbacks})
 
     # ---- scheduled callbacks --------------------------------------------------------------
 
@@ -111,4 +112,5 @@ class ServiceState:
             # The enqueue takes the time it is applied at (the router's clock never goes back).
             router.append((*command[:3], now_ms, *command[4:]))
             service.append(("svc:callback-off", call_id, now_ms))
+            self.released.append(call_id)
         return router, service

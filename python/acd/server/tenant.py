@@ -39,6 +39,7 @@ from acd.server.journal import CommitError, Journal
 from acd.server.journal_format import Command, JournalError
 from acd.server.recovery import batch_entry, recover
 from acd.server.service_state import ServiceState
+from acd.server.wait_estimate import WaitEstimates
 from acd.v1 import agent_pb2, common_pb2, routing_pb2
 
 log = logging.getLogger("acd.server")
@@ -114,7 +115,8 @@ class Tenant:
         self._timer: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.service = ServiceState()  # deferred breaks, scheduled callbacks (journaled)
-        self.after_batch = [BreakSettler().after_batch]  # each published batch's events
+        self.waits = WaitEstimates()  # queue positions and estimated waits
+        self.after_batch = [BreakSettler().after_batch, self.waits.after_batch]
 
     # ---- start / stop ---------------------------------------------------------------------
 
@@ -136,6 +138,7 @@ class Tenant:
             # The journal's starting config may differ from ``self.config``: configure entries
             # moved it on (tenant_registry warns when acd.toml differs from what runs).
         self.live_calls = set(self.router.call_ids())
+        self.waits.rebuild(self)
         self._snapshot_at = self.clock.now()
         self.stats.start()
         self._timer = asyncio.get_running_loop().create_task(self._timers())
@@ -547,9 +550,7 @@ class Tenant:
         self._snapshot_at = self.clock.now()
         future = self.journal.save_snapshot(self.id, self._appended, self.router.snapshot())
         if self.service:  # the snapshot holds the router only: the service's state follows
-            self._journal_later([self.service.dump(self._snapshot_at)]).add_done_callback(
-                _log_snapshot_error
-            )
+            self._journal_later([self.service.dump()]).add_done_callback(_log_snapshot_error)
         return future
 
     async def _save_snapshot(self) -> None:

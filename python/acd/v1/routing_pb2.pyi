@@ -173,6 +173,7 @@ class EnqueueResult(_message.Message):
     CALL_ID_FIELD_NUMBER: _builtins.int
     DUPLICATE_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    OUT_OF_HOURS_FIELD_NUMBER: _builtins.int
     call_id: _builtins.str
     """The call's id."""
     duplicate: _builtins.bool
@@ -181,16 +182,21 @@ class EnqueueResult(_message.Message):
     def error(self) -> _common_pb2.CommandError:
         """Set when this call was refused; the other calls of the batch are not affected."""
 
+    @_builtins.property
+    def out_of_hours(self) -> Global___OutOfHoursDecision:
+        """Set when the call's queue was closed (see EnqueueCallResponse.out_of_hours)."""
+
     def __init__(
         self,
         *,
         call_id: _builtins.str = ...,
         duplicate: _builtins.bool = ...,
         error: _common_pb2.CommandError | None = ...,
+        out_of_hours: Global___OutOfHoursDecision | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "out_of_hours", b"out_of_hours"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "duplicate", b"duplicate", "error", b"error"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "duplicate", b"duplicate", "error", b"error", "out_of_hours", b"out_of_hours"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
