@@ -58,6 +58,7 @@ EXPECTED: dict[str, set[Role]] = {
     "/acd.v1.SupervisionService/ListAgents": {S, D},
     "/acd.v1.SupervisionService/ForceAgentState": {S},
     "/acd.v1.SupervisionService/StreamAlerts": {S},
+    "/acd.v1.SupervisionService/ListMissedCalls": {S},
     "/acd.v1.CrmService/GetScreenPop": {C, S, G},
     "/acd.v1.AdminService/UpsertQueue": {D},
     "/acd.v1.AdminService/ListQueues": {D},

@@ -136,6 +136,9 @@ def _calls(s: Stubs) -> dict[str, Callable[[Any], object]]:
         "/acd.v1.SupervisionService/ForceAgentState": lambda m: v.ForceAgentState(
             supervision_pb2.ForceAgentStateRequest(agent_id=anna), metadata=m, timeout=T
         ),
+        "/acd.v1.SupervisionService/ListMissedCalls": lambda m: v.ListMissedCalls(
+            supervision_pb2.ListMissedCallsRequest(), metadata=m, timeout=T
+        ),
         "/acd.v1.SupervisionService/StreamAlerts": lambda m: _first(
             v.StreamAlerts(supervision_pb2.StreamAlertsRequest(), metadata=m, timeout=STREAM_S)
         ),

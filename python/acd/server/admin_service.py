@@ -13,7 +13,7 @@ from __future__ import annotations
 import grpc
 
 from acd.server import admin_convert as ac
-from acd.server import config_reload, convert
+from acd.server import config_reload
 from acd.server.auth import Identity, Role, seat_report
 from acd.server.commands import Refusal
 from acd.server.config import ConfigError, TenantConfig
@@ -257,11 +257,8 @@ class CrmService(crm_pb2_grpc.CrmServiceServicer):
     async def GetScreenPop(
         self, request: crm_pb2.GetScreenPopRequest, context: Context
     ) -> crm_pb2.GetScreenPopResponse:
-        """The live part of the pop: caller, dialled number, attributes of the call. The
-        caller's history (calls today / in 30 days, first-time caller, last agent and
-        disposition, campaigns, open callbacks, knowledge links) needs the call-record store
-        of the features issue and is empty until then; a lookup by caller number alone gives
-        only the number back for the same reason."""
+        """The call's data and the caller's history from the contact history
+        (acd.server.screen_pop); a call is live or finished (NOT_FOUND once unknown)."""
         tenant = self._shared.tenant()
         who = identity()
         kind = request.WhichOneof("lookup")
@@ -272,18 +269,20 @@ class CrmService(crm_pb2_grpc.CrmServiceServicer):
                     "caller_number: an agent looks up its own calls by call_id",
                     "caller_number",
                 )
-            pop = convert.screen_pop("", {"caller": request.caller_number})
+            number = require_id(request.caller_number, "caller_number")
+            await tenant.committed_view()
+            pop = tenant.contacts.lookup(tenant.config, None, number, tenant.clock.now())
             return crm_pb2.GetScreenPopResponse(screen_pop=pop)
         if kind != "call_id" or not request.call_id:
             raise invalid("lookup", "call_id or caller_number is required")
         own_call(tenant, who, request.call_id)
         await tenant.committed_view()
-        info = tenant.router.call_info(request.call_id)
-        if info is None:
+        contact = tenant.contacts.contact(request.call_id)
+        if contact is None:
             raise Refusal(
                 grpc.StatusCode.NOT_FOUND,
                 f"call_id {request.call_id!r}: unknown call",
                 "call_id",
             )
-        pop = convert.screen_pop(request.call_id, info)
+        pop = tenant.contacts.lookup(tenant.config, contact, "", tenant.clock.now())
         return crm_pb2.GetScreenPopResponse(screen_pop=pop)

@@ -13,6 +13,7 @@ import grpc
 from acd.server import break_guard
 from acd.server.agent_session import agent_events, run_session
 from acd.server.commands import Refusal
+from acd.server.dispositions import finish_wrap_up
 from acd.server.service_base import (
     Context,
     Shared,
@@ -156,16 +157,14 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
     async def finish_wrap_up(
         self, request: agent_pb2.FinishWrapUpRequest
     ) -> agent_pb2.FinishWrapUpResponse:
-        """The disposition and notes are checked but not yet stored: the call record (report
-        store) that keeps them comes with the reports issue."""
+        """The disposition is checked against the queue's catalogue, then stored with the notes
+        on the contact's history row (acd.server.dispositions)."""
         tenant = self.agent_tenant(request.agent_id)
         who = own_agent(request.agent_id)
         require_id(request.call_id, "call_id")
-        if len(request.disposition_code) > 64:
-            raise invalid("disposition_code", "at most 64 characters")
         own_call(tenant, who, request.call_id)
-        now = tenant.clock.now()
-        await tenant.run(("wrapup_done", request.agent_id, request.call_id, now))
+        code, notes = request.disposition_code, request.notes
+        await finish_wrap_up(tenant, request.agent_id, request.call_id, code, notes)
         return agent_pb2.FinishWrapUpResponse(agent=tenant.agent_status(request.agent_id))
 
     @guarded

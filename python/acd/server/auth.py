@@ -18,7 +18,8 @@ to everyone. ``own`` = allowed, but only on the caller's own objects:
 | AgentService: PickCall                                           | agent (own), supervisor       |
 | SupervisionService: StreamQueueStats, ListWaitingCalls,          | supervisor, admin             |
 |   ListAgents                                                     |                               |
-| SupervisionService: ForceAgentState, StreamAlerts                | supervisor                    |
+| SupervisionService: ForceAgentState, StreamAlerts,               | supervisor                    |
+|   ListMissedCalls                                                |                               |
 | CrmService: GetScreenPop                                         | crm, supervisor, agent (own)  |
 | AdminService: UpsertQueue, ListQueues, UpsertSkill, ListSkills,  | admin                         |
 |   UpsertAgent, ListAgents, UpsertGroup, ListGroups, UpsertHours, |                               |
@@ -167,7 +168,7 @@ POLICY: Mapping[str, frozenset[Role]] = {
     ),
     **_methods("AgentService", "PickCall", _G, _S),
     **_methods("SupervisionService", "StreamQueueStats ListWaitingCalls ListAgents", _S, _D),
-    **_methods("SupervisionService", "ForceAgentState StreamAlerts", _S),
+    **_methods("SupervisionService", "ForceAgentState StreamAlerts ListMissedCalls", _S),
     **_methods("CrmService", "GetScreenPop", _C, _S, _G),
     **_methods(
         "AdminService",

@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from acd.server.config_contacts import queue_contacts_raw, tenant_contacts_raw
 from acd.server.config_hours import WEEKDAYS, HoursConfig
 from acd.server.config_queue_options import options_raw
 from acd.server.config_tenant import (
@@ -93,6 +94,7 @@ def queue_raw(q: QueueConfig) -> Raw:
     if q.hours is not None:
         out["hours"] = q.hours
     out.update(options_raw(q.options))
+    out.update(queue_contacts_raw(q.contacts))
     return out
 
 
@@ -130,6 +132,7 @@ def tenant_raw(t: TenantConfig) -> Raw:
         "hours": [hours_raw(h) for h in t.hours],
         "queues": [queue_raw(q) for q in t.queues],
         "agents": [agent_raw(a) for a in t.agents],
+        **tenant_contacts_raw(t.contacts),
     }
 
 

@@ -8,7 +8,8 @@ tenant the router accepts.
 Keys (every one optional but ``id``; defaults as in ROUTING.md):
 - tenant: ``name``, ``seed``, ``dedup_window_s``, ``skills`` (the skills: each a skill id, or a
   table {``id``, ``name``, ``description``}), and the arrays of tables ``groups``, ``hours``
-  (config_hours), ``queues``, ``agents``.
+  (config_hours), ``queues``, ``agents``; the contact-history options ``campaigns``,
+  ``knowledge_base``, ``repeat_caller_window_days`` (config_contacts).
 - group: ``id``, ``name``, ``tier`` (1 = first line). An agent's tier is its group's.
 - queue: ``id``, ``name``, ``skills`` {skill = min level}, ``strategy``, ``ring_all_max``,
   ``sl_threshold_s``, ``short_abandon_s``, ``offer_timeout_s``, ``wrapup`` (seconds or
@@ -16,7 +17,8 @@ Keys (every one optional but ``id``; defaults as in ROUTING.md):
   ``max_tier``, ``prefer_lower_tier``, ``escalation`` [{``after_s``, ``lower_levels_by``,
   ``max_tier``}], ``max_wait_s`` with ``overflow_queue`` or ``overflow_destination``, ``ttl_s``
   (time to live), ``aging_s``, ``hours``, and the service-side options ``break_guard``,
-  ``break_reasons``, ``out_of_hours``, ``default_handle_s`` (config_queue_options).
+  ``break_reasons``, ``out_of_hours``, ``default_handle_s`` (config_queue_options),
+  ``dispositions``, ``disposition_required``, ``missed_callback_within_s`` (config_contacts).
 - agent: ``id``, ``name``, ``group``, ``tier`` (overrides the group's; default: the group's, or
   1), ``skills`` {skill = level 1..10}, ``capacity`` {channel = n}, ``endpoint`` (a URI the PBX
   rings, e.g. ``sip:anna@pbx.example``).
@@ -33,6 +35,14 @@ from dataclasses import dataclass, field
 
 from acd import ConfigError as CoreConfigError
 from acd import Router
+from acd.server.config_contacts import (
+    CONTACT_QUEUE_KEYS,
+    CONTACT_TENANT_KEYS,
+    QueueContacts,
+    TenantContacts,
+    parse_queue_contacts,
+    parse_tenant_contacts,
+)
 from acd.server.config_fields import (
     ConfigError,
     Table,
@@ -126,6 +136,7 @@ class QueueConfig:
     aging_ms: int
     hours: str | None
     options: QueueOptions = field(default_factory=QueueOptions)
+    contacts: QueueContacts = field(default_factory=QueueContacts)  # config_contacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,18 +164,23 @@ class TenantConfig:
     agents: tuple[AgentConfig, ...]
     # Every skill of ``skills`` with its display name and description, in the same order.
     skill_info: tuple[SkillConfig, ...] = ()
+    contacts: TenantContacts = field(default_factory=TenantContacts)  # config_contacts
 
     def agent_ids(self) -> frozenset[str]:
         return frozenset(a.id for a in self.agents)
 
 
-_TENANT_KEYS = ("name", "seed", "dedup_window_s", "skills", "groups", "hours", "queues", "agents")
+_TENANT_KEYS = (
+    *("name", "seed", "dedup_window_s", "skills", "groups", "hours", "queues", "agents"),
+    *CONTACT_TENANT_KEYS,
+)
 _GROUP_KEYS = ("id", "name", "tier")
 _QUEUE_KEYS = (
     *("id", "name", "skills", "strategy", "ring_all_max", "sl_threshold_s", "short_abandon_s"),
     *("offer_timeout_s", "wrapup", "no_answer", "max_tier", "prefer_lower_tier", "escalation"),
     *("max_wait_s", "overflow_queue", "overflow_destination", "ttl_s", "aging_s", "hours"),
     *QUEUE_OPTION_KEYS,
+    *CONTACT_QUEUE_KEYS,
 )
 _NO_ANSWER_KEYS = ("reject_delay_s", "timeout_delay_s", "max_misses")
 _STEP_KEYS = ("after_s", "lower_levels_by", "max_tier")
@@ -264,6 +280,7 @@ def _queue(t: Table, skills: set[str]) -> QueueConfig:
         aging_ms=t.millis("aging_s", 0),
         hours=t.optional_string("hours"),
         options=parse_queue_options(t),
+        contacts=parse_queue_contacts(t),
     )
 
 
@@ -357,6 +374,7 @@ def parse_tenant(raw: object, tenant_id: str) -> TenantConfig:
         queues=queues,
         agents=agents,
         skill_info=skill_info,
+        contacts=parse_tenant_contacts(t, queue_ids),
     )
     try:
         Router(core_config_json(tenant))

@@ -10,6 +10,10 @@ takes them all at once (up to ``max_batch`` entries), so the cost of an fsync is
 append that arrived during the previous one. Each waiting future is resolved, on its own event
 loop, only after the COMMIT of the transaction holding its entries has returned.
 
+An append may carry extra statements (the contact history's rows, ``acd.server.history``):
+they run in the same transaction right after its entries, so they commit exactly when the
+entries do. A statement that fails fails the whole transaction, like a failed insert.
+
 A failed append transaction poisons the writer: every waiter of that batch, every append still
 pending and every later one gets :class:`CommitError`. Retrying after a failed fsync is not safe
 (the kernel may have dropped the dirty pages), and the router behind the journal has already
@@ -22,7 +26,7 @@ import asyncio
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +36,8 @@ from acd.server.journal_format import CommitError, JournalClosedError
 # An administrative operation (snapshot, prune, delete, import) runs alone, in the writer thread,
 # with the connection and the writer's table of last sequence numbers per tenant.
 Op = Callable[[sqlite3.Connection, dict[str, int]], Any]
+# SQL and its parameters, run in an append's transaction after its entries.
+Statement = tuple[str, tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class _Append:
     many: bool  # resolve with the list of seqs (append_many) rather than the one seq
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
+    extra: Sequence[Statement] = ()
 
 
 @dataclass
@@ -136,15 +143,18 @@ class GroupCommitWriter:
         with self._cond:
             return JournalStats(self._entries, self._commits, self._largest)
 
-    def submit_append(self, tenant: str, encoded: list[str], many: bool) -> asyncio.Future[Any]:
+    def submit_append(
+        self, tenant: str, encoded: list[str], many: bool, extra: Sequence[Statement] = ()
+    ) -> asyncio.Future[Any]:
         """Queues the entries now (so their order is the order of the calls) and returns the
-        future of their seq (or list of seqs), resolved once committed."""
+        future of their seq (or list of seqs), resolved once committed together with
+        ``extra``."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if not encoded:
             future.set_result([])
             return future
-        self._submit(_Append(tenant, encoded, many, future, loop))
+        self._submit(_Append(tenant, encoded, many, future, loop, extra))
         return future
 
     def submit_op(self, op: Op) -> asyncio.Future[Any]:
@@ -238,6 +248,9 @@ class GroupCommitWriter:
                     "ON CONFLICT (tenant) DO UPDATE SET last_seq = excluded.last_seq",
                     [(tenant, last[tenant]) for tenant in sorted(touched)],
                 )
+                for item in batch:
+                    for sql, params in item.extra:
+                        self._conn.execute(sql, params)
         except Exception as e:
             with self._cond:
                 self._failure = e

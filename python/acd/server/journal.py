@@ -22,7 +22,8 @@ here without touching the others. Moving a tenant: stop its router, ``export_ten
 
 Beside the commands, the same file keeps what the service needs to run a tenant that the router
 does not hold: the tenant registry, its configuration versions and the tokens issued through
-the API (``journal_service``), per tenant like the rest.
+the API (``journal_service``), per tenant like the rest; and the contact history
+(``acd.server.history``), whose rows an append carries and commits with its entry.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from acd.server.group_commit import GroupCommitWriter, JournalStats, transaction
+from acd.server.group_commit import GroupCommitWriter, JournalStats, Statement, transaction
 from acd.server.journal_format import (
     SCHEMA,
     Command,
@@ -139,12 +140,15 @@ class Journal(ServiceTables):
 
     # ---- writes -----------------------------------------------------------------------
 
-    def append(self, tenant: str, command: Command) -> asyncio.Future[int]:
+    def append(
+        self, tenant: str, command: Command, extra: Sequence[Statement] = ()
+    ) -> asyncio.Future[int]:
         """Journals one command; the future gives its seq once committed, or raises
         :class:`CommitError`. A command that would not round-trip is refused at once
-        (TypeError / ValueError), as is any write to a closed or failed journal."""
+        (TypeError / ValueError), as is any write to a closed or failed journal. ``extra``
+        statements (the contact history's rows) commit in the same transaction."""
         future: asyncio.Future[int] = self._writer.submit_append(
-            tenant, [encode_command(command)], many=False
+            tenant, [encode_command(command)], many=False, extra=extra
         )
         return future
 

@@ -14,12 +14,15 @@ import json
 import math
 from typing import Any
 
+from acd.server import history
+
 Command = tuple[Any, ...]
 
-# Per tenant: entries and snapshots keyed by (tenant, seq), so one tenant's rows can be copied
-# out (export) or deleted without touching another's. ``tenants.last_seq`` is the last sequence
-# number handed out: it survives pruning, so a sequence number is never reused.
-SCHEMA = """
+# Per tenant: entries and snapshots keyed by (tenant, seq), contacts by tenant too, so one
+# tenant's rows can be copied out (export) or deleted without touching another's.
+# ``tenants.last_seq`` is the last sequence number handed out: it survives pruning, so a
+# sequence number is never reused.
+_JOURNAL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS tenants (
     tenant TEXT PRIMARY KEY,
     config TEXT,
@@ -38,8 +41,10 @@ CREATE TABLE IF NOT EXISTS snapshots (
     PRIMARY KEY (tenant, seq)
 ) WITHOUT ROWID;
 """
+# The contact history lives in the same file, written with the entries (acd.server.history).
+SCHEMA = _JOURNAL_SCHEMA + history.SCHEMA
 
-TABLES = ("tenants", "entries", "snapshots")
+TABLES = ("tenants", "entries", "snapshots", history.TABLE)
 
 
 class JournalError(Exception):

@@ -14,6 +14,7 @@ from typing import Any
 from acd.server import convert
 from acd.server.commands import Refusal
 from acd.server.config import AgentConfig, QueueConfig
+from acd.server.missed import missed_calls
 from acd.server.service_base import (
     Context,
     Shared,
@@ -25,6 +26,9 @@ from acd.server.service_base import (
 )
 from acd.server.tenant import Tenant
 from acd.v1 import common_pb2, supervision_pb2, supervision_pb2_grpc
+
+# What ListMissedCalls shows without since_ms: a day, the span a callback list is worked in.
+MISSED_DEFAULT_MS = 86_400_000
 
 
 def _queues(tenant: Tenant, queue_ids: Sequence[str]) -> list[str]:
@@ -79,6 +83,22 @@ class SupervisionService(supervision_pb2_grpc.SupervisionServiceServicer):
             for info, position in waiting_calls(tenant, queues, request.limit)
         ]
         return supervision_pb2.ListWaitingCallsResponse(calls=calls, at_ms=now)
+
+    @guarded
+    async def ListMissedCalls(
+        self, request: supervision_pb2.ListMissedCallsRequest, context: Context
+    ) -> supervision_pb2.ListMissedCallsResponse:
+        """The missed list from the contact history (acd.server.missed); by default the
+        entries of the last 24 hours still waiting for an answer."""
+        tenant = self._shared.tenant()
+        queues = _queues(tenant, request.queue_ids)
+        if request.since_ms < 0:
+            raise invalid("since_ms", "must be >= 0")
+        await tenant.committed_view()
+        now = tenant.clock.now()
+        since = request.since_ms or now - MISSED_DEFAULT_MS
+        found = tenant.contacts.store.missed(queues, since, request.include_cleared, request.limit)
+        return supervision_pb2.ListMissedCallsResponse(calls=missed_calls(found), at_ms=now)
 
     @guarded
     async def ListAgents(

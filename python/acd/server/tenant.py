@@ -31,10 +31,11 @@ import grpc
 from acd._core import Router
 from acd.server import convert
 from acd.server.break_guard import BreakSettler
-from acd.server.commands import Refusal, RouterEvent, apply, refusal
+from acd.server.commands import Applied, Refusal, RouterEvent, apply, refusal
 from acd.server.config import AgentConfig, QueueConfig, StorageConfig, TenantConfig
 from acd.server.config import core_config_json as to_core_json
 from acd.server.fanout import AdapterFeed, AgentOutbox, StatsHub
+from acd.server.history_events import ContactLog, HistoryStore
 from acd.server.journal import CommitError, Journal
 from acd.server.journal_format import Command, JournalError
 from acd.server.recovery import batch_entry, recover
@@ -114,6 +115,7 @@ class Tenant:
         self._armed: int | None = None  # when the timer task plans to run next (ms)
         self._timer: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self.contacts = ContactLog(self.id, HistoryStore(journal.path, self.id))  # history
         self.service = ServiceState()  # deferred breaks, scheduled callbacks (journaled)
         self.waits = WaitEstimates()  # queue positions and estimated waits
         self.after_batch = [BreakSettler().after_batch, self.waits.after_batch]
@@ -139,6 +141,7 @@ class Tenant:
             # moved it on (tenant_registry warns when acd.toml differs from what runs).
         self.live_calls = set(self.router.call_ids())
         self.waits.rebuild(self)
+        self.contacts.load(self.router, self.config)
         self._snapshot_at = self.clock.now()
         self.stats.start()
         self._timer = asyncio.get_running_loop().create_task(self._timers())
@@ -211,6 +214,7 @@ class Tenant:
         if self.failed is None and self._appended > self._snapshot_seq:
             await self._save_snapshot()
             await self.committed_view()  # the service state written after it
+        self.contacts.store.close()
 
     # ---- the command path -----------------------------------------------------------------
 
@@ -221,18 +225,16 @@ class Tenant:
         enqueues were repeats. ``service`` commands (service_state) are journaled after them."""
         if self.failed is not None:
             raise Refusal(grpc.StatusCode.UNAVAILABLE, f"tenant {self.id!r}: {self.failed}")
-        waiting_before = self.router.waiting_count()
-        live_before = {c[1] for c in commands if c[0] == "enqueue" and c[1] in self.live_calls}
-        applied = apply(self.router, commands)
-        waiting_delta = self.router.waiting_count() - waiting_before
-        duplicates, extras = self._inspect(commands, applied.events, live_before, waiting_delta)
+        applied, duplicates, extras = self._apply(commands)
+        # The history's rows, and the follow-ups the batch causes (missed-call callbacks).
+        rec = self.contacts.record(self.config, commands, applied, duplicates, extras, self._apply)
         ticket = self._tickets
         self._tickets += 1
         waiter: asyncio.Future[None] | None = None
         if service:
             self.service.apply(service)
-        if applied.journal or service:
-            waiter = self._journal_later([*applied.journal, *service])
+        if rec.journal or service:
+            waiter = self._journal_later([*rec.journal, *service])
         self._rearm()
         if waiter is not None:
             try:
@@ -240,7 +242,7 @@ class Tenant:
             except (CommitError, JournalError) as e:
                 self._fail(e)
                 raise Refusal(grpc.StatusCode.UNAVAILABLE, "journal commit failed") from e
-        self._ready[ticket] = (applied.events, extras)
+        self._ready[ticket] = (rec.events, extras)
         while self._published in self._ready:
             events, extra = self._ready.pop(self._published)
             self._published += 1
@@ -249,6 +251,13 @@ class Tenant:
                 hook(self, events)
         self._maybe_snapshot()
         return Outcome(applied.events, duplicates)
+
+    def _apply(self, commands: Sequence[Command]) -> tuple[Applied, frozenset[int], dict[str, Any]]:
+        waiting_before = self.router.waiting_count()
+        live_before = {c[1] for c in commands if c[0] == "enqueue" and c[1] in self.live_calls}
+        applied = apply(self.router, commands)
+        delta = self.router.waiting_count() - waiting_before
+        return applied, *self._inspect(commands, applied.events, live_before, delta)
 
     def _journal_later(self, entries: list[Command]) -> asyncio.Future[None]:
         """Adds ``entries`` to the journal buffer (in the order the router applied them) and
@@ -272,7 +281,8 @@ class Tenant:
         commands, self._buffer = self._buffer, []
         waiters, self._waiters = self._waiters, []
         try:
-            future = self.journal.append(self.id, batch_entry(commands))
+            rows = self.contacts.take_statements()  # the history, in the same transaction
+            future = self.journal.append(self.id, batch_entry(commands), rows)
         except (JournalError, TypeError, ValueError) as e:
             self._fail(e)
             for waiter in waiters:
@@ -395,7 +405,7 @@ class Tenant:
     def _on_offer(self, e: RouterEvent, extra: Mapping[str, Any]) -> None:
         call = extra["calls"].get(e.call_id)
         offer = convert.offer(e, call, self.endpoints.get(e.agent_id, ""))
-        pop = convert.screen_pop(e.call_id, call)
+        pop = self.contacts.screen_pop(self.config, e.call_id, e.at_ms)
         agent_offer = agent_pb2.AgentOffer(offer=offer, screen_pop=pop)
         self.open_offers.setdefault(e.agent_id, {})[e.call_id] = agent_offer
         outbox = self.outboxes.get(e.agent_id)

@@ -452,3 +452,141 @@ class StreamAlertsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StreamAlertsResponse: _TypeAlias = StreamAlertsResponse  # noqa: Y015
+
+@_typing.final
+class ListMissedCallsRequest(_message.Message):
+    """Request of ListMissedCalls."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUE_IDS_FIELD_NUMBER: _builtins.int
+    SINCE_MS_FIELD_NUMBER: _builtins.int
+    INCLUDE_CLEARED_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    since_ms: _builtins.int
+    """Only calls that ended at or after this time; 0 = the last 24 hours."""
+    include_cleared: _builtins.bool
+    """Also the entries already cleared (answered later, or called back)."""
+    limit: _builtins.int
+    """At most this many entries (the newest); 0 = all."""
+    @_builtins.property
+    def queue_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The queues to list; empty for every queue of the tenant."""
+
+    def __init__(
+        self,
+        *,
+        queue_ids: _abc.Iterable[_builtins.str] | None = ...,
+        since_ms: _builtins.int = ...,
+        include_cleared: _builtins.bool = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_cleared", b"include_cleared", "limit", b"limit", "queue_ids", b"queue_ids", "since_ms", b"since_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMissedCallsRequest: _TypeAlias = ListMissedCallsRequest  # noqa: Y015
+
+@_typing.final
+class MissedCall(_message.Message):
+    """A call not answered within business hours."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CALLER_NUMBER_FIELD_NUMBER: _builtins.int
+    DIALLED_NUMBER_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_FIELD_NUMBER: _builtins.int
+    ENQUEUED_AT_MS_FIELD_NUMBER: _builtins.int
+    ENDED_AT_MS_FIELD_NUMBER: _builtins.int
+    WAIT_MS_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    CALLBACK_CALL_ID_FIELD_NUMBER: _builtins.int
+    CALLBACK_DUE_AT_MS_FIELD_NUMBER: _builtins.int
+    CLEARED_AT_MS_FIELD_NUMBER: _builtins.int
+    CLEARED_BY_CALL_ID_FIELD_NUMBER: _builtins.int
+    call_id: _builtins.str
+    """The call."""
+    queue_id: _builtins.str
+    """The queue it ended in."""
+    channel: _common_pb2.Channel.ValueType
+    """Its medium."""
+    caller_number: _builtins.str
+    """The number to call back; empty if withheld."""
+    dialled_number: _builtins.str
+    """The number dialled (DNIS)."""
+    campaign: _builtins.str
+    """The campaign of the dialled number, empty if none."""
+    enqueued_at_ms: _builtins.int
+    """When the call came in."""
+    ended_at_ms: _builtins.int
+    """When it ended."""
+    wait_ms: _builtins.int
+    """How long the caller waited."""
+    outcome: _common_pb2.CallOutcome.ValueType
+    """How it ended (abandoned or expired)."""
+    callback_call_id: _builtins.str
+    """The automatic callback made for it (the queue's missed_callback_within_s), empty if none."""
+    callback_due_at_ms: _builtins.int
+    """When that callback should have reached the caller; 0 if none."""
+    cleared_at_ms: _builtins.int
+    """When the entry cleared; 0 while open."""
+    cleared_by_call_id: _builtins.str
+    """The answered call that cleared it."""
+    def __init__(
+        self,
+        *,
+        call_id: _builtins.str = ...,
+        queue_id: _builtins.str = ...,
+        channel: _common_pb2.Channel.ValueType = ...,
+        caller_number: _builtins.str = ...,
+        dialled_number: _builtins.str = ...,
+        campaign: _builtins.str = ...,
+        enqueued_at_ms: _builtins.int = ...,
+        ended_at_ms: _builtins.int = ...,
+        wait_ms: _builtins.int = ...,
+        outcome: _common_pb2.CallOutcome.ValueType = ...,
+        callback_call_id: _builtins.str = ...,
+        callback_due_at_ms: _builtins.int = ...,
+        cleared_at_ms: _builtins.int = ...,
+        cleared_by_call_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "callback_call_id", b"callback_call_id", "callback_due_at_ms", b"callback_due_at_ms", "caller_number", b"caller_number", "campaign", b"campaign", "channel", b"channel", "cleared_at_ms", b"cleared_at_ms", "cleared_by_call_id", b"cleared_by_call_id", "dialled_number", b"dialled_number", "ended_at_ms", b"ended_at_ms", "enqueued_at_ms", b"enqueued_at_ms", "outcome", b"outcome", "queue_id", b"queue_id", "wait_ms", b"wait_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MissedCall: _TypeAlias = MissedCall  # noqa: Y015
+
+@_typing.final
+class ListMissedCallsResponse(_message.Message):
+    """Response of ListMissedCalls."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLS_FIELD_NUMBER: _builtins.int
+    AT_MS_FIELD_NUMBER: _builtins.int
+    at_ms: _builtins.int
+    """When the list was taken."""
+    @_builtins.property
+    def calls(self) -> _containers.RepeatedCompositeFieldContainer[Global___MissedCall]:
+        """The missed calls, newest first."""
+
+    def __init__(
+        self,
+        *,
+        calls: _abc.Iterable[Global___MissedCall] | None = ...,
+        at_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_ms", b"at_ms", "calls", b"calls"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMissedCallsResponse: _TypeAlias = ListMissedCallsResponse  # noqa: Y015

@@ -60,6 +60,11 @@ class SupervisionServiceStub:
                 request_serializer=acd_dot_v1_dot_supervision__pb2.StreamAlertsRequest.SerializeToString,
                 response_deserializer=acd_dot_v1_dot_supervision__pb2.StreamAlertsResponse.FromString,
                 _registered_method=True)
+        self.ListMissedCalls = channel.unary_unary(
+                '/acd.v1.SupervisionService/ListMissedCalls',
+                request_serializer=acd_dot_v1_dot_supervision__pb2.ListMissedCallsRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_supervision__pb2.ListMissedCallsResponse.FromString,
+                _registered_method=True)
 
 
 class SupervisionServiceServicer:
@@ -101,6 +106,15 @@ class SupervisionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListMissedCalls(self, request, context):
+        """The calls missed within business hours (abandoned or expired unanswered), newest first,
+        for calling back; an entry clears once a later call of that number in that queue (or its
+        callback) is answered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SupervisionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +142,11 @@ def add_SupervisionServiceServicer_to_server(servicer, server):
                     servicer.StreamAlerts,
                     request_deserializer=acd_dot_v1_dot_supervision__pb2.StreamAlertsRequest.FromString,
                     response_serializer=acd_dot_v1_dot_supervision__pb2.StreamAlertsResponse.SerializeToString,
+            ),
+            'ListMissedCalls': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMissedCalls,
+                    request_deserializer=acd_dot_v1_dot_supervision__pb2.ListMissedCallsRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_supervision__pb2.ListMissedCallsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +285,33 @@ class SupervisionService:
             '/acd.v1.SupervisionService/StreamAlerts',
             acd_dot_v1_dot_supervision__pb2.StreamAlertsRequest.SerializeToString,
             acd_dot_v1_dot_supervision__pb2.StreamAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMissedCalls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.SupervisionService/ListMissedCalls',
+            acd_dot_v1_dot_supervision__pb2.ListMissedCallsRequest.SerializeToString,
+            acd_dot_v1_dot_supervision__pb2.ListMissedCallsResponse.FromString,
             options,
             channel_credentials,
             insecure,

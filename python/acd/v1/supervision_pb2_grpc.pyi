@@ -45,6 +45,11 @@ class SupervisionServiceStub:
     """Puts an agent in a state (ready, not ready, logged out) as if the agent had asked."""
     StreamAlerts: _grpc.UnaryStreamMultiCallable[_supervision_pb2.StreamAlertsRequest, _supervision_pb2.StreamAlertsResponse]
     """Alerts as they are raised and cleared (service level, long waits, paused agents...)."""
+    ListMissedCalls: _grpc.UnaryUnaryMultiCallable[_supervision_pb2.ListMissedCallsRequest, _supervision_pb2.ListMissedCallsResponse]
+    """The calls missed within business hours (abandoned or expired unanswered), newest first,
+    for calling back; an entry clears once a later call of that number in that queue (or its
+    callback) is answered.
+    """
 
 @_typing.type_check_only
 class SupervisionServiceAsyncStub(SupervisionServiceStub):
@@ -61,6 +66,11 @@ class SupervisionServiceAsyncStub(SupervisionServiceStub):
     """Puts an agent in a state (ready, not ready, logged out) as if the agent had asked."""
     StreamAlerts: _aio.UnaryStreamMultiCallable[_supervision_pb2.StreamAlertsRequest, _supervision_pb2.StreamAlertsResponse]  # type: ignore[assignment]
     """Alerts as they are raised and cleared (service level, long waits, paused agents...)."""
+    ListMissedCalls: _aio.UnaryUnaryMultiCallable[_supervision_pb2.ListMissedCallsRequest, _supervision_pb2.ListMissedCallsResponse]  # type: ignore[assignment]
+    """The calls missed within business hours (abandoned or expired unanswered), newest first,
+    for calling back; an entry clears once a later call of that number in that queue (or its
+    callback) is answered.
+    """
 
 class SupervisionServiceServicer(metaclass=_abc_1.ABCMeta):
     """Live views of the tenant's queues and agents, and the supervisor's interventions."""
@@ -104,5 +114,16 @@ class SupervisionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_supervision_pb2.StreamAlertsResponse], _abc.AsyncIterator[_supervision_pb2.StreamAlertsResponse]]:
         """Alerts as they are raised and cleared (service level, long waits, paused agents...)."""
+
+    @_abc_1.abstractmethod
+    def ListMissedCalls(
+        self,
+        request: _supervision_pb2.ListMissedCallsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_supervision_pb2.ListMissedCallsResponse, _abc.Awaitable[_supervision_pb2.ListMissedCallsResponse]]:
+        """The calls missed within business hours (abandoned or expired unanswered), newest first,
+        for calling back; an entry clears once a later call of that number in that queue (or its
+        callback) is answered.
+        """
 
 def add_SupervisionServiceServicer_to_server(servicer: SupervisionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

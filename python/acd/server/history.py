@@ -1,0 +1,284 @@
+"""The contact history: one row per contact (a call detail record), in the journal's SQLite
+file, per tenant like the journal's own tables.
+
+A row is written when the router takes the call in (``enqueued_at``, queue, channel, numbers,
+campaign, attributes, whether the queue was within business hours), updated when an agent
+answers (``answered_at``, ``agent_id``) and completed when the call finishes (``ended_at``,
+``outcome`` as the router says it: completed, abandoned, expired, overflowed-out,
+transferred-out; ``wait_ms``, ``talk_ms``); the agent's wrap-up adds ``disposition``, ``notes``
+and ``wrapup_ms``. ``ended_at IS NULL`` marks a contact still live. A missed contact (see
+``acd.server.missed``) carries ``missed = 1``, the automatic callback made for it and when a
+later answered contact cleared it. Reports read this table; ``ended_at`` orders it.
+
+Durability: every statement is written in the same SQLite transaction as the journal entry of
+the commands whose events it records (``Journal.append(..., extra=...)``, group_commit), so a
+contact is committed exactly when the commands that produced it are, and nothing is lost or
+half-written by a crash. Recovery replays the journal through the router only; it never runs
+these statements again, so a restart cannot duplicate a row (and the primary key
+``(tenant, call_id, enqueued_at)`` would refuse one: a call id comes back only as a new
+contact, after the tenant's dedup window).
+
+Reads (screen pops, the missed list, FinishWrapUp's catalogue check) use one read connection
+on the event loop's thread: WAL readers never wait for the writer, and they see exactly what
+is committed, which is everything a client has been told about.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# The (tenant, caller_number, enqueued_at) index serves the screen pop (calls from a number
+# in a period, the last one); (tenant, ended_at) serves reports over finished contacts; the
+# partial indexes keep the missed list and the start-up scan of live contacts small.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS contacts (
+    tenant TEXT NOT NULL,
+    call_id TEXT NOT NULL,
+    enqueued_at INTEGER NOT NULL,
+    queue_id TEXT NOT NULL,
+    first_queue_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    caller_number TEXT NOT NULL DEFAULT '',
+    dialled_number TEXT NOT NULL DEFAULT '',
+    campaign TEXT NOT NULL DEFAULT '',
+    within_hours INTEGER NOT NULL DEFAULT 1,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    callback_for TEXT NOT NULL DEFAULT '',
+    answered_at INTEGER,
+    agent_id TEXT NOT NULL DEFAULT '',
+    ended_at INTEGER,
+    outcome TEXT,
+    wait_ms INTEGER,
+    talk_ms INTEGER,
+    wrapup_ms INTEGER,
+    disposition TEXT NOT NULL DEFAULT '',
+    notes TEXT NOT NULL DEFAULT '',
+    missed INTEGER NOT NULL DEFAULT 0,
+    callback_call_id TEXT NOT NULL DEFAULT '',
+    callback_due_at INTEGER,
+    cleared_at INTEGER,
+    cleared_by TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (tenant, call_id, enqueued_at)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS contacts_by_caller ON contacts (tenant, caller_number, enqueued_at);
+CREATE INDEX IF NOT EXISTS contacts_by_end ON contacts (tenant, ended_at);
+CREATE INDEX IF NOT EXISTS contacts_missed ON contacts (tenant, ended_at) WHERE missed = 1;
+CREATE INDEX IF NOT EXISTS contacts_live ON contacts (tenant) WHERE ended_at IS NULL;
+"""
+TABLE = "contacts"
+
+# One statement of a journal transaction: SQL and its parameters.
+Statement = tuple[str, tuple[Any, ...]]
+
+
+@dataclass(slots=True)
+class Contact:
+    """One contact as the history keeps it (a live one has ``ended_at`` None)."""
+
+    call_id: str
+    enqueued_at: int
+    queue_id: str
+    channel: str
+    priority: int = 0
+    caller_number: str = ""
+    dialled_number: str = ""
+    campaign: str = ""
+    within_hours: bool = True
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    callback_for: str = ""  # the missed call this automatic callback is for
+    first_queue_id: str = ""
+    answered_at: int | None = None
+    agent_id: str = ""
+    ended_at: int | None = None
+    outcome: str | None = None
+    disposition: str = ""
+    notes: str = ""
+    missed: bool = False
+    callback_call_id: str = ""
+    callback_due_at: int | None = None
+    cleared_at: int | None = None
+    cleared_by: str = ""
+
+    @property
+    def wait_ms(self) -> int:
+        """Time in line until answered, or until the end for a call never answered."""
+        until = self.answered_at if self.answered_at is not None else self.ended_at
+        return max(0, (until if until is not None else self.enqueued_at) - self.enqueued_at)
+
+    @property
+    def talk_ms(self) -> int:
+        if self.answered_at is None or self.ended_at is None:
+            return 0
+        return max(0, self.ended_at - self.answered_at)
+
+
+_COLUMNS = (
+    *("call_id", "enqueued_at", "queue_id", "channel", "priority", "caller_number"),
+    *("dialled_number", "campaign", "within_hours", "attributes", "callback_for"),
+    *("first_queue_id", "answered_at", "agent_id", "ended_at", "outcome", "disposition"),
+    *("notes", "missed", "callback_call_id", "callback_due_at", "cleared_at", "cleared_by"),
+)
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM contacts"
+
+
+def _contact(row: Sequence[Any]) -> Contact:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    values["within_hours"] = bool(values["within_hours"])
+    values["missed"] = bool(values["missed"])
+    values["attributes"] = json.loads(values["attributes"] or "{}")
+    return Contact(**values)
+
+
+def _attributes(contact: Contact) -> str:
+    return json.dumps(dict(contact.attributes), ensure_ascii=False, sort_keys=True)
+
+
+# ---- statements (written by the journal's writer, in the entry's transaction) -------------
+
+_INSERT_LIVE = (
+    "INSERT OR IGNORE INTO contacts (tenant, call_id, enqueued_at, queue_id, first_queue_id,"
+    " channel, priority, caller_number, dialled_number, campaign, within_hours, attributes,"
+    " callback_for) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def insert_live(tenant: str, c: Contact) -> Statement:
+    """The row of a call the router just took in."""
+    return (
+        _INSERT_LIVE,
+        (
+            *(tenant, c.call_id, c.enqueued_at, c.queue_id, c.first_queue_id or c.queue_id),
+            *(c.channel, c.priority, c.caller_number, c.dialled_number, c.campaign),
+            *(int(c.within_hours), _attributes(c), c.callback_for),
+        ),
+    )
+
+
+def answered(tenant: str, c: Contact) -> Statement:
+    """An agent took the call (the first answer stays: a transfer answered again is the same
+    contact, its wait ended at the first answer)."""
+    return (
+        "UPDATE contacts SET answered_at = COALESCE(answered_at, ?), agent_id = ?"
+        " WHERE tenant = ? AND call_id = ? AND enqueued_at = ?",
+        (c.answered_at, c.agent_id, tenant, c.call_id, c.enqueued_at),
+    )
+
+
+# The whole row, so a contact live before the history existed (no row yet) is complete too;
+# disposition and notes are the wrap-up's and stay as they are.
+_FINISH = (
+    "INSERT INTO contacts (tenant, call_id, enqueued_at, queue_id, first_queue_id, channel,"
+    " priority, caller_number, dialled_number, campaign, within_hours, attributes, callback_for,"
+    " answered_at, agent_id, ended_at, outcome, wait_ms, talk_ms, missed, callback_call_id,"
+    " callback_due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (tenant, call_id, enqueued_at) DO UPDATE SET queue_id = excluded.queue_id,"
+    " answered_at = excluded.answered_at, agent_id = excluded.agent_id,"
+    " ended_at = excluded.ended_at, outcome = excluded.outcome, wait_ms = excluded.wait_ms,"
+    " talk_ms = excluded.talk_ms, missed = excluded.missed,"
+    " callback_call_id = excluded.callback_call_id, callback_due_at = excluded.callback_due_at"
+)
+
+
+def finished(tenant: str, c: Contact) -> Statement:
+    """The call finished (``c.ended_at`` and ``c.outcome`` set)."""
+    return (
+        _FINISH,
+        (
+            *(tenant, c.call_id, c.enqueued_at, c.queue_id, c.first_queue_id or c.queue_id),
+            *(c.channel, c.priority, c.caller_number, c.dialled_number, c.campaign),
+            *(int(c.within_hours), _attributes(c), c.callback_for, c.answered_at, c.agent_id),
+            *(c.ended_at, c.outcome, c.wait_ms, c.talk_ms, int(c.missed), c.callback_call_id),
+            c.callback_due_at,
+        ),
+    )
+
+
+def disposition(tenant: str, call_id: str, code: str, notes: str, done_at: int) -> Statement:
+    """The agent's wrap-up of ``call_id`` (its latest contact): code, notes, wrap-up time."""
+    return (
+        "UPDATE contacts SET disposition = ?, notes = ?, wrapup_ms = MAX(0, ? - ended_at)"
+        " WHERE tenant = ? AND call_id = ? AND enqueued_at ="
+        " (SELECT MAX(enqueued_at) FROM contacts WHERE tenant = ? AND call_id = ?)",
+        (code, notes, done_at, tenant, call_id, tenant, call_id),
+    )
+
+
+def clear_missed(tenant: str, by: Contact, at: int) -> Statement:
+    """``by`` was answered: the missed contacts of its caller in its queue (and the one it is
+    the callback for) are done."""
+    return (
+        "UPDATE contacts SET cleared_at = ?, cleared_by = ? WHERE tenant = ? AND missed = 1"
+        " AND cleared_at IS NULL AND caller_number = ? AND (queue_id = ? OR call_id = ?)",
+        (at, by.call_id, tenant, by.caller_number, by.queue_id, by.callback_for),
+    )
+
+
+# ---- reads ----------------------------------------------------------------------------------
+
+
+class HistoryStore:
+    """Reads of one tenant's contacts through one read connection (opened on first use)."""
+
+    def __init__(self, path: str, tenant: str) -> None:
+        self._path = path
+        self.tenant = tenant
+        self._conn: sqlite3.Connection | None = None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = sqlite3.connect(self._path, isolation_level=None)
+            self._conn.execute("PRAGMA busy_timeout=10000")
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _rows(self, where: str, args: Sequence[Any]) -> Iterator[Contact]:
+        for row in self._db().execute(
+            f"{_SELECT} WHERE tenant = ? AND {where}", (self.tenant, *args)
+        ):
+            yield _contact(row)
+
+    def live(self) -> list[Contact]:
+        """The contacts not yet finished (the calls the router holds)."""
+        return list(self._rows("ended_at IS NULL ORDER BY enqueued_at", ()))
+
+    def latest(self, call_id: str) -> Contact | None:
+        """The latest contact with this call id."""
+        rows = self._rows("call_id = ? ORDER BY enqueued_at DESC LIMIT 1", (call_id,))
+        return next(rows, None)
+
+    def by_caller(self, caller_number: str, since_ms: int) -> list[Contact]:
+        """Contacts from ``caller_number`` that came in at or after ``since_ms``, newest first."""
+        where = "caller_number = ? AND enqueued_at >= ? ORDER BY enqueued_at DESC, call_id"
+        return list(self._rows(where, (caller_number, since_ms)))
+
+    def last_handled(self, caller_number: str, before_ms: int, exclude: str) -> Contact | None:
+        """The latest answered contact of ``caller_number`` before ``before_ms`` (not
+        ``exclude``)."""
+        where = (
+            "caller_number = ? AND enqueued_at <= ? AND call_id != ? AND answered_at IS NOT NULL"
+            " ORDER BY enqueued_at DESC LIMIT 1"
+        )
+        return next(self._rows(where, (caller_number, before_ms, exclude)), None)
+
+    def missed(
+        self, queue_ids: Sequence[str], since_ms: int, include_cleared: bool, limit: int
+    ) -> list[Contact]:
+        """Missed contacts that ended at or after ``since_ms`` in ``queue_ids``, newest
+        first; the cleared ones too when asked."""
+        marks = ", ".join("?" * len(queue_ids))
+        where = f"missed = 1 AND ended_at >= ? AND queue_id IN ({marks})"
+        if not include_cleared:
+            where += " AND cleared_at IS NULL"
+        where += " ORDER BY ended_at DESC, call_id"
+        if limit:
+            where += f" LIMIT {int(limit)}"
+        return list(self._rows(where, (since_ms, *queue_ids)))
