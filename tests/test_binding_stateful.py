@@ -125,7 +125,7 @@ class CoreMachine(RuleBasedStateMachine):
     @rule(data=st.data(), ms=st.integers(0, 3_000), priority=st.integers(0, 3))
     def enqueue(self, data: st.DataObject, ms: int, priority: int) -> None:
         queue = data.draw(st.sampled_from([q["id"] for q in self.config["queues"]]))
-        again = self.acknowledged and data.draw(st.booleans(), "repeat")
+        again = bool(self.acknowledged) and data.draw(st.booleans(), "repeat")
         if again:
             call_id = data.draw(st.sampled_from(self.acknowledged), "call")
         else:
