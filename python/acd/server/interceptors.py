@@ -6,11 +6,16 @@ token bucket (RESOURCE_EXHAUSTED), the global cap on RPCs in flight, streams inc
 (RESOURCE_EXHAUSTED). The handler then runs with the identity in ``current_identity``, a
 context variable set inside the wrapped handler itself, so it is there whichever task grpc
 runs the handler in. Health checks pass without a token and without limits.
+
+At log level debug every RPC leaves one line on the ``acd.server.access`` logger when it ends:
+method, tenant/identity name, status code and duration; a refused one names the method, the
+peer and why. Never the token, nor any metadata (tests/test_server_secrets.py greps for them).
 """
 
 from __future__ import annotations
 
 import contextvars
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -25,6 +30,7 @@ from acd.server.config import RateLimit
 MAX_WRAPPED = 100_000
 
 current_identity: contextvars.ContextVar[Identity] = contextvars.ContextVar("acd_identity")
+access_log = logging.getLogger("acd.server.access")
 
 if TYPE_CHECKING:
     Handler = grpc.RpcMethodHandler[Any, Any]
@@ -90,26 +96,35 @@ class AuthInterceptor(aio.ServerInterceptor):
                 break
         who = self._tokens.authenticate(bearer_token(raw if isinstance(raw, str) else None))
         if who is None:
-            return _refuse(handler, grpc.StatusCode.UNAUTHENTICATED, "missing or unknown token")
+            return _refuse(
+                handler, method, grpc.StatusCode.UNAUTHENTICATED, "missing or unknown token"
+            )
         if not authorize(who, method):
             return _refuse(
                 handler,
+                method,
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"role {who.role} may not call {method}",
             )
         if not self._bucket(who).take():
             return _refuse(
-                handler, grpc.StatusCode.RESOURCE_EXHAUSTED, f"rate limit of {who.name!r} reached"
+                handler,
+                method,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"rate limit of {who.name!r} reached",
             )
         if self.in_flight >= self._max:
             return _refuse(
-                handler, grpc.StatusCode.RESOURCE_EXHAUSTED, "too many RPCs in flight; retry"
+                handler,
+                method,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "too many RPCs in flight; retry",
             )
         wrapped = self._wrapped.get((method, who))
         if wrapped is None:
             if len(self._wrapped) >= MAX_WRAPPED:
                 self._wrapped.clear()
-            wrapped = self._wrapped[(method, who)] = self._wrap(handler, who)
+            wrapped = self._wrapped[(method, who)] = self._wrap(handler, who, method)
         return wrapped
 
     def _bucket(self, who: Identity) -> TokenBucket:
@@ -121,8 +136,16 @@ class AuthInterceptor(aio.ServerInterceptor):
             self._buckets[who] = bucket
         return bucket
 
-    def _wrap(self, handler: Handler, who: Identity) -> Handler:
+    def _wrap(self, handler: Handler, who: Identity, method: str) -> Handler:
         gate = self
+        caller = f"{who.tenant or '-'}/{who.name}"
+
+        def done(context: Ctx, started: float) -> None:
+            gate.in_flight -= 1
+            if access_log.isEnabledFor(logging.DEBUG):
+                code = context.code() or grpc.StatusCode.OK
+                ms = (time.perf_counter() - started) * 1000
+                access_log.debug("%s %s %s %.1f ms", method, caller, _name(code), ms)
 
         if handler.unary_unary is not None:
             inner_uu: Any = handler.unary_unary
@@ -130,10 +153,11 @@ class AuthInterceptor(aio.ServerInterceptor):
             async def unary_unary(request: Any, context: Ctx) -> Any:
                 current_identity.set(who)
                 gate.in_flight += 1
+                started = time.perf_counter()
                 try:
                     return await inner_uu(request, context)
                 finally:
-                    gate.in_flight -= 1
+                    done(context, started)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary, handler.request_deserializer, handler.response_serializer
@@ -144,11 +168,12 @@ class AuthInterceptor(aio.ServerInterceptor):
             async def unary_stream(request: Any, context: Ctx) -> AsyncIterator[Any]:
                 current_identity.set(who)
                 gate.in_flight += 1
+                started = time.perf_counter()
                 try:
                     async for item in inner_us(request, context):
                         yield item
                 finally:
-                    gate.in_flight -= 1
+                    done(context, started)
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream, handler.request_deserializer, handler.response_serializer
@@ -159,11 +184,12 @@ class AuthInterceptor(aio.ServerInterceptor):
             async def stream_stream(requests: Any, context: Ctx) -> AsyncIterator[Any]:
                 current_identity.set(who)
                 gate.in_flight += 1
+                started = time.perf_counter()
                 try:
                     async for item in inner_ss(requests, context):
                         yield item
                 finally:
-                    gate.in_flight -= 1
+                    done(context, started)
 
             return grpc.stream_stream_rpc_method_handler(
                 stream_stream, handler.request_deserializer, handler.response_serializer
@@ -182,13 +208,25 @@ class _Unlimited(TokenBucket):
 _UNLIMITED = _Unlimited()
 
 
-def _refuse(handler: Handler, code: grpc.StatusCode, message: str) -> Handler:
+def _name(code: grpc.StatusCode) -> str:
+    return str(code.name)
+
+
+def _refuse(handler: Handler, method: str, code: grpc.StatusCode, message: str) -> Handler:
     """A handler of the same shape as ``handler`` that only aborts."""
 
+    def note(context: Ctx) -> None:
+        if access_log.isEnabledFor(logging.DEBUG):
+            access_log.debug(
+                "%s from %s refused: %s %s", method, context.peer(), _name(code), message
+            )
+
     async def abort(request: Any, context: Ctx) -> Any:
+        note(context)
         await context.abort(code, message)
 
     async def abort_stream(request: Any, context: Ctx) -> Any:
+        note(context)
         await context.abort(code, message)
         yield  # pragma: no cover - makes this an async generator
 
