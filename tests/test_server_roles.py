@@ -88,6 +88,9 @@ def _calls(s: Stubs) -> dict[str, Callable[[Any], object]]:
             metadata=m,
             timeout=T,
         ),
+        "/acd.v1.RoutingService/GetCallStatus": lambda m: r.GetCallStatus(
+            routing_pb2.GetCallStatusRequest(call_id=x), metadata=m, timeout=T
+        ),
         "/acd.v1.RoutingService/AdapterStream": adapter_stream,
         "/acd.v1.AgentService/Login": lambda m: a.Login(
             agent_pb2.LoginRequest(agent_id=anna), metadata=m, timeout=T
