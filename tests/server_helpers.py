@@ -53,6 +53,7 @@ skills = ["sales", "support", "quick"]
 [[tenants.store.groups]]
 id = "managers"
 tier = 1
+can_pick = true
 
 [[tenants.store.queues]]
 id = "sales"

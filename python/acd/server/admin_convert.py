@@ -227,6 +227,8 @@ def agent_upsert(a: admin_pb2.Agent) -> Upsert:
         raw["capacity"] = capacity
     if a.endpoint:
         raw["endpoint"] = a.endpoint
+    if a.HasField("can_pick"):
+        raw["can_pick"] = a.can_pick
     return Upsert("agent", raw, _AGENT_KEYS, special)
 
 
@@ -237,6 +239,7 @@ def group_upsert(g: admin_pb2.Group) -> Upsert:
         raw["name"] = g.display_name
     if g.HasField("tier"):
         raw["tier"] = g.tier
+    raw["can_pick"] = g.can_pick
     return Upsert("group", raw, _GROUP_KEYS)
 
 
@@ -342,6 +345,7 @@ def agent_message(a: AgentConfig) -> admin_pb2.Agent:
         group_id=a.group or "",
         tier=a.tier,
         endpoint=a.endpoint or "",
+        can_pick=a.can_pick,
     )
     for channel, n in a.capacity.items():
         agent.capacity.add(channel=convert.CHANNEL_ENUM[channel], max_items=n)
@@ -349,7 +353,7 @@ def agent_message(a: AgentConfig) -> admin_pb2.Agent:
 
 
 def group_message(g: GroupConfig) -> admin_pb2.Group:
-    return admin_pb2.Group(group_id=g.id, display_name=g.name, tier=g.tier)
+    return admin_pb2.Group(group_id=g.id, display_name=g.name, tier=g.tier, can_pick=g.can_pick)
 
 
 def skill_message(s: SkillConfig) -> admin_pb2.Skill:

@@ -12,8 +12,10 @@ import grpc
 
 from acd.server import break_guard
 from acd.server.agent_session import agent_events, run_session
+from acd.server.auth import Role
 from acd.server.commands import Refusal
 from acd.server.dispositions import finish_wrap_up
+from acd.server.interceptors import identity
 from acd.server.service_base import (
     Context,
     Shared,
@@ -176,6 +178,13 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
     async def pick_call(self, request: agent_pb2.PickCallRequest) -> agent_pb2.PickCallResponse:
         tenant = self.agent_tenant(request.agent_id)
         require_id(request.call_id, "call_id")
+        # A supervisor may pick for any agent; an agent for themselves only where allowed.
+        if identity().role is Role.AGENT and not _may_pick(tenant, request.agent_id):
+            raise Refusal(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"agent_id: agent {request.agent_id!r} may not pick calls (can_pick)",
+                "agent_id",
+            )
         outcome = await tenant.run(("pick", request.agent_id, request.call_id, tenant.clock.now()))
         offered = tenant.open_offers.get(request.agent_id, {}).get(request.call_id)
         if offered is None:  # answered or revoked already in the meantime
@@ -186,3 +195,7 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
                 offer=common_pb2.Offer(call_id=found[0].call_id, agent_id=found[0].agent_id)
             )
         return agent_pb2.PickCallResponse(offer=offered.offer)
+
+
+def _may_pick(tenant: Tenant, agent_id: str) -> bool:
+    return any(a.can_pick for a in tenant.config.agents if a.id == agent_id)

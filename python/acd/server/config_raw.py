@@ -48,7 +48,7 @@ def skill_raw(s: SkillConfig) -> str | Raw:
 
 
 def group_raw(g: GroupConfig) -> Raw:
-    return {"id": g.id, "name": g.name, "tier": g.tier}
+    return {"id": g.id, "name": g.name, "tier": g.tier, "can_pick": g.can_pick}
 
 
 def hours_raw(h: HoursConfig) -> Raw:
@@ -117,6 +117,8 @@ def agent_raw(a: AgentConfig) -> Raw:
     out["capacity"] = dict(a.capacity)
     if a.endpoint is not None:
         out["endpoint"] = a.endpoint
+    if a.own_can_pick is not None:
+        out["can_pick"] = a.own_can_pick
     return out
 
 

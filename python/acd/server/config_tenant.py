@@ -21,7 +21,8 @@ Keys (every one optional but ``id``; defaults as in ROUTING.md):
   ``dispositions``, ``disposition_required``, ``missed_callback_within_s`` (config_contacts).
 - agent: ``id``, ``name``, ``group``, ``tier`` (overrides the group's; default: the group's, or
   1), ``skills`` {skill = level 1..10}, ``capacity`` {channel = n}, ``endpoint`` (a URI the PBX
-  rings, e.g. ``sip:anna@pbx.example``).
+  rings, e.g. ``sip:anna@pbx.example``), ``can_pick`` (may take a waiting call out of the line
+  for themselves, PickCall; default: the group's ``can_pick``, else false).
 
 ``config_raw.tenant_raw`` is the inverse of ``parse_tenant``: the runtime configuration is
 stored in this same shape and goes through this same validation (``acd.server.tenant_admin``).
@@ -90,6 +91,7 @@ class GroupConfig:
     id: str
     name: str
     tier: int
+    can_pick: bool = False  # its agents may pick waiting calls (unless an agent says otherwise)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,8 @@ class AgentConfig:
     capacity: Mapping[str, int]
     endpoint: str | None
     own_tier: int | None = None  # the tier set on the agent itself (None: its group's)
+    can_pick: bool = False  # may pick a waiting call for themselves (the effective value)
+    own_can_pick: bool | None = None  # set on the agent itself (None: its group's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +178,7 @@ _TENANT_KEYS = (
     *("name", "seed", "dedup_window_s", "skills", "groups", "hours", "queues", "agents"),
     *CONTACT_TENANT_KEYS,
 )
-_GROUP_KEYS = ("id", "name", "tier")
+_GROUP_KEYS = ("id", "name", "tier", "can_pick")
 _QUEUE_KEYS = (
     *("id", "name", "skills", "strategy", "ring_all_max", "sl_threshold_s", "short_abandon_s"),
     *("offer_timeout_s", "wrapup", "no_answer", "max_tier", "prefer_lower_tier", "escalation"),
@@ -184,7 +188,7 @@ _QUEUE_KEYS = (
 )
 _NO_ANSWER_KEYS = ("reject_delay_s", "timeout_delay_s", "max_misses")
 _STEP_KEYS = ("after_s", "lower_levels_by", "max_tier")
-_AGENT_KEYS = ("id", "name", "group", "tier", "skills", "capacity", "endpoint")
+_AGENT_KEYS = ("id", "name", "group", "tier", "skills", "capacity", "endpoint", "can_pick")
 _SKILL_KEYS = ("id", "name", "description")
 
 
@@ -295,6 +299,8 @@ def _agent(t: Table, skills: set[str], groups: Mapping[str, GroupConfig]) -> Age
         raise ConfigError(t.key("endpoint"), "expected a URI such as 'sip:alice@pbx.example'")
     own_tier = t.integer("tier", 1, 1, MAX_TIER) if t.has("tier") else None
     group_tier = groups[group].tier if group is not None else 1
+    own_can_pick = t.boolean("can_pick", False) if t.has("can_pick") else None
+    group_can_pick = groups[group].can_pick if group is not None else False
     return AgentConfig(
         id=agent_id,
         name=t.string("name", agent_id),
@@ -309,6 +315,8 @@ def _agent(t: Table, skills: set[str], groups: Mapping[str, GroupConfig]) -> Age
         ),
         endpoint=endpoint,
         own_tier=own_tier,
+        can_pick=group_can_pick if own_can_pick is None else own_can_pick,
+        own_can_pick=own_can_pick,
     )
 
 
@@ -332,7 +340,12 @@ def parse_tenant(raw: object, tenant_id: str) -> TenantConfig:
 
     group_tables = t.tables("groups", _GROUP_KEYS)
     groups = tuple(
-        GroupConfig(g.ident("id"), g.string("name", g.raw["id"]), g.integer("tier", 1, 1, MAX_TIER))
+        GroupConfig(
+            g.ident("id"),
+            g.string("name", g.raw["id"]),
+            g.integer("tier", 1, 1, MAX_TIER),
+            g.boolean("can_pick", False),
+        )
         for g in group_tables
     )
     unique(((gt.key("id"), g.id) for gt, g in zip(group_tables, groups, strict=True)), "group")

@@ -581,6 +581,7 @@ class Agent(_message.Message):
     TIER_FIELD_NUMBER: _builtins.int
     CAPACITY_FIELD_NUMBER: _builtins.int
     ENDPOINT_FIELD_NUMBER: _builtins.int
+    CAN_PICK_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     """The agent's id."""
     display_name: _builtins.str
@@ -591,6 +592,10 @@ class Agent(_message.Message):
     """The agent's tier; unset = the group's tier, or 1."""
     endpoint: _builtins.str
     """Default endpoint the PBX rings for offers (e.g. a SIP URI); Login may override it."""
+    can_pick: _builtins.bool
+    """May take a waiting call out of the line for themselves (AgentService.PickCall); unset =
+    the group's can_pick. Listed: the effective value.
+    """
     @_builtins.property
     def skills(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """Skills: skill id -> level (1..10)."""
@@ -609,13 +614,19 @@ class Agent(_message.Message):
         tier: _builtins.int | None = ...,
         capacity: _abc.Iterable[Global___ChannelCapacity] | None = ...,
         endpoint: _builtins.str = ...,
+        can_pick: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_tier", b"_tier", "tier", b"tier"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_can_pick", b"_can_pick", "_tier", b"_tier", "can_pick", b"can_pick", "tier", b"tier"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_tier", b"_tier", "agent_id", b"agent_id", "capacity", b"capacity", "display_name", b"display_name", "endpoint", b"endpoint", "group_id", b"group_id", "skills", b"skills", "tier", b"tier"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_can_pick", b"_can_pick", "_tier", b"_tier", "agent_id", b"agent_id", "can_pick", b"can_pick", "capacity", b"capacity", "display_name", b"display_name", "endpoint", b"endpoint", "group_id", b"group_id", "skills", b"skills", "tier", b"tier"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__can_pick: _TypeAlias = _typing.Literal["can_pick"]  # noqa: Y015
+    _WhichOneofArgType__can_pick: _TypeAlias = _typing.Literal["_can_pick", b"_can_pick"]  # noqa: Y015
     _WhichOneofReturnType__tier: _TypeAlias = _typing.Literal["tier"]  # noqa: Y015
     _WhichOneofArgType__tier: _TypeAlias = _typing.Literal["_tier", b"_tier"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__can_pick) -> _WhichOneofReturnType__can_pick | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__tier) -> _WhichOneofReturnType__tier | None: ...
 
 Global___Agent: _TypeAlias = Agent  # noqa: Y015
@@ -629,22 +640,26 @@ class Group(_message.Message):
     GROUP_ID_FIELD_NUMBER: _builtins.int
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
     TIER_FIELD_NUMBER: _builtins.int
+    CAN_PICK_FIELD_NUMBER: _builtins.int
     group_id: _builtins.str
     """The group's id."""
     display_name: _builtins.str
     """Display name."""
     tier: _builtins.int
     """The tier of its agents (1 = first line); unset = 1."""
+    can_pick: _builtins.bool
+    """Its agents may pick waiting calls for themselves (AgentService.PickCall)."""
     def __init__(
         self,
         *,
         group_id: _builtins.str = ...,
         display_name: _builtins.str = ...,
         tier: _builtins.int | None = ...,
+        can_pick: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_tier", b"_tier", "tier", b"tier"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_tier", b"_tier", "display_name", b"display_name", "group_id", b"group_id", "tier", b"tier"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_tier", b"_tier", "can_pick", b"can_pick", "display_name", b"display_name", "group_id", b"group_id", "tier", b"tier"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__tier: _TypeAlias = _typing.Literal["tier"]  # noqa: Y015
     _WhichOneofArgType__tier: _TypeAlias = _typing.Literal["_tier", b"_tier"]  # noqa: Y015
