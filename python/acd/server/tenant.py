@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import functools
 import logging
 import re
 import time
-import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -38,6 +36,7 @@ from acd.server.fanout import AdapterFeed, AgentOutbox, StatsHub
 from acd.server.history_events import ContactLog, HistoryStore
 from acd.server.journal import CommitError, Journal
 from acd.server.journal_format import Command, JournalError
+from acd.server.queue_view import queue_stats
 from acd.server.recovery import batch_entry, recover
 from acd.server.service_state import ServiceState
 from acd.server.wait_estimate import WaitEstimates
@@ -48,8 +47,6 @@ log = logging.getLogger("acd.server")
 # How long an agent's desktop may be gone (no offer stream) before its open offers are
 # withdrawn: long enough for a reconnect after a network blip.
 DISCONNECT_GRACE_S = 5.0
-# The router's statistics interval (acd_core stats.rs).
-INTERVAL_MS = 15 * 60 * 1000
 # An error event's detail starts with the index of the command it refused.
 _COMMAND_INDEX = re.compile(r"command (\d+): ")
 
@@ -92,7 +89,7 @@ class Tenant:
         self.endpoints: dict[str, str] = {a.id: a.endpoint or "" for a in config.agents}
         self.outboxes = {a.id: AgentOutbox() for a in config.agents}
         self.adapters: set[AdapterFeed] = set()
-        self.stats = StatsHub(self.queue_stats, stats_period_s)
+        self.stats = StatsHub(functools.partial(queue_stats, self), stats_period_s)
         self.live_calls: set[str] = set()
         # agent -> call -> the open offer as sent, for stream snapshots.
         self.open_offers: dict[str, dict[str, agent_pb2.AgentOffer]] = {}
@@ -477,34 +474,6 @@ class Tenant:
         )
         status.pending_break_reason = self.service.breaks.get(agent_id, "")
         return status
-
-    def queue_stats(self, queue_id: str) -> common_pb2.QueueStats:
-        """A queue's live figures with its current-interval and today KPIs; zeros for a queue
-        a configuration change removed after it was marked for the next stats update."""
-        now = self.clock.now()
-        queue = self.queues.get(queue_id)
-        if queue is None or queue_id not in self.router.queue_ids():
-            return common_pb2.QueueStats(queue_id=queue_id, at_ms=now)
-        intervals = self.router.interval_stats(queue_id)
-        interval_start = now - now % INTERVAL_MS
-        return convert.queue_stats(
-            queue,
-            self.router.queue_stats(queue_id, now),
-            now,
-            interval=convert.queue_kpis(intervals, interval_start, interval_start + INTERVAL_MS),
-            today=convert.queue_kpis(intervals, self._day_start(queue, now), now + 1),
-        )
-
-    def _day_start(self, queue: QueueConfig, now_ms: int) -> int:
-        """Midnight of ``now_ms``'s day in the queue's business-hours time zone (UTC for a
-        queue without hours), in ms since the epoch."""
-        zone: datetime.tzinfo = datetime.UTC
-        hours = next((h for h in self.config.hours if h.id == queue.hours), None)
-        if hours is not None:
-            zone = zoneinfo.ZoneInfo(hours.timezone)
-        local = datetime.datetime.fromtimestamp(now_ms / 1000, zone)
-        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        return int(midnight.timestamp() * 1000)
 
     # ---- timers and snapshots -------------------------------------------------------------
 
