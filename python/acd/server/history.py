@@ -103,6 +103,7 @@ class Contact:
     callback_due_at: int | None = None
     cleared_at: int | None = None
     cleared_by: str = ""
+    wrapup_ms: int | None = None  # after-call work, once the agent finished it
 
     @property
     def wait_ms(self) -> int:
@@ -122,6 +123,7 @@ _COLUMNS = (
     *("dialled_number", "campaign", "within_hours", "attributes", "callback_for"),
     *("first_queue_id", "answered_at", "agent_id", "ended_at", "outcome", "disposition"),
     *("notes", "missed", "callback_call_id", "callback_due_at", "cleared_at", "cleared_by"),
+    "wrapup_ms",
 )
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM contacts"
 
