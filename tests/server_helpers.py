@@ -25,6 +25,7 @@ from acd.v1 import (
     agent_pb2_grpc,
     crm_pb2_grpc,
     platform_pb2_grpc,
+    reports_pb2_grpc,
     routing_pb2_grpc,
     supervision_pb2_grpc,
 )
@@ -228,6 +229,7 @@ class Stubs:
         self.crm = crm_pb2_grpc.CrmServiceStub(channel)
         self.admin = admin_pb2_grpc.AdminServiceStub(channel)
         self.platform = platform_pb2_grpc.PlatformServiceStub(channel)
+        self.reports = reports_pb2_grpc.ReportServiceStub(channel)
 
 
 class StreamReader:

@@ -77,6 +77,7 @@ EXPECTED: dict[str, set[Role]] = {
     "/acd.v1.PlatformService/CreateTenant": {P},
     "/acd.v1.PlatformService/DeleteTenant": {P},
     "/acd.v1.PlatformService/ListTenants": {P},
+    "/acd.v1.ReportService/QueueReport": {S, D},
 }
 HEALTH = ["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"]
 REFLECTION = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"

@@ -20,6 +20,7 @@ from acd.v1 import (
     common_pb2,
     crm_pb2,
     platform_pb2,
+    reports_pb2,
     routing_pb2,
     supervision_pb2,
 )
@@ -198,6 +199,9 @@ def _calls(s: Stubs) -> dict[str, Callable[[Any], object]]:
         ),
         "/acd.v1.PlatformService/ListTenants": lambda m: p.ListTenants(
             platform_pb2.ListTenantsRequest(), metadata=m, timeout=T
+        ),
+        "/acd.v1.ReportService/QueueReport": lambda m: s.reports.QueueReport(
+            reports_pb2.QueueReportRequest(from_ms=0, to_ms=1), metadata=m, timeout=T
         ),
     }
 

@@ -33,6 +33,7 @@ from acd.server.health import Health
 from acd.server.interceptors import AuthInterceptor
 from acd.server.journal import Journal
 from acd.server.platform_service import PlatformService
+from acd.server.report_service import ReportService
 from acd.server.routing_service import RoutingService
 from acd.server.service_base import Shared
 from acd.server.supervision_service import SupervisionService
@@ -47,6 +48,8 @@ from acd.v1 import (
     crm_pb2_grpc,
     platform_pb2,
     platform_pb2_grpc,
+    reports_pb2,
+    reports_pb2_grpc,
     routing_pb2,
     routing_pb2_grpc,
     supervision_pb2,
@@ -64,6 +67,7 @@ SERVICE_NAMES = (
     crm_pb2.DESCRIPTOR.services_by_name["CrmService"].full_name,
     admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
     platform_pb2.DESCRIPTOR.services_by_name["PlatformService"].full_name,
+    reports_pb2.DESCRIPTOR.services_by_name["ReportService"].full_name,
 )
 
 
@@ -161,6 +165,7 @@ class AcdServer:
         crm_pb2_grpc.add_CrmServiceServicer_to_server(CrmService(shared), server)
         admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(shared, registry), server)
         platform_pb2_grpc.add_PlatformServiceServicer_to_server(PlatformService(registry), server)
+        reports_pb2_grpc.add_ReportServiceServicer_to_server(ReportService(shared), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if s.reflection:
             names = (*SERVICE_NAMES, reflection.SERVICE_NAME, "grpc.health.v1.Health")

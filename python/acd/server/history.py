@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # The (tenant, caller_number, enqueued_at) index serves the screen pop (calls from a number
-# in a period, the last one); (tenant, ended_at) serves reports over finished contacts; the
+# in a period, the last one); (tenant, ended_at) serves the missed list's period and
+# (tenant, enqueued_at) the reports (a contact counts where it entered a queue); the
 # partial indexes keep the missed list and the start-up scan of live contacts small.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS contacts (
@@ -67,6 +68,7 @@ CREATE TABLE IF NOT EXISTS contacts (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS contacts_by_caller ON contacts (tenant, caller_number, enqueued_at);
 CREATE INDEX IF NOT EXISTS contacts_by_end ON contacts (tenant, ended_at);
+CREATE INDEX IF NOT EXISTS contacts_by_start ON contacts (tenant, enqueued_at);
 CREATE INDEX IF NOT EXISTS contacts_missed ON contacts (tenant, ended_at) WHERE missed = 1;
 CREATE INDEX IF NOT EXISTS contacts_live ON contacts (tenant) WHERE ended_at IS NULL;
 """
@@ -270,6 +272,12 @@ class HistoryStore:
             " ORDER BY enqueued_at DESC LIMIT 1"
         )
         return next(self._rows(where, (caller_number, before_ms, exclude)), None)
+
+    def entered(self, start_ms: int, end_ms: int, queue_ids: Sequence[str]) -> list[Contact]:
+        """Contacts that entered one of ``queue_ids`` in [start_ms, end_ms) (reports)."""
+        marks = ", ".join("?" * len(queue_ids))
+        where = f"enqueued_at >= ? AND enqueued_at < ? AND queue_id IN ({marks})"
+        return list(self._rows(where, (start_ms, end_ms, *queue_ids)))
 
     def missed(
         self, queue_ids: Sequence[str], since_ms: int, include_cleared: bool, limit: int
