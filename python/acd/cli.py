@@ -129,12 +129,27 @@ def _add_demo(sub: Any) -> None:
     add_arguments(p)
 
 
+def _add_report(sub: Any) -> None:
+    from acd.report_cli import add_arguments
+
+    p = sub.add_parser(
+        "report",
+        help="reports from a running service (ReportService), as a table or CSV",
+        description=(
+            "Queue KPIs per interval for a range of local days from a running `acd serve`: "
+            "offered, answered, abandoned, the SL variants, ASA, AWT, AHT, wait percentiles."
+        ),
+    )
+    add_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="acd", description="ACD core: contact-center router")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)
     _add_serve(sub)
     _add_demo(sub)
+    _add_report(sub)
     return parser
 
 
@@ -252,6 +267,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from acd.demo import main as demo
 
         return demo(args)
+    if args.command == "report":
+        from acd.report_cli import main as report
+
+        return report(args)
     parser.error(f"unknown command {args.command}")
     return 2
 
