@@ -78,6 +78,9 @@ EXPECTED: dict[str, set[Role]] = {
     "/acd.v1.PlatformService/DeleteTenant": {P},
     "/acd.v1.PlatformService/ListTenants": {P},
     "/acd.v1.ReportService/QueueReport": {S, D},
+    "/acd.v1.ReportService/CampaignReport": {S, D},
+    "/acd.v1.ReportService/Heatmap": {S, D},
+    "/acd.v1.ReportService/ExportCdrs": {S, D},
 }
 HEALTH = ["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"]
 REFLECTION = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"

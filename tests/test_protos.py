@@ -85,6 +85,7 @@ EXPECTED_STREAMING: dict[tuple[str, str], tuple[bool, bool]] = {
     ("AgentService", "Session"): (True, True),
     ("SupervisionService", "StreamQueueStats"): (False, True),
     ("SupervisionService", "StreamAlerts"): (False, True),
+    ("ReportService", "ExportCdrs"): (False, True),
 }
 
 # Every .proto of the contract, by file stem.

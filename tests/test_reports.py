@@ -18,6 +18,7 @@ from acd.server.reports import (
     percentile,
     queue_report,
 )
+from acd.server.reports_traffic import campaign_report, heatmap
 
 UTC = datetime.UTC
 BASE = int(datetime.datetime(2026, 11, 23, 10, 0, tzinfo=UTC).timestamp() * 1000)
@@ -145,3 +146,35 @@ def test_percentiles_and_bad_input() -> None:
         queue_report(CONTACTS, SALES, BASE, BASE + M, "week", UTC)
     with pytest.raises(ValueError, match="end"):
         queue_report(CONTACTS, SALES, BASE, BASE, "hour", UTC)
+
+
+def test_campaigns_by_hand() -> None:
+    def call(name: str, campaign: str, caller: str, **kw: object) -> Contact:
+        contact = _c(name, 0, **kw)  # type: ignore[arg-type]
+        contact.campaign, contact.caller_number = campaign, caller
+        return contact
+
+    contacts = [
+        call("k1", "tv", "+1", answered=S, ended=M, outcome="completed"),
+        call("k2", "tv", "+1", answered=S, ended=M, outcome="completed"),
+        call("k3", "tv", "+2", ended=S, outcome="abandoned"),
+        call("k4", "radio", "+3"),  # still waiting
+        call("k5", "", "", ended=M, outcome="expired"),
+    ]
+    contacts[0].disposition = contacts[1].disposition = "sold"
+    rows = campaign_report(contacts, BASE, BASE + M)
+    assert [r.campaign for r in rows] == ["", "radio", "tv"]
+    none, radio, tv = rows
+    assert (tv.offered, tv.answered, tv.abandoned, tv.unique_callers) == (3, 2, 1, 2)
+    assert dict(tv.dispositions) == {"sold": 2}
+    assert (radio.offered, radio.waiting, none.other, none.unique_callers) == (1, 1, 1, 0)
+
+
+def test_heatmap_by_hand() -> None:
+    # BASE is a Monday, 10:00 UTC; in Berlin (UTC+1 in November) that is 11:00.
+    cells = heatmap(CONTACTS, BASE, BASE + 60 * M, zoneinfo.ZoneInfo("Europe/Berlin"))
+    assert len(cells) == 168 and (cells[0].weekday, cells[0].hour) == (0, 0)
+    busy = [c for c in cells if c.offered]
+    assert [(c.weekday, c.hour, c.offered, c.answered, c.abandoned) for c in busy] == [
+        (0, 11, 8, 4, 2)
+    ]

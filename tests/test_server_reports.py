@@ -82,3 +82,42 @@ def test_queue_report_by_quarter_hour_hour_and_channel(tmp_path: Path) -> None:
     chat, voice = by_channel
     assert (chat.channel, chat.offered, chat.waiting) == (common_pb2.CHANNEL_CHAT, 1, 1)
     assert (voice.channel, voice.offered, voice.answered) == (common_pb2.CHANNEL_VOICE, 3, 1)
+
+
+def test_campaigns_heatmap_and_cdr_export(tmp_path: Path) -> None:
+    wall = FakeWall(DAY + INTERVAL_MS - 10_000)  # a Sunday, 00:14:50 UTC
+    t0 = wall.ms
+    with running(tmp_path, clock=Clock(wall)) as (_, s):
+        _day(s, wall)
+        end = DAY + 3_600_000
+        campaigns = s.reports.CampaignReport(
+            reports_pb2.CampaignReportRequest(from_ms=DAY, to_ms=end), metadata=SUP, timeout=T
+        ).rows
+        heat = reports_pb2.HeatmapRequest(from_ms=DAY, to_ms=end, time_zone="Asia/Tokyo")
+        cells = s.reports.Heatmap(heat, metadata=SUP, timeout=T).cells
+        cdrs = reports_pb2.ExportCdrsRequest(from_ms=DAY, to_ms=end)
+        export = list(s.reports.ExportCdrs(cdrs, metadata=SUP))
+        e = error_of(
+            lambda: list(
+                s.reports.ExportCdrs(
+                    reports_pb2.ExportCdrsRequest(from_ms=DAY, to_ms=DAY - 1), metadata=SUP
+                )
+            )
+        )
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and "to_ms" in (e.details() or "")
+    (everything,) = campaigns  # no campaign numbers in this config
+    assert (everything.campaign, everything.offered, everything.answered) == ("", 4, 1)
+    assert (everything.abandoned, everything.waiting) == (2, 1)
+    assert len(cells) == 168
+    busy = [(c.weekday, c.hour, c.offered, c.answered, c.abandoned) for c in cells if c.offered]
+    assert busy == [(6, 9, 4, 1, 2)]  # Sunday 09:xx in Tokyo (UTC+9)
+    # The finished contacts by end time, numbered; ch1 still waits and is not exported.
+    assert [(m.sequence, m.cdr.call_id, m.cdr.outcome) for m in export] == [
+        (1, "c2", "abandoned"),
+        (2, "c1", "completed"),
+        (3, "c3", "abandoned"),
+    ]
+    c1 = export[1].cdr
+    assert (c1.enqueued_at_ms, c1.answered_at_ms, c1.ended_at_ms) == (t0, t0 + 4_000, t0 + 64_000)
+    assert (c1.wait_ms, c1.talk_ms, c1.agent_id, c1.queue_id) == (4_000, 60_000, "anna", "sales")
+    assert c1.channel == common_pb2.CHANNEL_VOICE and c1.within_hours

@@ -279,6 +279,20 @@ class HistoryStore:
         where = f"enqueued_at >= ? AND enqueued_at < ? AND queue_id IN ({marks})"
         return list(self._rows(where, (start_ms, end_ms, *queue_ids)))
 
+    def finished_page(
+        self, start_ms: int, end_ms: int, after: tuple[int, str, int] | None, limit: int
+    ) -> list[Contact]:
+        """Up to ``limit`` contacts that finished in [start_ms, end_ms), by (ended_at,
+        call_id, enqueued_at), after the key ``after`` (keyset paging: a long export never
+        holds one read open)."""
+        where = "ended_at >= ? AND ended_at < ?"
+        args: list[Any] = [start_ms, end_ms]
+        if after is not None:
+            where += " AND (ended_at, call_id, enqueued_at) > (?, ?, ?)"
+            args += after
+        where += f" ORDER BY ended_at, call_id, enqueued_at LIMIT {int(limit)}"
+        return list(self._rows(where, args))
+
     def missed(
         self, queue_ids: Sequence[str], since_ms: int, include_cleared: bool, limit: int
     ) -> list[Contact]:

@@ -8,15 +8,21 @@ it never waits for the writer); a period is bounded to a year so one request sta
 
 from __future__ import annotations
 
+import asyncio
 import zoneinfo
+from collections.abc import AsyncIterator, Sequence
 
 from acd.server import reports
+from acd.server.commands import Refusal
 from acd.server.convert import CHANNEL_ENUM
+from acd.server.history import Contact
+from acd.server.reports_traffic import campaign_report, heatmap
 from acd.server.service_base import Context, Shared, guarded, invalid, not_found
 from acd.server.tenant import Tenant
 from acd.v1 import common_pb2, reports_pb2, reports_pb2_grpc
 
 MAX_PERIOD_MS = 366 * 86_400_000
+EXPORT_PAGE = 500  # records read per query of an export (then the loop runs other work)
 _INTERVALS = {
     reports_pb2.REPORT_INTERVAL_UNSPECIFIED: "hour",
     reports_pb2.REPORT_INTERVAL_15_MIN: "15min",
@@ -60,21 +66,29 @@ def _row(r: reports.QueueRow) -> reports_pb2.QueueReportRow:
     return out
 
 
+def _period(from_ms: int, to_ms: int) -> None:
+    if from_ms < 0:
+        raise invalid("from_ms", "must not be negative")
+    if not from_ms < to_ms <= from_ms + MAX_PERIOD_MS:
+        raise invalid("to_ms", "must be after from_ms, at most 366 days later")
+
+
+def _queue_ids(tenant: Tenant, requested: Sequence[str]) -> list[str]:
+    for i, queue_id in enumerate(requested):
+        if queue_id not in tenant.queues:
+            raise not_found(f"queue_ids[{i}]", queue_id, "queue")
+    return list(requested) or list(tenant.queues)
+
+
 def queue_report(
     tenant: Tenant, request: reports_pb2.QueueReportRequest
 ) -> reports_pb2.QueueReportResponse:
-    if request.from_ms < 0:
-        raise invalid("from_ms", "must not be negative")
-    if not request.from_ms < request.to_ms <= request.from_ms + MAX_PERIOD_MS:
-        raise invalid("to_ms", "must be after from_ms, at most 366 days later")
+    _period(request.from_ms, request.to_ms)
     interval = _INTERVALS.get(request.interval)
     if interval is None:
         raise invalid("interval", f"unknown interval {request.interval}")
     zone = _zone(request.time_zone)
-    for i, queue_id in enumerate(request.queue_ids):
-        if queue_id not in tenant.queues:
-            raise not_found(f"queue_ids[{i}]", queue_id, "queue")
-    queue_ids = list(request.queue_ids) or list(tenant.queues)
+    queue_ids = _queue_ids(tenant, request.queue_ids)
     thresholds = {
         q.id: reports.Thresholds(q.sl_threshold_ms, q.short_abandon_ms)
         for q in tenant.config.queues
@@ -95,3 +109,99 @@ class ReportService(reports_pb2_grpc.ReportServiceServicer):
         self, request: reports_pb2.QueueReportRequest, context: Context
     ) -> reports_pb2.QueueReportResponse:
         return queue_report(self._shared.tenant(), request)
+
+    @guarded
+    async def CampaignReport(
+        self, request: reports_pb2.CampaignReportRequest, context: Context
+    ) -> reports_pb2.CampaignReportResponse:
+        tenant = self._shared.tenant()
+        _period(request.from_ms, request.to_ms)
+        queue_ids = _queue_ids(tenant, request.queue_ids)
+        contacts = tenant.contacts.store.entered(request.from_ms, request.to_ms, queue_ids)
+        rows = campaign_report(contacts, request.from_ms, request.to_ms)
+        return reports_pb2.CampaignReportResponse(
+            rows=[
+                reports_pb2.CampaignReportRow(
+                    campaign=r.campaign,
+                    offered=r.offered,
+                    answered=r.answered,
+                    abandoned=r.abandoned,
+                    other=r.other,
+                    waiting=r.waiting,
+                    unique_callers=r.unique_callers,
+                    dispositions=dict(r.dispositions),
+                )
+                for r in rows
+            ]
+        )
+
+    @guarded
+    async def Heatmap(
+        self, request: reports_pb2.HeatmapRequest, context: Context
+    ) -> reports_pb2.HeatmapResponse:
+        tenant = self._shared.tenant()
+        _period(request.from_ms, request.to_ms)
+        zone = _zone(request.time_zone)
+        queue_ids = _queue_ids(tenant, request.queue_ids)
+        contacts = tenant.contacts.store.entered(request.from_ms, request.to_ms, queue_ids)
+        cells = heatmap(contacts, request.from_ms, request.to_ms, zone)
+        return reports_pb2.HeatmapResponse(
+            cells=[
+                reports_pb2.HeatmapCell(
+                    weekday=c.weekday,
+                    hour=c.hour,
+                    offered=c.offered,
+                    answered=c.answered,
+                    abandoned=c.abandoned,
+                )
+                for c in cells
+            ]
+        )
+
+    async def ExportCdrs(
+        self, request: reports_pb2.ExportCdrsRequest, context: Context
+    ) -> AsyncIterator[reports_pb2.ExportCdrsResponse]:
+        try:
+            tenant = self._shared.tenant()
+            _period(request.from_ms, request.to_ms)
+        except Refusal as r:
+            await context.abort(r.code, r.message)
+        store = tenant.contacts.store
+        after: tuple[int, str, int] | None = None
+        sequence = 0
+        while page := store.finished_page(request.from_ms, request.to_ms, after, EXPORT_PAGE):
+            for contact in page:
+                sequence += 1
+                yield reports_pb2.ExportCdrsResponse(cdr=cdr(contact), sequence=sequence)
+            last = page[-1]
+            assert last.ended_at is not None
+            after = (last.ended_at, last.call_id, last.enqueued_at)
+            await asyncio.sleep(0)  # a long export shares the loop with live traffic
+
+
+def cdr(c: Contact) -> reports_pb2.Cdr:
+    """A finished contact as a call detail record."""
+    return reports_pb2.Cdr(
+        call_id=c.call_id,
+        queue_id=c.queue_id,
+        first_queue_id=c.first_queue_id or c.queue_id,
+        channel=CHANNEL_ENUM.get(c.channel, common_pb2.CHANNEL_UNSPECIFIED),
+        priority=c.priority,
+        caller_number=c.caller_number,
+        dialled_number=c.dialled_number,
+        campaign=c.campaign,
+        enqueued_at_ms=c.enqueued_at,
+        answered_at_ms=c.answered_at or 0,
+        ended_at_ms=c.ended_at or 0,
+        outcome=c.outcome or "",
+        wait_ms=c.wait_ms,
+        talk_ms=c.talk_ms,
+        wrapup_ms=c.wrapup_ms or 0,
+        agent_id=c.agent_id,
+        disposition=c.disposition,
+        notes=c.notes,
+        within_hours=c.within_hours,
+        missed=c.missed,
+        callback_for=c.callback_for,
+        attributes=dict(c.attributes),
+    )

@@ -262,3 +262,411 @@ class QueueReportResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QueueReportResponse: _TypeAlias = QueueReportResponse  # noqa: Y015
+
+@_typing.final
+class CampaignReportRequest(_message.Message):
+    """Request of CampaignReport."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_MS_FIELD_NUMBER: _builtins.int
+    TO_MS_FIELD_NUMBER: _builtins.int
+    QUEUE_IDS_FIELD_NUMBER: _builtins.int
+    from_ms: _builtins.int
+    """Start of the period (ms since the epoch, inclusive), by arrival."""
+    to_ms: _builtins.int
+    """End of the period (exclusive); at most 366 days after from_ms."""
+    @_builtins.property
+    def queue_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The queues; empty = every queue of the tenant."""
+
+    def __init__(
+        self,
+        *,
+        from_ms: _builtins.int = ...,
+        to_ms: _builtins.int = ...,
+        queue_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_ms", b"from_ms", "queue_ids", b"queue_ids", "to_ms", b"to_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CampaignReportRequest: _TypeAlias = CampaignReportRequest  # noqa: Y015
+
+@_typing.final
+class CampaignReportRow(_message.Message):
+    """One campaign of a campaign report."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class DispositionsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    CAMPAIGN_FIELD_NUMBER: _builtins.int
+    OFFERED_FIELD_NUMBER: _builtins.int
+    ANSWERED_FIELD_NUMBER: _builtins.int
+    ABANDONED_FIELD_NUMBER: _builtins.int
+    OTHER_FIELD_NUMBER: _builtins.int
+    WAITING_FIELD_NUMBER: _builtins.int
+    UNIQUE_CALLERS_FIELD_NUMBER: _builtins.int
+    DISPOSITIONS_FIELD_NUMBER: _builtins.int
+    campaign: _builtins.str
+    """The campaign id; empty for calls to a number of no campaign."""
+    offered: _builtins.int
+    """Contacts that came in through it."""
+    answered: _builtins.int
+    """Answered by an agent."""
+    abandoned: _builtins.int
+    """The caller hung up while waiting."""
+    other: _builtins.int
+    """Left unanswered otherwise: expired, overflowed or transferred out."""
+    waiting: _builtins.int
+    """Still live."""
+    unique_callers: _builtins.int
+    """Different caller numbers among them."""
+    @_builtins.property
+    def dispositions(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Answered contacts per disposition code (the agent's outcome)."""
+
+    def __init__(
+        self,
+        *,
+        campaign: _builtins.str = ...,
+        offered: _builtins.int = ...,
+        answered: _builtins.int = ...,
+        abandoned: _builtins.int = ...,
+        other: _builtins.int = ...,
+        waiting: _builtins.int = ...,
+        unique_callers: _builtins.int = ...,
+        dispositions: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["abandoned", b"abandoned", "answered", b"answered", "campaign", b"campaign", "dispositions", b"dispositions", "offered", b"offered", "other", b"other", "unique_callers", b"unique_callers", "waiting", b"waiting"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CampaignReportRow: _TypeAlias = CampaignReportRow  # noqa: Y015
+
+@_typing.final
+class CampaignReportResponse(_message.Message):
+    """Response of CampaignReport."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROWS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___CampaignReportRow]:
+        """One row per campaign, by campaign id."""
+
+    def __init__(
+        self,
+        *,
+        rows: _abc.Iterable[Global___CampaignReportRow] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CampaignReportResponse: _TypeAlias = CampaignReportResponse  # noqa: Y015
+
+@_typing.final
+class HeatmapRequest(_message.Message):
+    """Request of Heatmap."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_MS_FIELD_NUMBER: _builtins.int
+    TO_MS_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    QUEUE_IDS_FIELD_NUMBER: _builtins.int
+    from_ms: _builtins.int
+    """Start of the period (ms since the epoch, inclusive), by arrival."""
+    to_ms: _builtins.int
+    """End of the period (exclusive); at most 366 days after from_ms."""
+    time_zone: _builtins.str
+    """IANA time zone of the weekdays and hours; empty = UTC."""
+    @_builtins.property
+    def queue_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The queues; empty = every queue of the tenant."""
+
+    def __init__(
+        self,
+        *,
+        from_ms: _builtins.int = ...,
+        to_ms: _builtins.int = ...,
+        time_zone: _builtins.str = ...,
+        queue_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_ms", b"from_ms", "queue_ids", b"queue_ids", "time_zone", b"time_zone", "to_ms", b"to_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HeatmapRequest: _TypeAlias = HeatmapRequest  # noqa: Y015
+
+@_typing.final
+class HeatmapCell(_message.Message):
+    """One cell of the heatmap."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEEKDAY_FIELD_NUMBER: _builtins.int
+    HOUR_FIELD_NUMBER: _builtins.int
+    OFFERED_FIELD_NUMBER: _builtins.int
+    ANSWERED_FIELD_NUMBER: _builtins.int
+    ABANDONED_FIELD_NUMBER: _builtins.int
+    weekday: _builtins.int
+    """Local weekday, 0 = Monday .. 6 = Sunday."""
+    hour: _builtins.int
+    """Local hour, 0..23."""
+    offered: _builtins.int
+    """Contacts that arrived then."""
+    answered: _builtins.int
+    """Of them, answered."""
+    abandoned: _builtins.int
+    """Of them, abandoned."""
+    def __init__(
+        self,
+        *,
+        weekday: _builtins.int = ...,
+        hour: _builtins.int = ...,
+        offered: _builtins.int = ...,
+        answered: _builtins.int = ...,
+        abandoned: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["abandoned", b"abandoned", "answered", b"answered", "hour", b"hour", "offered", b"offered", "weekday", b"weekday"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HeatmapCell: _TypeAlias = HeatmapCell  # noqa: Y015
+
+@_typing.final
+class HeatmapResponse(_message.Message):
+    """Response of Heatmap."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CELLS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cells(self) -> _containers.RepeatedCompositeFieldContainer[Global___HeatmapCell]:
+        """168 cells, Monday 00:00 first, hour by hour."""
+
+    def __init__(
+        self,
+        *,
+        cells: _abc.Iterable[Global___HeatmapCell] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cells", b"cells"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HeatmapResponse: _TypeAlias = HeatmapResponse  # noqa: Y015
+
+@_typing.final
+class ExportCdrsRequest(_message.Message):
+    """Request of ExportCdrs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_MS_FIELD_NUMBER: _builtins.int
+    TO_MS_FIELD_NUMBER: _builtins.int
+    from_ms: _builtins.int
+    """Start of the period (ms since the epoch, inclusive), by the contact's end."""
+    to_ms: _builtins.int
+    """End of the period (exclusive); at most 366 days after from_ms."""
+    def __init__(
+        self,
+        *,
+        from_ms: _builtins.int = ...,
+        to_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_ms", b"from_ms", "to_ms", b"to_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportCdrsRequest: _TypeAlias = ExportCdrsRequest  # noqa: Y015
+
+@_typing.final
+class Cdr(_message.Message):
+    """One call detail record: a finished contact."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class AttributesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_ID_FIELD_NUMBER: _builtins.int
+    FIRST_QUEUE_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    CALLER_NUMBER_FIELD_NUMBER: _builtins.int
+    DIALLED_NUMBER_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_FIELD_NUMBER: _builtins.int
+    ENQUEUED_AT_MS_FIELD_NUMBER: _builtins.int
+    ANSWERED_AT_MS_FIELD_NUMBER: _builtins.int
+    ENDED_AT_MS_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    WAIT_MS_FIELD_NUMBER: _builtins.int
+    TALK_MS_FIELD_NUMBER: _builtins.int
+    WRAPUP_MS_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    DISPOSITION_FIELD_NUMBER: _builtins.int
+    NOTES_FIELD_NUMBER: _builtins.int
+    WITHIN_HOURS_FIELD_NUMBER: _builtins.int
+    MISSED_FIELD_NUMBER: _builtins.int
+    CALLBACK_FOR_FIELD_NUMBER: _builtins.int
+    ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    call_id: _builtins.str
+    """The call's id."""
+    queue_id: _builtins.str
+    """The queue it finished in."""
+    first_queue_id: _builtins.str
+    """The queue it entered first (differs after an overflow)."""
+    channel: _common_pb2.Channel.ValueType
+    """Its channel."""
+    priority: _builtins.int
+    """Its priority."""
+    caller_number: _builtins.str
+    """The caller's number."""
+    dialled_number: _builtins.str
+    """The number dialled."""
+    campaign: _builtins.str
+    """The campaign of the dialled number, empty if none."""
+    enqueued_at_ms: _builtins.int
+    """When it entered the queue (ms since the epoch)."""
+    answered_at_ms: _builtins.int
+    """When an agent answered; 0 if never."""
+    ended_at_ms: _builtins.int
+    """When it finished."""
+    outcome: _builtins.str
+    """How it finished: completed, abandoned, expired, overflowed-out, transferred-out."""
+    wait_ms: _builtins.int
+    """Time in line until answered or until it left, ms."""
+    talk_ms: _builtins.int
+    """Time connected to the agent, ms."""
+    wrapup_ms: _builtins.int
+    """After-call work, ms; 0 if none or not finished."""
+    agent_id: _builtins.str
+    """The agent who answered, empty if none."""
+    disposition: _builtins.str
+    """The agent's disposition code."""
+    notes: _builtins.str
+    """The agent's notes."""
+    within_hours: _builtins.bool
+    """It came in within its queue's business hours."""
+    missed: _builtins.bool
+    """It counts as missed (not answered within business hours)."""
+    callback_for: _builtins.str
+    """For an automatic callback: the missed call it is for."""
+    @_builtins.property
+    def attributes(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The adapter's free-form attributes."""
+
+    def __init__(
+        self,
+        *,
+        call_id: _builtins.str = ...,
+        queue_id: _builtins.str = ...,
+        first_queue_id: _builtins.str = ...,
+        channel: _common_pb2.Channel.ValueType = ...,
+        priority: _builtins.int = ...,
+        caller_number: _builtins.str = ...,
+        dialled_number: _builtins.str = ...,
+        campaign: _builtins.str = ...,
+        enqueued_at_ms: _builtins.int = ...,
+        answered_at_ms: _builtins.int = ...,
+        ended_at_ms: _builtins.int = ...,
+        outcome: _builtins.str = ...,
+        wait_ms: _builtins.int = ...,
+        talk_ms: _builtins.int = ...,
+        wrapup_ms: _builtins.int = ...,
+        agent_id: _builtins.str = ...,
+        disposition: _builtins.str = ...,
+        notes: _builtins.str = ...,
+        within_hours: _builtins.bool = ...,
+        missed: _builtins.bool = ...,
+        callback_for: _builtins.str = ...,
+        attributes: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "answered_at_ms", b"answered_at_ms", "attributes", b"attributes", "call_id", b"call_id", "callback_for", b"callback_for", "caller_number", b"caller_number", "campaign", b"campaign", "channel", b"channel", "dialled_number", b"dialled_number", "disposition", b"disposition", "ended_at_ms", b"ended_at_ms", "enqueued_at_ms", b"enqueued_at_ms", "first_queue_id", b"first_queue_id", "missed", b"missed", "notes", b"notes", "outcome", b"outcome", "priority", b"priority", "queue_id", b"queue_id", "talk_ms", b"talk_ms", "wait_ms", b"wait_ms", "within_hours", b"within_hours", "wrapup_ms", b"wrapup_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Cdr: _TypeAlias = Cdr  # noqa: Y015
+
+@_typing.final
+class ExportCdrsResponse(_message.Message):
+    """Response of ExportCdrs: one record per message."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CDR_FIELD_NUMBER: _builtins.int
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    """Position of this message in this export: 1, 2, 3... without gaps."""
+    @_builtins.property
+    def cdr(self) -> Global___Cdr:
+        """The record."""
+
+    def __init__(
+        self,
+        *,
+        cdr: Global___Cdr | None = ...,
+        sequence: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cdr", b"cdr"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cdr", b"cdr", "sequence", b"sequence"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportCdrsResponse: _TypeAlias = ExportCdrsResponse  # noqa: Y015

@@ -40,6 +40,21 @@ class ReportServiceStub:
                 request_serializer=acd_dot_v1_dot_reports__pb2.QueueReportRequest.SerializeToString,
                 response_deserializer=acd_dot_v1_dot_reports__pb2.QueueReportResponse.FromString,
                 _registered_method=True)
+        self.CampaignReport = channel.unary_unary(
+                '/acd.v1.ReportService/CampaignReport',
+                request_serializer=acd_dot_v1_dot_reports__pb2.CampaignReportRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_reports__pb2.CampaignReportResponse.FromString,
+                _registered_method=True)
+        self.Heatmap = channel.unary_unary(
+                '/acd.v1.ReportService/Heatmap',
+                request_serializer=acd_dot_v1_dot_reports__pb2.HeatmapRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_reports__pb2.HeatmapResponse.FromString,
+                _registered_method=True)
+        self.ExportCdrs = channel.unary_stream(
+                '/acd.v1.ReportService/ExportCdrs',
+                request_serializer=acd_dot_v1_dot_reports__pb2.ExportCdrsRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_reports__pb2.ExportCdrsResponse.FromString,
+                _registered_method=True)
 
 
 class ReportServiceServicer:
@@ -53,6 +68,27 @@ class ReportServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CampaignReport(self, request, context):
+        """Contacts per campaign (dialled number) with their outcomes and dispositions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Heatmap(self, request, context):
+        """Contacts by local weekday x hour of arrival, every cell of the week.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportCdrs(self, request, context):
+        """The call detail records of the contacts that finished in a period, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReportServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +96,21 @@ def add_ReportServiceServicer_to_server(servicer, server):
                     servicer.QueueReport,
                     request_deserializer=acd_dot_v1_dot_reports__pb2.QueueReportRequest.FromString,
                     response_serializer=acd_dot_v1_dot_reports__pb2.QueueReportResponse.SerializeToString,
+            ),
+            'CampaignReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.CampaignReport,
+                    request_deserializer=acd_dot_v1_dot_reports__pb2.CampaignReportRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_reports__pb2.CampaignReportResponse.SerializeToString,
+            ),
+            'Heatmap': grpc.unary_unary_rpc_method_handler(
+                    servicer.Heatmap,
+                    request_deserializer=acd_dot_v1_dot_reports__pb2.HeatmapRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_reports__pb2.HeatmapResponse.SerializeToString,
+            ),
+            'ExportCdrs': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportCdrs,
+                    request_deserializer=acd_dot_v1_dot_reports__pb2.ExportCdrsRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_reports__pb2.ExportCdrsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +141,87 @@ class ReportService:
             '/acd.v1.ReportService/QueueReport',
             acd_dot_v1_dot_reports__pb2.QueueReportRequest.SerializeToString,
             acd_dot_v1_dot_reports__pb2.QueueReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CampaignReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.ReportService/CampaignReport',
+            acd_dot_v1_dot_reports__pb2.CampaignReportRequest.SerializeToString,
+            acd_dot_v1_dot_reports__pb2.CampaignReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Heatmap(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.ReportService/Heatmap',
+            acd_dot_v1_dot_reports__pb2.HeatmapRequest.SerializeToString,
+            acd_dot_v1_dot_reports__pb2.HeatmapResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportCdrs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/acd.v1.ReportService/ExportCdrs',
+            acd_dot_v1_dot_reports__pb2.ExportCdrsRequest.SerializeToString,
+            acd_dot_v1_dot_reports__pb2.ExportCdrsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -35,6 +35,12 @@ class ReportServiceStub:
     def __new__(cls, channel: _aio.Channel) -> ReportServiceAsyncStub: ...
     QueueReport: _grpc.UnaryUnaryMultiCallable[_reports_pb2.QueueReportRequest, _reports_pb2.QueueReportResponse]
     """Queue KPIs per interval of a period, per queue and optionally per channel."""
+    CampaignReport: _grpc.UnaryUnaryMultiCallable[_reports_pb2.CampaignReportRequest, _reports_pb2.CampaignReportResponse]
+    """Contacts per campaign (dialled number) with their outcomes and dispositions."""
+    Heatmap: _grpc.UnaryUnaryMultiCallable[_reports_pb2.HeatmapRequest, _reports_pb2.HeatmapResponse]
+    """Contacts by local weekday x hour of arrival, every cell of the week."""
+    ExportCdrs: _grpc.UnaryStreamMultiCallable[_reports_pb2.ExportCdrsRequest, _reports_pb2.ExportCdrsResponse]
+    """The call detail records of the contacts that finished in a period, oldest first."""
 
 @_typing.type_check_only
 class ReportServiceAsyncStub(ReportServiceStub):
@@ -43,6 +49,12 @@ class ReportServiceAsyncStub(ReportServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     QueueReport: _aio.UnaryUnaryMultiCallable[_reports_pb2.QueueReportRequest, _reports_pb2.QueueReportResponse]  # type: ignore[assignment]
     """Queue KPIs per interval of a period, per queue and optionally per channel."""
+    CampaignReport: _aio.UnaryUnaryMultiCallable[_reports_pb2.CampaignReportRequest, _reports_pb2.CampaignReportResponse]  # type: ignore[assignment]
+    """Contacts per campaign (dialled number) with their outcomes and dispositions."""
+    Heatmap: _aio.UnaryUnaryMultiCallable[_reports_pb2.HeatmapRequest, _reports_pb2.HeatmapResponse]  # type: ignore[assignment]
+    """Contacts by local weekday x hour of arrival, every cell of the week."""
+    ExportCdrs: _aio.UnaryStreamMultiCallable[_reports_pb2.ExportCdrsRequest, _reports_pb2.ExportCdrsResponse]  # type: ignore[assignment]
+    """The call detail records of the contacts that finished in a period, oldest first."""
 
 class ReportServiceServicer(metaclass=_abc_1.ABCMeta):
     """Reports over finished and live contacts (KPI names and formulas of DESIGN.md)."""
@@ -54,5 +66,29 @@ class ReportServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_reports_pb2.QueueReportResponse, _abc.Awaitable[_reports_pb2.QueueReportResponse]]:
         """Queue KPIs per interval of a period, per queue and optionally per channel."""
+
+    @_abc_1.abstractmethod
+    def CampaignReport(
+        self,
+        request: _reports_pb2.CampaignReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reports_pb2.CampaignReportResponse, _abc.Awaitable[_reports_pb2.CampaignReportResponse]]:
+        """Contacts per campaign (dialled number) with their outcomes and dispositions."""
+
+    @_abc_1.abstractmethod
+    def Heatmap(
+        self,
+        request: _reports_pb2.HeatmapRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reports_pb2.HeatmapResponse, _abc.Awaitable[_reports_pb2.HeatmapResponse]]:
+        """Contacts by local weekday x hour of arrival, every cell of the week."""
+
+    @_abc_1.abstractmethod
+    def ExportCdrs(
+        self,
+        request: _reports_pb2.ExportCdrsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_reports_pb2.ExportCdrsResponse], _abc.AsyncIterator[_reports_pb2.ExportCdrsResponse]]:
+        """The call detail records of the contacts that finished in a period, oldest first."""
 
 def add_ReportServiceServicer_to_server(servicer: ReportServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
