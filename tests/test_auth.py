@@ -79,6 +79,7 @@ EXPECTED: dict[str, set[Role]] = {
     "/acd.v1.PlatformService/ListTenants": {P},
     "/acd.v1.ReportService/QueueReport": {S, D},
     "/acd.v1.ReportService/CampaignReport": {S, D},
+    "/acd.v1.ReportService/AgentReport": {S, D},
     "/acd.v1.ReportService/Heatmap": {S, D},
     "/acd.v1.ReportService/ExportCdrs": {S, D},
 }

@@ -10,6 +10,8 @@ import zoneinfo
 
 import pytest
 
+from acd.server.agent_history import AgentEvent
+from acd.server.agent_report import agent_report
 from acd.server.history import Contact
 from acd.server.reports import (
     QueueRow,
@@ -178,3 +180,32 @@ def test_heatmap_by_hand() -> None:
     assert [(c.weekday, c.hour, c.offered, c.answered, c.abandoned) for c in busy] == [
         (0, 11, 8, 4, 2)
     ]
+
+
+def test_agent_report_by_hand() -> None:
+    def ev(at_s: float, kind: str, state: str = "", reason: str = "", call: str = "") -> AgentEvent:
+        return AgentEvent("x", int(at_s * S), kind, state, reason, call)
+
+    events = [
+        ev(10, "offer", call="c1"),
+        ev(10, "state", "reserved"),
+        ev(14, "connected", call="c1"),
+        ev(14, "state", "busy"),
+        ev(74, "state", "wrap-up"),
+        ev(84, "state", "ready"),
+        ev(90, "offer", call="c2"),
+        ev(95, "missed", reason="timed-out", call="c2"),
+        ev(95, "state", "not-ready", "missed"),
+    ]
+    c1 = Contact("c1", 5 * S, "sales", "voice", caller_number="+1", agent_id="x")
+    c1.answered_at, c1.ended_at, c1.wrapup_ms = 14 * S, 74 * S, 10 * S
+    initial = {"x": AgentEvent("x", -10 * S, "state", "ready"), "y": None}
+    x, y = agent_report(["x", "y"], events, initial, [c1], 0, 100 * S)
+    assert (x.offers, x.answered, x.rejected, x.timed_out, x.revoked) == (2, 1, 0, 1, 0)
+    assert (x.answer_time_s, x.unique_callers, x.talk_s, x.aht_s) == (4.0, 1, 60.0, 70.0)
+    working = {"reserved": 4.0, "busy": 60.0, "wrap-up": 10.0}
+    assert x.state_s == {"ready": 21.0, **working, "not-ready": 5.0}
+    assert x.not_ready_s == {"missed": 5.0}
+    assert x.occupancy == pytest.approx(74 / 95)
+    assert (y.offers, y.occupancy, y.answer_time_s) == (0, None, None)
+    assert y.state_s == {"logged-out": 100.0}  # never logged in before or during the period

@@ -121,3 +121,33 @@ def test_campaigns_heatmap_and_cdr_export(tmp_path: Path) -> None:
     assert (c1.enqueued_at_ms, c1.answered_at_ms, c1.ended_at_ms) == (t0, t0 + 4_000, t0 + 64_000)
     assert (c1.wait_ms, c1.talk_ms, c1.agent_id, c1.queue_id) == (4_000, 60_000, "anna", "sales")
     assert c1.channel == common_pb2.CHANNEL_VOICE and c1.within_hours
+
+
+def test_agent_report(tmp_path: Path) -> None:
+    wall = FakeWall(DAY + INTERVAL_MS - 10_000)
+    t0 = wall.ms
+    with running(tmp_path, clock=Clock(wall)) as (_, s):
+        _day(s, wall)  # anna: offered c1 at t0, accepted after 4 s, talked 60 s; until t0 + 66 s
+        request = reports_pb2.AgentReportRequest(from_ms=DAY, to_ms=DAY + 3_600_000)
+        rows = s.reports.AgentReport(request, metadata=SUP, timeout=T).rows
+        e = error_of(
+            lambda: s.reports.AgentReport(
+                reports_pb2.AgentReportRequest(from_ms=DAY, to_ms=DAY + 1, agent_ids=["zed"]),
+                metadata=SUP,
+            )
+        )
+        assert e.code() == grpc.StatusCode.NOT_FOUND and "agent_ids[0]" in (e.details() or "")
+    anna, ben = rows
+    assert (anna.agent_id, ben.agent_id) == ("anna", "ben")
+    # c1: offered at t0, accepted after 4 s, 60 s talk, 0.2 s wrap-up; then c3 was offered to
+    # her at t0 + 64.2 s and taken back when its caller hung up at t0 + 66 s.
+    assert (anna.offers, anna.answered, anna.revoked, anna.answer_time_s) == (2, 1, 1, 4.0)
+    assert (anna.talk_s, anna.unique_callers) == (60.0, 0)  # the test's callers have no number
+    assert dict(anna.state_s) == {
+        "logged-out": pytest.approx((t0 - DAY) / 1000),
+        "reserved": pytest.approx(4.0 + 1.8),
+        "busy": 60.0,
+        "wrap-up": pytest.approx(0.2),
+    }
+    assert anna.occupancy == 1.0  # never ready without a call in this period
+    assert dict(ben.state_s) == {"logged-out": pytest.approx((t0 + 66_000 - DAY) / 1000)}

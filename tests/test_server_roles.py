@@ -203,6 +203,9 @@ def _calls(s: Stubs) -> dict[str, Callable[[Any], object]]:
         "/acd.v1.ReportService/QueueReport": lambda m: s.reports.QueueReport(
             reports_pb2.QueueReportRequest(from_ms=0, to_ms=1), metadata=m, timeout=T
         ),
+        "/acd.v1.ReportService/AgentReport": lambda m: s.reports.AgentReport(
+            reports_pb2.AgentReportRequest(from_ms=0, to_ms=1), metadata=m, timeout=T
+        ),
         "/acd.v1.ReportService/CampaignReport": lambda m: s.reports.CampaignReport(
             reports_pb2.CampaignReportRequest(from_ms=0, to_ms=1), metadata=m, timeout=T
         ),

@@ -20,7 +20,8 @@ to everyone. ``own`` = allowed, but only on the caller's own objects:
 |   ListAgents                                                     |                               |
 | SupervisionService: ForceAgentState, StreamAlerts,               | supervisor                    |
 |   ListMissedCalls                                                |                               |
-| ReportService: QueueReport, CampaignReport, Heatmap, ExportCdrs  | supervisor, admin             |
+| ReportService: QueueReport, AgentReport, CampaignReport,         | supervisor, admin             |
+|   Heatmap, ExportCdrs                                            |                               |
 | CrmService: GetScreenPop                                         | crm, supervisor, agent (own)  |
 | AdminService: UpsertQueue, ListQueues, UpsertSkill, ListSkills,  | admin                         |
 |   UpsertAgent, ListAgents, UpsertGroup, ListGroups, UpsertHours, |                               |
@@ -171,7 +172,9 @@ POLICY: Mapping[str, frozenset[Role]] = {
     **_methods("SupervisionService", "StreamQueueStats ListWaitingCalls ListAgents", _S, _D),
     **_methods("SupervisionService", "ForceAgentState StreamAlerts ListMissedCalls", _S),
     **_methods("CrmService", "GetScreenPop", _C, _S, _G),
-    **_methods("ReportService", "QueueReport CampaignReport Heatmap ExportCdrs", _S, _D),
+    **_methods(
+        "ReportService", "QueueReport AgentReport CampaignReport Heatmap ExportCdrs", _S, _D
+    ),
     **_methods(
         "AdminService",
         "UpsertQueue ListQueues UpsertSkill ListSkills UpsertAgent ListAgents UpsertGroup"

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from acd._core import Router
-from acd.server import history, missed
+from acd.server import agent_history, history, missed
 from acd.server.commands import Applied, RouterEvent
 from acd.server.config import TenantConfig
 from acd.server.history import Contact, HistoryStore, Statement
@@ -216,6 +216,9 @@ class ContactLog:
         follow: list[Command] = []
         for e in events:
             kind = e.kind
+            agent_row = agent_history.statement(self.tenant, e)
+            if agent_row is not None:
+                out.append(agent_row)
             if kind == "error" or kind == "offer":
                 continue
             contact = self.open.get(e.call_id)

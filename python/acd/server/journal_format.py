@@ -14,7 +14,7 @@ import json
 import math
 from typing import Any
 
-from acd.server import history
+from acd.server import agent_history, history
 
 Command = tuple[Any, ...]
 
@@ -41,10 +41,11 @@ CREATE TABLE IF NOT EXISTS snapshots (
     PRIMARY KEY (tenant, seq)
 ) WITHOUT ROWID;
 """
-# The contact history lives in the same file, written with the entries (acd.server.history).
-SCHEMA = _JOURNAL_SCHEMA + history.SCHEMA
+# The contact and agent histories live in the same file, written with the entries
+# (acd.server.history, acd.server.agent_history).
+SCHEMA = _JOURNAL_SCHEMA + history.SCHEMA + agent_history.SCHEMA
 
-TABLES = ("tenants", "entries", "snapshots", history.TABLE)
+TABLES = ("tenants", "entries", "snapshots", history.TABLE, agent_history.TABLE)
 
 
 class JournalError(Exception):

@@ -9,10 +9,13 @@ it never waits for the writer); a period is bounded to a year so one request sta
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import zoneinfo
 from collections.abc import AsyncIterator, Sequence
 
 from acd.server import reports
+from acd.server.agent_history import AgentHistoryStore
+from acd.server.agent_report import AgentRow, agent_report
 from acd.server.commands import Refusal
 from acd.server.convert import CHANNEL_ENUM
 from acd.server.history import Contact
@@ -111,6 +114,31 @@ class ReportService(reports_pb2_grpc.ReportServiceServicer):
         return queue_report(self._shared.tenant(), request)
 
     @guarded
+    async def AgentReport(
+        self, request: reports_pb2.AgentReportRequest, context: Context
+    ) -> reports_pb2.AgentReportResponse:
+        tenant = self._shared.tenant()
+        _period(request.from_ms, request.to_ms)
+        for i, agent_id in enumerate(request.agent_ids):
+            if agent_id not in tenant.agents:
+                raise not_found(f"agent_ids[{i}]", agent_id, "agent")
+        agent_ids = list(request.agent_ids) or list(tenant.agents)
+        now = tenant.clock.now()
+        until = min(request.to_ms, now)
+        conn = sqlite3.connect(tenant.journal.path)
+        try:
+            store = AgentHistoryStore(conn, tenant.id)
+            # What happened at this very millisecond counts too (the period is still open).
+            events = store.between(request.from_ms, min(request.to_ms, now + 1), agent_ids)
+            initial = {a: store.state_before(a, request.from_ms) for a in agent_ids}
+        finally:
+            conn.close()
+        queues = list(tenant.queues)
+        contacts = tenant.contacts.store.entered(request.from_ms, request.to_ms, queues)
+        rows = agent_report(agent_ids, events, initial, contacts, request.from_ms, until)
+        return reports_pb2.AgentReportResponse(rows=[_agent_row(r) for r in rows])
+
+    @guarded
     async def CampaignReport(
         self, request: reports_pb2.CampaignReportRequest, context: Context
     ) -> reports_pb2.CampaignReportResponse:
@@ -177,6 +205,26 @@ class ReportService(reports_pb2_grpc.ReportServiceServicer):
             assert last.ended_at is not None
             after = (last.ended_at, last.call_id, last.enqueued_at)
             await asyncio.sleep(0)  # a long export shares the loop with live traffic
+
+
+def _agent_row(r: AgentRow) -> reports_pb2.AgentReportRow:
+    out = reports_pb2.AgentReportRow(
+        agent_id=r.agent_id,
+        offers=r.offers,
+        answered=r.answered,
+        rejected=r.rejected,
+        timed_out=r.timed_out,
+        revoked=r.revoked,
+        unique_callers=r.unique_callers,
+        talk_s=r.talk_s,
+        state_s=r.state_s,
+        not_ready_s=r.not_ready_s,
+    )
+    for name in ("answer_time_s", "aht_s", "occupancy"):
+        value = getattr(r, name)
+        if value is not None:
+            setattr(out, name, value)
+    return out
 
 
 def cdr(c: Contact) -> reports_pb2.Cdr:

@@ -670,3 +670,186 @@ class ExportCdrsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportCdrsResponse: _TypeAlias = ExportCdrsResponse  # noqa: Y015
+
+@_typing.final
+class AgentReportRequest(_message.Message):
+    """Request of AgentReport."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_MS_FIELD_NUMBER: _builtins.int
+    TO_MS_FIELD_NUMBER: _builtins.int
+    AGENT_IDS_FIELD_NUMBER: _builtins.int
+    from_ms: _builtins.int
+    """Start of the period (ms since the epoch, inclusive)."""
+    to_ms: _builtins.int
+    """End of the period (exclusive); at most 366 days after from_ms. Time in state is counted
+    up to now for a period that has not ended.
+    """
+    @_builtins.property
+    def agent_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The agents; empty = every agent of the tenant."""
+
+    def __init__(
+        self,
+        *,
+        from_ms: _builtins.int = ...,
+        to_ms: _builtins.int = ...,
+        agent_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_ids", b"agent_ids", "from_ms", b"from_ms", "to_ms", b"to_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AgentReportRequest: _TypeAlias = AgentReportRequest  # noqa: Y015
+
+@_typing.final
+class AgentReportRow(_message.Message):
+    """One agent of an agent report."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class StateSEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class NotReadySEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    OFFERS_FIELD_NUMBER: _builtins.int
+    ANSWERED_FIELD_NUMBER: _builtins.int
+    REJECTED_FIELD_NUMBER: _builtins.int
+    TIMED_OUT_FIELD_NUMBER: _builtins.int
+    REVOKED_FIELD_NUMBER: _builtins.int
+    ANSWER_TIME_S_FIELD_NUMBER: _builtins.int
+    UNIQUE_CALLERS_FIELD_NUMBER: _builtins.int
+    TALK_S_FIELD_NUMBER: _builtins.int
+    AHT_S_FIELD_NUMBER: _builtins.int
+    STATE_S_FIELD_NUMBER: _builtins.int
+    NOT_READY_S_FIELD_NUMBER: _builtins.int
+    OCCUPANCY_FIELD_NUMBER: _builtins.int
+    agent_id: _builtins.str
+    """The agent."""
+    offers: _builtins.int
+    """Offers made to the agent."""
+    answered: _builtins.int
+    """Offers the agent accepted."""
+    rejected: _builtins.int
+    """Offers the agent rejected."""
+    timed_out: _builtins.int
+    """Offers that timed out unanswered."""
+    revoked: _builtins.int
+    """Offers taken back (answered elsewhere, caller hung up, ...)."""
+    answer_time_s: _builtins.float
+    """Mean time from offer to accept, seconds."""
+    unique_callers: _builtins.int
+    """Different callers among the contacts answered."""
+    talk_s: _builtins.float
+    """Talk time of the contacts answered, seconds."""
+    aht_s: _builtins.float
+    """Mean talk + wrap-up of the contacts answered and finished, seconds."""
+    occupancy: _builtins.float
+    """(Reserved + busy + wrap-up) / (that + ready)."""
+    @_builtins.property
+    def state_s(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Seconds in each state: ready, reserved, busy, wrap-up, not-ready, logged-out."""
+
+    @_builtins.property
+    def not_ready_s(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Seconds not ready, per reason code."""
+
+    def __init__(
+        self,
+        *,
+        agent_id: _builtins.str = ...,
+        offers: _builtins.int = ...,
+        answered: _builtins.int = ...,
+        rejected: _builtins.int = ...,
+        timed_out: _builtins.int = ...,
+        revoked: _builtins.int = ...,
+        answer_time_s: _builtins.float | None = ...,
+        unique_callers: _builtins.int = ...,
+        talk_s: _builtins.float = ...,
+        aht_s: _builtins.float | None = ...,
+        state_s: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        not_ready_s: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        occupancy: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_aht_s", b"_aht_s", "_answer_time_s", b"_answer_time_s", "_occupancy", b"_occupancy", "aht_s", b"aht_s", "answer_time_s", b"answer_time_s", "occupancy", b"occupancy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_aht_s", b"_aht_s", "_answer_time_s", b"_answer_time_s", "_occupancy", b"_occupancy", "agent_id", b"agent_id", "aht_s", b"aht_s", "answer_time_s", b"answer_time_s", "answered", b"answered", "not_ready_s", b"not_ready_s", "occupancy", b"occupancy", "offers", b"offers", "rejected", b"rejected", "revoked", b"revoked", "state_s", b"state_s", "talk_s", b"talk_s", "timed_out", b"timed_out", "unique_callers", b"unique_callers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__aht_s: _TypeAlias = _typing.Literal["aht_s"]  # noqa: Y015
+    _WhichOneofArgType__aht_s: _TypeAlias = _typing.Literal["_aht_s", b"_aht_s"]  # noqa: Y015
+    _WhichOneofReturnType__answer_time_s: _TypeAlias = _typing.Literal["answer_time_s"]  # noqa: Y015
+    _WhichOneofArgType__answer_time_s: _TypeAlias = _typing.Literal["_answer_time_s", b"_answer_time_s"]  # noqa: Y015
+    _WhichOneofReturnType__occupancy: _TypeAlias = _typing.Literal["occupancy"]  # noqa: Y015
+    _WhichOneofArgType__occupancy: _TypeAlias = _typing.Literal["_occupancy", b"_occupancy"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__aht_s) -> _WhichOneofReturnType__aht_s | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__answer_time_s) -> _WhichOneofReturnType__answer_time_s | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__occupancy) -> _WhichOneofReturnType__occupancy | None: ...
+
+Global___AgentReportRow: _TypeAlias = AgentReportRow  # noqa: Y015
+
+@_typing.final
+class AgentReportResponse(_message.Message):
+    """Response of AgentReport."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROWS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___AgentReportRow]:
+        """One row per agent, in the order asked (or the tenant's order)."""
+
+    def __init__(
+        self,
+        *,
+        rows: _abc.Iterable[Global___AgentReportRow] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AgentReportResponse: _TypeAlias = AgentReportResponse  # noqa: Y015

@@ -40,6 +40,11 @@ class ReportServiceStub:
                 request_serializer=acd_dot_v1_dot_reports__pb2.QueueReportRequest.SerializeToString,
                 response_deserializer=acd_dot_v1_dot_reports__pb2.QueueReportResponse.FromString,
                 _registered_method=True)
+        self.AgentReport = channel.unary_unary(
+                '/acd.v1.ReportService/AgentReport',
+                request_serializer=acd_dot_v1_dot_reports__pb2.AgentReportRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_reports__pb2.AgentReportResponse.FromString,
+                _registered_method=True)
         self.CampaignReport = channel.unary_unary(
                 '/acd.v1.ReportService/CampaignReport',
                 request_serializer=acd_dot_v1_dot_reports__pb2.CampaignReportRequest.SerializeToString,
@@ -63,6 +68,14 @@ class ReportServiceServicer:
 
     def QueueReport(self, request, context):
         """Queue KPIs per interval of a period, per queue and optionally per channel.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AgentReport(self, request, context):
+        """Per agent: offers and their fates, answer time, talk and handle time, unique callers, time
+        in each state and occupancy.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -96,6 +109,11 @@ def add_ReportServiceServicer_to_server(servicer, server):
                     servicer.QueueReport,
                     request_deserializer=acd_dot_v1_dot_reports__pb2.QueueReportRequest.FromString,
                     response_serializer=acd_dot_v1_dot_reports__pb2.QueueReportResponse.SerializeToString,
+            ),
+            'AgentReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.AgentReport,
+                    request_deserializer=acd_dot_v1_dot_reports__pb2.AgentReportRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_reports__pb2.AgentReportResponse.SerializeToString,
             ),
             'CampaignReport': grpc.unary_unary_rpc_method_handler(
                     servicer.CampaignReport,
@@ -141,6 +159,33 @@ class ReportService:
             '/acd.v1.ReportService/QueueReport',
             acd_dot_v1_dot_reports__pb2.QueueReportRequest.SerializeToString,
             acd_dot_v1_dot_reports__pb2.QueueReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AgentReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.ReportService/AgentReport',
+            acd_dot_v1_dot_reports__pb2.AgentReportRequest.SerializeToString,
+            acd_dot_v1_dot_reports__pb2.AgentReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -35,6 +35,10 @@ class ReportServiceStub:
     def __new__(cls, channel: _aio.Channel) -> ReportServiceAsyncStub: ...
     QueueReport: _grpc.UnaryUnaryMultiCallable[_reports_pb2.QueueReportRequest, _reports_pb2.QueueReportResponse]
     """Queue KPIs per interval of a period, per queue and optionally per channel."""
+    AgentReport: _grpc.UnaryUnaryMultiCallable[_reports_pb2.AgentReportRequest, _reports_pb2.AgentReportResponse]
+    """Per agent: offers and their fates, answer time, talk and handle time, unique callers, time
+    in each state and occupancy.
+    """
     CampaignReport: _grpc.UnaryUnaryMultiCallable[_reports_pb2.CampaignReportRequest, _reports_pb2.CampaignReportResponse]
     """Contacts per campaign (dialled number) with their outcomes and dispositions."""
     Heatmap: _grpc.UnaryUnaryMultiCallable[_reports_pb2.HeatmapRequest, _reports_pb2.HeatmapResponse]
@@ -49,6 +53,10 @@ class ReportServiceAsyncStub(ReportServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     QueueReport: _aio.UnaryUnaryMultiCallable[_reports_pb2.QueueReportRequest, _reports_pb2.QueueReportResponse]  # type: ignore[assignment]
     """Queue KPIs per interval of a period, per queue and optionally per channel."""
+    AgentReport: _aio.UnaryUnaryMultiCallable[_reports_pb2.AgentReportRequest, _reports_pb2.AgentReportResponse]  # type: ignore[assignment]
+    """Per agent: offers and their fates, answer time, talk and handle time, unique callers, time
+    in each state and occupancy.
+    """
     CampaignReport: _aio.UnaryUnaryMultiCallable[_reports_pb2.CampaignReportRequest, _reports_pb2.CampaignReportResponse]  # type: ignore[assignment]
     """Contacts per campaign (dialled number) with their outcomes and dispositions."""
     Heatmap: _aio.UnaryUnaryMultiCallable[_reports_pb2.HeatmapRequest, _reports_pb2.HeatmapResponse]  # type: ignore[assignment]
@@ -66,6 +74,16 @@ class ReportServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_reports_pb2.QueueReportResponse, _abc.Awaitable[_reports_pb2.QueueReportResponse]]:
         """Queue KPIs per interval of a period, per queue and optionally per channel."""
+
+    @_abc_1.abstractmethod
+    def AgentReport(
+        self,
+        request: _reports_pb2.AgentReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reports_pb2.AgentReportResponse, _abc.Awaitable[_reports_pb2.AgentReportResponse]]:
+        """Per agent: offers and their fates, answer time, talk and handle time, unique callers, time
+        in each state and occupancy.
+        """
 
     @_abc_1.abstractmethod
     def CampaignReport(
