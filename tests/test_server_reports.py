@@ -72,7 +72,8 @@ def test_queue_report_by_quarter_hour_hour_and_channel(tmp_path: Path) -> None:
     assert (first.interval_start_ms, second.interval_start_ms) == (DAY, DAY + INTERVAL_MS)
     assert (first.offered, first.answered, first.abandoned, first.waiting) == (3, 1, 1, 1)
     assert first.short_abandoned == 0
-    assert (first.asa_s, first.awt_s, first.aht_s, first.max_wait_s) == (4.0, 17.0, 60.0, 30.0)
+    assert (first.asa_s, first.awt_s, first.max_wait_s) == (4.0, 17.0, 30.0)
+    assert first.aht_s == pytest.approx(60.2)  # 60 s talk + the queue's timed 0.2 s wrap-up
     assert first.sl_offered == pytest.approx(1 / 2)
     assert first.wait_p50_s == 4.0
     assert (second.offered, second.abandoned, second.short_abandoned) == (1, 1, 1)
@@ -143,6 +144,7 @@ def test_agent_report(tmp_path: Path) -> None:
     # her at t0 + 64.2 s and taken back when its caller hung up at t0 + 66 s.
     assert (anna.offers, anna.answered, anna.revoked, anna.answer_time_s) == (2, 1, 1, 4.0)
     assert (anna.talk_s, anna.unique_callers) == (60.0, 0)  # the test's callers have no number
+    assert anna.aht_s == pytest.approx(60.2)
     assert dict(anna.state_s) == {
         "logged-out": pytest.approx((t0 - DAY) / 1000),
         "reserved": pytest.approx(4.0 + 1.8),

@@ -212,6 +212,17 @@ def disposition(tenant: str, call_id: str, code: str, notes: str, done_at: int) 
     )
 
 
+def wrapup_over(tenant: str, call_id: str, done_at: int) -> Statement:
+    """The end of the after-call work on ``call_id`` when no disposition recorded it (a timed
+    wrap-up, or none at all): its wrap-up time, for AHT."""
+    return (
+        "UPDATE contacts SET wrapup_ms = MAX(0, ? - ended_at)"
+        " WHERE tenant = ? AND call_id = ? AND wrapup_ms IS NULL AND enqueued_at ="
+        " (SELECT MAX(enqueued_at) FROM contacts WHERE tenant = ? AND call_id = ?)",
+        (done_at, tenant, call_id, tenant, call_id),
+    )
+
+
 def clear_missed(tenant: str, by: Contact, at: int) -> Statement:
     """``by`` was answered: the missed contacts of its caller in its queue (and the one it is
     the callback for) are done."""

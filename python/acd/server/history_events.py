@@ -99,6 +99,7 @@ class ContactLog:
         self._dispositions: dict[tuple[str, str], tuple[str, str]] = {}
         self._statements: list[Statement] = []  # recorded, not yet handed to the journal
         self._finished: OrderedDict[str, Contact] = OrderedDict()
+        self._wrapping: dict[str, list[str]] = {}  # agent -> calls ended, wrap-up not over
 
     def load(self, router: Router, config: TenantConfig) -> None:
         """The open contacts at start: the history's live rows for the calls the router
@@ -219,6 +220,11 @@ class ContactLog:
             agent_row = agent_history.statement(self.tenant, e)
             if agent_row is not None:
                 out.append(agent_row)
+            if kind == "ended":
+                self._wrapping.setdefault(e.agent_id, []).append(e.call_id)
+            elif kind == "agent-state" and e.detail != "wrap-up" and e.agent_id in self._wrapping:
+                for call_id in self._wrapping.pop(e.agent_id):
+                    out.append(history.wrapup_over(self.tenant, call_id, e.at_ms))
             if kind == "error" or kind == "offer":
                 continue
             contact = self.open.get(e.call_id)
