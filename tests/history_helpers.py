@@ -128,6 +128,12 @@ token = "t-crm"
 tenant = "store"
 name = "crm"
 role = "crm"
+
+[[dev.demo_tokens]]
+token = "t-admin"
+tenant = "store"
+name = "admin"
+role = "admin"
 """
 
 
@@ -198,6 +204,11 @@ def handle(
 ) -> None:
     """The agent takes ``call_id`` (offered now), talks a minute, wraps up with ``code``."""
     assert next_offer(stream).offer.call_id == call_id
+    finish(s, agent, call_id, code, wall)
+
+
+def finish(s: Stubs, agent: str, call_id: str, code: str, wall: FakeWall) -> None:
+    """The agent accepts ``call_id`` (its offer already seen), talks a minute, wraps up."""
     accept(s, agent, call_id)
     wall.ms += 60_000
     end(s, call_id)
