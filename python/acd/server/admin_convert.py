@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 
 from acd.server import convert
+from acd.server.admin_queue_alerts import ALERT_KEYS, alerts_raw, fill_alerts
 from acd.server.admin_queue_options import OPTION_KEYS, fill_options, options_raw
 from acd.server.commands import Refusal
 from acd.server.config import ConfigError, QueueConfig, TenantConfig
@@ -63,6 +64,7 @@ _QUEUE_KEYS = {
     "timeout_delay_s": "timeout_delay_ms",
     "after_s": "after_ms",
     **OPTION_KEYS,
+    **ALERT_KEYS,
 }
 _AGENT_KEYS = {"id": "agent_id", "name": "display_name", "group": "group_id"}
 _GROUP_KEYS = {"id": "group_id", "name": "display_name"}
@@ -201,6 +203,7 @@ def queue_upsert(q: admin_pb2.Queue) -> Upsert:
     if q.hours_id:
         raw["hours"] = q.hours_id
     raw.update(options_raw(q))
+    raw.update(alerts_raw(q))
     return Upsert("queue", raw, _QUEUE_KEYS)
 
 
@@ -334,6 +337,7 @@ def queue_message(q: QueueConfig) -> admin_pb2.Queue:
         if q.overflow.destination:
             out.overflow.destination = q.overflow.destination
     fill_options(out, q.options)
+    fill_alerts(out, q.alerts)
     return out
 
 

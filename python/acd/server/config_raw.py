@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from acd.server.config_alerts import queue_alerts_raw
 from acd.server.config_contacts import queue_contacts_raw, tenant_contacts_raw
 from acd.server.config_hours import WEEKDAYS, HoursConfig
 from acd.server.config_queue_options import options_raw
@@ -95,6 +96,7 @@ def queue_raw(q: QueueConfig) -> Raw:
         out["hours"] = q.hours
     out.update(options_raw(q.options))
     out.update(queue_contacts_raw(q.contacts))
+    out.update(queue_alerts_raw(q.alerts))
     return out
 
 

@@ -18,7 +18,8 @@ Keys (every one optional but ``id``; defaults as in ROUTING.md):
   ``max_tier``}], ``max_wait_s`` with ``overflow_queue`` or ``overflow_destination``, ``ttl_s``
   (time to live), ``aging_s``, ``hours``, and the service-side options ``break_guard``,
   ``break_reasons``, ``out_of_hours``, ``default_handle_s`` (config_queue_options),
-  ``dispositions``, ``disposition_required``, ``missed_callback_within_s`` (config_contacts).
+  ``dispositions``, ``disposition_required``, ``missed_callback_within_s`` (config_contacts),
+  ``alerts`` (thresholds: config_alerts).
 - agent: ``id``, ``name``, ``group``, ``tier`` (overrides the group's; default: the group's, or
   1), ``skills`` {skill = level 1..10}, ``capacity`` {channel = n}, ``endpoint`` (a URI the PBX
   rings, e.g. ``sip:anna@pbx.example``), ``can_pick`` (may take a waiting call out of the line
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 
 from acd import ConfigError as CoreConfigError
 from acd import Router
+from acd.server.config_alerts import ALERT_QUEUE_KEYS, QueueAlerts, parse_queue_alerts
 from acd.server.config_contacts import (
     CONTACT_QUEUE_KEYS,
     CONTACT_TENANT_KEYS,
@@ -139,6 +141,7 @@ class QueueConfig:
     hours: str | None
     options: QueueOptions = field(default_factory=QueueOptions)
     contacts: QueueContacts = field(default_factory=QueueContacts)  # config_contacts
+    alerts: QueueAlerts = field(default_factory=QueueAlerts)  # config_alerts
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +188,7 @@ _QUEUE_KEYS = (
     *("max_wait_s", "overflow_queue", "overflow_destination", "ttl_s", "aging_s", "hours"),
     *QUEUE_OPTION_KEYS,
     *CONTACT_QUEUE_KEYS,
+    *ALERT_QUEUE_KEYS,
 )
 _NO_ANSWER_KEYS = ("reject_delay_s", "timeout_delay_s", "max_misses")
 _STEP_KEYS = ("after_s", "lower_levels_by", "max_tier")
@@ -285,6 +289,7 @@ def _queue(t: Table, skills: set[str]) -> QueueConfig:
         hours=t.optional_string("hours"),
         options=parse_queue_options(t),
         contacts=parse_queue_contacts(t),
+        alerts=parse_queue_alerts(t),
     )
 
 

@@ -1,8 +1,7 @@
 """SupervisionService: live queues and agents of the caller's tenant (acd.v1 supervision.proto).
 
-StreamAlerts is open but quiet: alerts (service level, long waits, paused agents...) are
-computed by the reporting issue; until then the stream sends nothing and stays open until the
-client cancels it or the service shuts down.
+StreamAlerts tells the alerts of ``acd.server.alerts`` (queue thresholds, paused agents) as
+they are raised and cleared, starting with every alert still raised.
 """
 
 from __future__ import annotations
@@ -171,12 +170,30 @@ class SupervisionService(supervision_pb2_grpc.SupervisionServiceServicer):
     async def StreamAlerts(
         self, request: supervision_pb2.StreamAlertsRequest, context: Context
     ) -> AsyncIterator[supervision_pb2.StreamAlertsResponse]:
-        """Open and quiet until alerts exist (the reporting issue); see the module docstring."""
         try:
             tenant = self._shared.tenant()
-            _queues(tenant, request.queue_ids)
+            queues = set(_queues(tenant, request.queue_ids))
+            if request.min_severity not in supervision_pb2.AlertSeverity.values():
+                raise invalid("min_severity", f"unknown severity {request.min_severity}")
         except Refusal as r:
             await context.abort(r.code, r.message)
-        await self._shared.closing.wait()
-        for _ in ():  # an async generator that yields nothing
-            yield supervision_pb2.StreamAlertsResponse()
+        # An agent's alert goes to the streams of the queues the agent serves.
+        serving = {
+            a.id for a in tenant.config.agents for q in tenant.config.queues
+            if q.id in queues and _serves(a, q)
+        }  # fmt: skip
+
+        def wanted(alert: supervision_pb2.Alert) -> bool:
+            if alert.severity < request.min_severity:
+                return False
+            return alert.queue_id in queues if alert.queue_id else alert.agent_id in serving
+
+        feed = tenant.alerts.subscribe(wanted)
+        sequence = request.last_sequence
+        try:
+            while alerts := await feed.take():
+                for alert in alerts:
+                    sequence += 1
+                    yield supervision_pb2.StreamAlertsResponse(sequence=sequence, alert=alert)
+        finally:
+            tenant.alerts.unsubscribe(feed)

@@ -28,6 +28,7 @@ import grpc
 
 from acd._core import Router
 from acd.server import convert
+from acd.server.alerts import AlertWatch
 from acd.server.break_guard import BreakSettler
 from acd.server.commands import Applied, Refusal, RouterEvent, apply, refusal
 from acd.server.config import AgentConfig, QueueConfig, StorageConfig, TenantConfig
@@ -115,7 +116,9 @@ class Tenant:
         self.contacts = ContactLog(self.id, HistoryStore(journal.path, self.id))  # history
         self.service = ServiceState()  # deferred breaks, scheduled callbacks (journaled)
         self.waits = WaitEstimates()  # queue positions and estimated waits
+        self.alerts = AlertWatch(self, stats_period_s)
         self.after_batch = [BreakSettler().after_batch, self.waits.after_batch]
+        self.after_batch.append(self.alerts.after_batch)
 
     # ---- start / stop ---------------------------------------------------------------------
 
@@ -141,6 +144,7 @@ class Tenant:
         self.contacts.load(self.router, self.config)
         self._snapshot_at = self.clock.now()
         self.stats.start()
+        self.alerts.start()
         self._timer = asyncio.get_running_loop().create_task(self._timers())
         await self._withdraw_open_offers("restart")
 
@@ -195,6 +199,7 @@ class Tenant:
         for feed in self.adapters:
             feed.close()
         self.stats.close_feeds()
+        self.alerts.close_feeds()
         for task in list(self._background):
             task.cancel()
 
@@ -205,6 +210,7 @@ class Tenant:
             self._timer.cancel()
             await asyncio.gather(self._timer, return_exceptions=True)
         await self.stats.stop()
+        await self.alerts.stop()
         self._flush_journal()
         if self._last_append is not None:
             await asyncio.gather(self._last_append, return_exceptions=True)

@@ -335,6 +335,7 @@ class Queue(_message.Message):
     BREAK_REASONS_FIELD_NUMBER: _builtins.int
     OUT_OF_HOURS_FIELD_NUMBER: _builtins.int
     DEFAULT_HANDLE_MS_FIELD_NUMBER: _builtins.int
+    ALERTS_FIELD_NUMBER: _builtins.int
     queue_id: _builtins.str
     """The queue's id."""
     display_name: _builtins.str
@@ -393,6 +394,10 @@ class Queue(_message.Message):
     def out_of_hours(self) -> Global___OutOfHoursRule:
         """What happens to a call that arrives outside hours; unset = it waits (needs hours_id)."""
 
+    @_builtins.property
+    def alerts(self) -> Global___QueueAlerts:
+        """Alert thresholds (SupervisionService.StreamAlerts); unset = nothing watched."""
+
     def __init__(
         self,
         *,
@@ -418,10 +423,11 @@ class Queue(_message.Message):
         break_reasons: _abc.Iterable[_builtins.str] | None = ...,
         out_of_hours: Global___OutOfHoursRule | None = ...,
         default_handle_ms: _builtins.int | None = ...,
+        alerts: Global___QueueAlerts | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_default_handle_ms", b"_default_handle_ms", "_offer_timeout_ms", b"_offer_timeout_ms", "_prefer_lower_tier", b"_prefer_lower_tier", "_ring_all_max", b"_ring_all_max", "_short_abandon_ms", b"_short_abandon_ms", "_sl_threshold_ms", b"_sl_threshold_ms", "_ttl_ms", b"_ttl_ms", "_wrapup_ms", b"_wrapup_ms", "default_handle_ms", b"default_handle_ms", "no_answer", b"no_answer", "offer_timeout_ms", b"offer_timeout_ms", "out_of_hours", b"out_of_hours", "overflow", b"overflow", "prefer_lower_tier", b"prefer_lower_tier", "ring_all_max", b"ring_all_max", "short_abandon_ms", b"short_abandon_ms", "sl_threshold_ms", b"sl_threshold_ms", "ttl_ms", b"ttl_ms", "wrapup_ms", b"wrapup_ms"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_default_handle_ms", b"_default_handle_ms", "_offer_timeout_ms", b"_offer_timeout_ms", "_prefer_lower_tier", b"_prefer_lower_tier", "_ring_all_max", b"_ring_all_max", "_short_abandon_ms", b"_short_abandon_ms", "_sl_threshold_ms", b"_sl_threshold_ms", "_ttl_ms", b"_ttl_ms", "_wrapup_ms", b"_wrapup_ms", "alerts", b"alerts", "default_handle_ms", b"default_handle_ms", "no_answer", b"no_answer", "offer_timeout_ms", b"offer_timeout_ms", "out_of_hours", b"out_of_hours", "overflow", b"overflow", "prefer_lower_tier", b"prefer_lower_tier", "ring_all_max", b"ring_all_max", "short_abandon_ms", b"short_abandon_ms", "sl_threshold_ms", b"sl_threshold_ms", "ttl_ms", b"ttl_ms", "wrapup_ms", b"wrapup_ms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_default_handle_ms", b"_default_handle_ms", "_offer_timeout_ms", b"_offer_timeout_ms", "_prefer_lower_tier", b"_prefer_lower_tier", "_ring_all_max", b"_ring_all_max", "_short_abandon_ms", b"_short_abandon_ms", "_sl_threshold_ms", b"_sl_threshold_ms", "_ttl_ms", b"_ttl_ms", "_wrapup_ms", b"_wrapup_ms", "aging_ms", b"aging_ms", "break_guard", b"break_guard", "break_reasons", b"break_reasons", "default_handle_ms", b"default_handle_ms", "display_name", b"display_name", "escalation", b"escalation", "hours_id", b"hours_id", "max_tier", b"max_tier", "no_answer", b"no_answer", "offer_timeout_ms", b"offer_timeout_ms", "out_of_hours", b"out_of_hours", "overflow", b"overflow", "prefer_lower_tier", b"prefer_lower_tier", "queue_id", b"queue_id", "ring_all_max", b"ring_all_max", "short_abandon_ms", b"short_abandon_ms", "skills", b"skills", "sl_threshold_ms", b"sl_threshold_ms", "strategy", b"strategy", "ttl_ms", b"ttl_ms", "wrapup_ms", b"wrapup_ms", "wrapup_until_done", b"wrapup_until_done"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_default_handle_ms", b"_default_handle_ms", "_offer_timeout_ms", b"_offer_timeout_ms", "_prefer_lower_tier", b"_prefer_lower_tier", "_ring_all_max", b"_ring_all_max", "_short_abandon_ms", b"_short_abandon_ms", "_sl_threshold_ms", b"_sl_threshold_ms", "_ttl_ms", b"_ttl_ms", "_wrapup_ms", b"_wrapup_ms", "aging_ms", b"aging_ms", "alerts", b"alerts", "break_guard", b"break_guard", "break_reasons", b"break_reasons", "default_handle_ms", b"default_handle_ms", "display_name", b"display_name", "escalation", b"escalation", "hours_id", b"hours_id", "max_tier", b"max_tier", "no_answer", b"no_answer", "offer_timeout_ms", b"offer_timeout_ms", "out_of_hours", b"out_of_hours", "overflow", b"overflow", "prefer_lower_tier", b"prefer_lower_tier", "queue_id", b"queue_id", "ring_all_max", b"ring_all_max", "short_abandon_ms", b"short_abandon_ms", "skills", b"skills", "sl_threshold_ms", b"sl_threshold_ms", "strategy", b"strategy", "ttl_ms", b"ttl_ms", "wrapup_ms", b"wrapup_ms", "wrapup_until_done", b"wrapup_until_done"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__default_handle_ms: _TypeAlias = _typing.Literal["default_handle_ms"]  # noqa: Y015
     _WhichOneofArgType__default_handle_ms: _TypeAlias = _typing.Literal["_default_handle_ms", b"_default_handle_ms"]  # noqa: Y015
@@ -457,6 +463,109 @@ class Queue(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__wrapup_ms) -> _WhichOneofReturnType__wrapup_ms | None: ...
 
 Global___Queue: _TypeAlias = Queue  # noqa: Y015
+
+@_typing.final
+class QueueAlerts(_message.Message):
+    """A queue's alert thresholds; an unset threshold is not watched. Interval figures (service
+    level, abandon rate, ASA) count once min_calls calls were offered in the interval.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SL_BELOW_FIELD_NUMBER: _builtins.int
+    WAITING_ABOVE_FIELD_NUMBER: _builtins.int
+    LONGEST_WAIT_ABOVE_MS_FIELD_NUMBER: _builtins.int
+    ABANDON_RATE_ABOVE_FIELD_NUMBER: _builtins.int
+    ASA_ABOVE_MS_FIELD_NUMBER: _builtins.int
+    READY_BELOW_FIELD_NUMBER: _builtins.int
+    OCCUPANCY_ABOVE_FIELD_NUMBER: _builtins.int
+    MIN_CALLS_FIELD_NUMBER: _builtins.int
+    HYSTERESIS_FIELD_NUMBER: _builtins.int
+    MIN_INTERVAL_MS_FIELD_NUMBER: _builtins.int
+    SEVERITY_FIELD_NUMBER: _builtins.int
+    sl_below: _builtins.float
+    """Raise when the interval's service level (sl_offered) is below this share."""
+    waiting_above: _builtins.int
+    """Raise when more calls than this wait."""
+    longest_wait_above_ms: _builtins.int
+    """Raise when a call has waited longer than this, ms."""
+    abandon_rate_above: _builtins.float
+    """Raise when the interval's abandon rate is above this share."""
+    asa_above_ms: _builtins.int
+    """Raise when the interval's average speed of answer is above this, ms."""
+    ready_below: _builtins.int
+    """Raise when fewer agents than this are Ready, within business hours."""
+    occupancy_above: _builtins.float
+    """Raise when the share of the queue's agents at work is above this."""
+    min_calls: _builtins.int
+    """Calls the interval needs before its ratios count; unset = 5."""
+    hysteresis: _builtins.float
+    """How far past a threshold a figure must come back to clear; unset = 0.1."""
+    min_interval_ms: _builtins.int
+    """An alert that cleared is not raised again before this long, ms; unset = 60000."""
+    severity: _builtins.str
+    """"info", "warning" or "critical"; empty = "warning"."""
+    def __init__(
+        self,
+        *,
+        sl_below: _builtins.float | None = ...,
+        waiting_above: _builtins.int | None = ...,
+        longest_wait_above_ms: _builtins.int | None = ...,
+        abandon_rate_above: _builtins.float | None = ...,
+        asa_above_ms: _builtins.int | None = ...,
+        ready_below: _builtins.int | None = ...,
+        occupancy_above: _builtins.float | None = ...,
+        min_calls: _builtins.int | None = ...,
+        hysteresis: _builtins.float | None = ...,
+        min_interval_ms: _builtins.int | None = ...,
+        severity: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_abandon_rate_above", b"_abandon_rate_above", "_asa_above_ms", b"_asa_above_ms", "_hysteresis", b"_hysteresis", "_longest_wait_above_ms", b"_longest_wait_above_ms", "_min_calls", b"_min_calls", "_min_interval_ms", b"_min_interval_ms", "_occupancy_above", b"_occupancy_above", "_ready_below", b"_ready_below", "_sl_below", b"_sl_below", "_waiting_above", b"_waiting_above", "abandon_rate_above", b"abandon_rate_above", "asa_above_ms", b"asa_above_ms", "hysteresis", b"hysteresis", "longest_wait_above_ms", b"longest_wait_above_ms", "min_calls", b"min_calls", "min_interval_ms", b"min_interval_ms", "occupancy_above", b"occupancy_above", "ready_below", b"ready_below", "sl_below", b"sl_below", "waiting_above", b"waiting_above"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_abandon_rate_above", b"_abandon_rate_above", "_asa_above_ms", b"_asa_above_ms", "_hysteresis", b"_hysteresis", "_longest_wait_above_ms", b"_longest_wait_above_ms", "_min_calls", b"_min_calls", "_min_interval_ms", b"_min_interval_ms", "_occupancy_above", b"_occupancy_above", "_ready_below", b"_ready_below", "_sl_below", b"_sl_below", "_waiting_above", b"_waiting_above", "abandon_rate_above", b"abandon_rate_above", "asa_above_ms", b"asa_above_ms", "hysteresis", b"hysteresis", "longest_wait_above_ms", b"longest_wait_above_ms", "min_calls", b"min_calls", "min_interval_ms", b"min_interval_ms", "occupancy_above", b"occupancy_above", "ready_below", b"ready_below", "severity", b"severity", "sl_below", b"sl_below", "waiting_above", b"waiting_above"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__abandon_rate_above: _TypeAlias = _typing.Literal["abandon_rate_above"]  # noqa: Y015
+    _WhichOneofArgType__abandon_rate_above: _TypeAlias = _typing.Literal["_abandon_rate_above", b"_abandon_rate_above"]  # noqa: Y015
+    _WhichOneofReturnType__asa_above_ms: _TypeAlias = _typing.Literal["asa_above_ms"]  # noqa: Y015
+    _WhichOneofArgType__asa_above_ms: _TypeAlias = _typing.Literal["_asa_above_ms", b"_asa_above_ms"]  # noqa: Y015
+    _WhichOneofReturnType__hysteresis: _TypeAlias = _typing.Literal["hysteresis"]  # noqa: Y015
+    _WhichOneofArgType__hysteresis: _TypeAlias = _typing.Literal["_hysteresis", b"_hysteresis"]  # noqa: Y015
+    _WhichOneofReturnType__longest_wait_above_ms: _TypeAlias = _typing.Literal["longest_wait_above_ms"]  # noqa: Y015
+    _WhichOneofArgType__longest_wait_above_ms: _TypeAlias = _typing.Literal["_longest_wait_above_ms", b"_longest_wait_above_ms"]  # noqa: Y015
+    _WhichOneofReturnType__min_calls: _TypeAlias = _typing.Literal["min_calls"]  # noqa: Y015
+    _WhichOneofArgType__min_calls: _TypeAlias = _typing.Literal["_min_calls", b"_min_calls"]  # noqa: Y015
+    _WhichOneofReturnType__min_interval_ms: _TypeAlias = _typing.Literal["min_interval_ms"]  # noqa: Y015
+    _WhichOneofArgType__min_interval_ms: _TypeAlias = _typing.Literal["_min_interval_ms", b"_min_interval_ms"]  # noqa: Y015
+    _WhichOneofReturnType__occupancy_above: _TypeAlias = _typing.Literal["occupancy_above"]  # noqa: Y015
+    _WhichOneofArgType__occupancy_above: _TypeAlias = _typing.Literal["_occupancy_above", b"_occupancy_above"]  # noqa: Y015
+    _WhichOneofReturnType__ready_below: _TypeAlias = _typing.Literal["ready_below"]  # noqa: Y015
+    _WhichOneofArgType__ready_below: _TypeAlias = _typing.Literal["_ready_below", b"_ready_below"]  # noqa: Y015
+    _WhichOneofReturnType__sl_below: _TypeAlias = _typing.Literal["sl_below"]  # noqa: Y015
+    _WhichOneofArgType__sl_below: _TypeAlias = _typing.Literal["_sl_below", b"_sl_below"]  # noqa: Y015
+    _WhichOneofReturnType__waiting_above: _TypeAlias = _typing.Literal["waiting_above"]  # noqa: Y015
+    _WhichOneofArgType__waiting_above: _TypeAlias = _typing.Literal["_waiting_above", b"_waiting_above"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__abandon_rate_above) -> _WhichOneofReturnType__abandon_rate_above | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__asa_above_ms) -> _WhichOneofReturnType__asa_above_ms | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__hysteresis) -> _WhichOneofReturnType__hysteresis | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__longest_wait_above_ms) -> _WhichOneofReturnType__longest_wait_above_ms | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__min_calls) -> _WhichOneofReturnType__min_calls | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__min_interval_ms) -> _WhichOneofReturnType__min_interval_ms | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__occupancy_above) -> _WhichOneofReturnType__occupancy_above | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__ready_below) -> _WhichOneofReturnType__ready_below | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__sl_below) -> _WhichOneofReturnType__sl_below | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__waiting_above) -> _WhichOneofReturnType__waiting_above | None: ...
+
+Global___QueueAlerts: _TypeAlias = QueueAlerts  # noqa: Y015
 
 @_typing.final
 class OutOfHoursRule(_message.Message):

@@ -72,6 +72,12 @@ class _AlertKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AlertKind.V
     """An agent has stayed in one state longer than its limit (e.g. a long break)."""
     ALERT_KIND_NO_AGENTS: _AlertKind.ValueType  # 7
     """Calls wait in a queue that has no logged-in agent."""
+    ALERT_KIND_ASA: _AlertKind.ValueType  # 8
+    """A queue's average speed of answer in the current interval rose above its limit."""
+    ALERT_KIND_READY_AGENTS: _AlertKind.ValueType  # 9
+    """Fewer agents are Ready for a queue than its minimum, within its business hours."""
+    ALERT_KIND_OCCUPANCY: _AlertKind.ValueType  # 10
+    """The share of a queue's agents at work (ringing, talking, wrap-up) rose above its limit."""
 
 class AlertKind(_AlertKind, metaclass=_AlertKindEnumTypeWrapper):
     """What an alert is about."""
@@ -92,6 +98,12 @@ ALERT_KIND_AGENT_STATE_TOO_LONG: AlertKind.ValueType  # 6
 """An agent has stayed in one state longer than its limit (e.g. a long break)."""
 ALERT_KIND_NO_AGENTS: AlertKind.ValueType  # 7
 """Calls wait in a queue that has no logged-in agent."""
+ALERT_KIND_ASA: AlertKind.ValueType  # 8
+"""A queue's average speed of answer in the current interval rose above its limit."""
+ALERT_KIND_READY_AGENTS: AlertKind.ValueType  # 9
+"""Fewer agents are Ready for a queue than its minimum, within its business hours."""
+ALERT_KIND_OCCUPANCY: AlertKind.ValueType  # 10
+"""The share of a queue's agents at work (ringing, talking, wrap-up) rose above its limit."""
 Global___AlertKind: _TypeAlias = AlertKind  # noqa: Y015
 
 @_typing.final
