@@ -193,3 +193,28 @@ def test_a_transferred_call_ends_in_its_last_queue(tmp_path: Path) -> None:
         "completed",
     )
     assert (row["wait_ms"], row["talk_ms"]) == (0, 10_000)  # from the first answer
+
+
+def test_a_disposition_is_recorded_only_with_an_accepted_wrap_up(tmp_path: Path) -> None:
+    from acd.server.commands import Applied, RouterEvent
+    from acd.server.history_events import ContactLog, HistoryStore
+
+    log = ContactLog("store", HistoryStore(str(tmp_path / "unused.sqlite3"), "store"))
+    tenant = config().tenants["store"]
+    extras: dict[str, Any] = {"calls": {}, "agents": {}, "queues": set()}
+
+    def no_follow_ups(commands: object) -> Any:
+        raise AssertionError("no follow-up expected")
+
+    done = ("wrapup_done", "anna", "c1", MONDAY_10)
+    refused = RouterEvent("error", "", "", "", MONDAY_10, 0, "illegal-transition", "command 0: x")
+    log.expect_disposition("anna", "c1", "sold", "")
+    log.record(tenant, [done], Applied([refused], []), frozenset(), extras, no_follow_ups)
+    assert log.take_statements() == []
+    log.record(tenant, [done], Applied([], [done]), frozenset(), extras, no_follow_ups)
+    assert log.take_statements() == []  # the refused one's code was not kept for later
+    log.expect_disposition("anna", "c1", "sold", "notes")
+    log.record(tenant, [done], Applied([], [done]), frozenset(), extras, no_follow_ups)
+    [(sql, params)] = log.take_statements()
+    assert sql.startswith("UPDATE contacts SET disposition")
+    assert params[:2] == ("sold", "notes")
