@@ -19,8 +19,16 @@ from typing import Any
 import grpc
 
 from acd.server import convert
-from acd.server.admin_queue_alerts import ALERT_KEYS, alerts_raw, fill_alerts
-from acd.server.admin_queue_options import OPTION_KEYS, fill_options, options_raw
+from acd.server.admin_queue_options import (
+    ALERT_KEYS,
+    OPTION_KEYS,
+    alerts_raw,
+    contacts_raw,
+    fill_alerts,
+    fill_contacts,
+    fill_options,
+    options_raw,
+)
 from acd.server.commands import Refusal
 from acd.server.config import ConfigError, QueueConfig, TenantConfig
 from acd.server.config_fields import join
@@ -204,6 +212,7 @@ def queue_upsert(q: admin_pb2.Queue) -> Upsert:
         raw["hours"] = q.hours_id
     raw.update(options_raw(q))
     raw.update(alerts_raw(q))
+    raw.update(contacts_raw(q))
     return Upsert("queue", raw, _QUEUE_KEYS)
 
 
@@ -338,6 +347,7 @@ def queue_message(q: QueueConfig) -> admin_pb2.Queue:
             out.overflow.destination = q.overflow.destination
     fill_options(out, q.options)
     fill_alerts(out, q.alerts)
+    fill_contacts(out, q.contacts)
     return out
 
 

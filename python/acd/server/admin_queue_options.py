@@ -1,10 +1,18 @@
-"""The queue options of config_queue_options as AdminService's ``Queue`` fields, both ways:
-``break_guard``, ``break_reasons``, ``out_of_hours`` (an ``OutOfHoursRule``) and
-``default_handle_ms``. What the file calls ``out_of_hours.queue`` the message calls
-``out_of_hours.queue_id`` (admin_convert names a mistake by the request's field)."""
+"""The service's queue options as AdminService's ``Queue`` fields, both ways:
+
+- config_queue_options: ``break_guard``, ``break_reasons``, ``out_of_hours`` (an
+  ``OutOfHoursRule``) and ``default_handle_ms``; what the file calls ``out_of_hours.queue`` the
+  message calls ``out_of_hours.queue_id``;
+- config_alerts: ``alerts`` (a ``QueueAlerts``);
+- config_contacts: ``dispositions``, ``disposition_required``, ``missed_callback_within_ms``.
+
+The file counts seconds where the messages count milliseconds (``longest_wait_above_s`` is
+``longest_wait_above_ms``); admin_convert names a mistake by the request's field."""
 
 from __future__ import annotations
 
+from acd.server.config_alerts import QueueAlerts, queue_alerts_raw
+from acd.server.config_contacts import QueueContacts
 from acd.server.config_queue_options import DEFAULT_HANDLE_MS, QueueOptions
 from acd.server.config_raw import Raw, seconds
 from acd.server.service_base import invalid
@@ -70,3 +78,69 @@ def fill_options(out: admin_pb2.Queue, options: QueueOptions) -> None:
         )
     if options.default_handle_ms != DEFAULT_HANDLE_MS:
         out.default_handle_ms = options.default_handle_ms
+
+
+# The file's key -> the message's field, for naming mistakes.
+ALERT_KEYS = {
+    "missed_callback_within_s": "missed_callback_within_ms",
+    "longest_wait_above_s": "longest_wait_above_ms",
+    "asa_above_s": "asa_above_ms",
+    "min_interval_s": "min_interval_ms",
+}
+_SAME = (
+    *("sl_below", "waiting_above", "abandon_rate_above", "ready_below", "occupancy_above"),
+    *("min_calls", "hysteresis"),
+)
+
+
+def alerts_raw(q: admin_pb2.Queue) -> Raw:
+    """The file's ``alerts`` table for ``q.alerts`` (nothing when unset)."""
+    if not q.HasField("alerts"):
+        return {}
+    a = q.alerts
+    table: Raw = {name: getattr(a, name) for name in _SAME if a.HasField(name)}  # type: ignore[arg-type]
+    for key, name in ALERT_KEYS.items():
+        if a.HasField(name):  # type: ignore[arg-type]
+            ms = getattr(a, name)
+            if ms < 0:
+                raise invalid(f"queue.alerts.{name}", f"{ms} is negative")
+            table[key] = seconds(ms)
+    if a.severity:
+        table["severity"] = a.severity
+    return {"alerts": table}
+
+
+def fill_alerts(out: admin_pb2.Queue, alerts: QueueAlerts) -> None:
+    """Sets ``out.alerts`` from ``alerts`` (left unset when nothing is watched)."""
+    raw = queue_alerts_raw(alerts).get("alerts")
+    if not isinstance(raw, dict):
+        return
+    message = out.alerts
+    for name in _SAME:
+        if name in raw:
+            setattr(message, name, raw[name])
+    for key, name in ALERT_KEYS.items():
+        if key in raw:
+            setattr(message, name, round(float(raw[key]) * 1000))
+    message.severity = alerts.severity
+
+
+def contacts_raw(q: admin_pb2.Queue) -> Raw:
+    """The file's contact keys for ``q``."""
+    raw: Raw = {}
+    if q.dispositions:
+        raw["dispositions"] = list(q.dispositions)
+    if q.disposition_required:
+        raw["disposition_required"] = True
+    if q.missed_callback_within_ms:
+        if q.missed_callback_within_ms < 0:
+            ms = q.missed_callback_within_ms
+            raise invalid("queue.missed_callback_within_ms", f"{ms} is negative")
+        raw["missed_callback_within_s"] = seconds(q.missed_callback_within_ms)
+    return raw
+
+
+def fill_contacts(out: admin_pb2.Queue, contacts: QueueContacts) -> None:
+    out.dispositions.extend(contacts.dispositions)
+    out.disposition_required = contacts.disposition_required
+    out.missed_callback_within_ms = contacts.missed_callback_within_ms

@@ -336,6 +336,9 @@ class Queue(_message.Message):
     OUT_OF_HOURS_FIELD_NUMBER: _builtins.int
     DEFAULT_HANDLE_MS_FIELD_NUMBER: _builtins.int
     ALERTS_FIELD_NUMBER: _builtins.int
+    DISPOSITIONS_FIELD_NUMBER: _builtins.int
+    DISPOSITION_REQUIRED_FIELD_NUMBER: _builtins.int
+    MISSED_CALLBACK_WITHIN_MS_FIELD_NUMBER: _builtins.int
     queue_id: _builtins.str
     """The queue's id."""
     display_name: _builtins.str
@@ -370,6 +373,12 @@ class Queue(_message.Message):
     """Handle time the wait estimate assumes before the queue has finished calls; unset =
     180,000.
     """
+    disposition_required: _builtins.bool
+    """FinishWrapUp needs one of the codes."""
+    missed_callback_within_ms: _builtins.int
+    """A missed call (with a number) becomes an automatic callback due within this time, ms;
+    0 = missed calls are only listed.
+    """
     @_builtins.property
     def skills(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """Required skills: skill id -> minimum level (1..10)."""
@@ -398,6 +407,10 @@ class Queue(_message.Message):
     def alerts(self) -> Global___QueueAlerts:
         """Alert thresholds (SupervisionService.StreamAlerts); unset = nothing watched."""
 
+    @_builtins.property
+    def dispositions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The disposition codes agents may record at wrap-up; empty = any code."""
+
     def __init__(
         self,
         *,
@@ -424,10 +437,13 @@ class Queue(_message.Message):
         out_of_hours: Global___OutOfHoursRule | None = ...,
         default_handle_ms: _builtins.int | None = ...,
         alerts: Global___QueueAlerts | None = ...,
+        dispositions: _abc.Iterable[_builtins.str] | None = ...,
+        disposition_required: _builtins.bool = ...,
+        missed_callback_within_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_default_handle_ms", b"_default_handle_ms", "_offer_timeout_ms", b"_offer_timeout_ms", "_prefer_lower_tier", b"_prefer_lower_tier", "_ring_all_max", b"_ring_all_max", "_short_abandon_ms", b"_short_abandon_ms", "_sl_threshold_ms", b"_sl_threshold_ms", "_ttl_ms", b"_ttl_ms", "_wrapup_ms", b"_wrapup_ms", "alerts", b"alerts", "default_handle_ms", b"default_handle_ms", "no_answer", b"no_answer", "offer_timeout_ms", b"offer_timeout_ms", "out_of_hours", b"out_of_hours", "overflow", b"overflow", "prefer_lower_tier", b"prefer_lower_tier", "ring_all_max", b"ring_all_max", "short_abandon_ms", b"short_abandon_ms", "sl_threshold_ms", b"sl_threshold_ms", "ttl_ms", b"ttl_ms", "wrapup_ms", b"wrapup_ms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_default_handle_ms", b"_default_handle_ms", "_offer_timeout_ms", b"_offer_timeout_ms", "_prefer_lower_tier", b"_prefer_lower_tier", "_ring_all_max", b"_ring_all_max", "_short_abandon_ms", b"_short_abandon_ms", "_sl_threshold_ms", b"_sl_threshold_ms", "_ttl_ms", b"_ttl_ms", "_wrapup_ms", b"_wrapup_ms", "aging_ms", b"aging_ms", "alerts", b"alerts", "break_guard", b"break_guard", "break_reasons", b"break_reasons", "default_handle_ms", b"default_handle_ms", "display_name", b"display_name", "escalation", b"escalation", "hours_id", b"hours_id", "max_tier", b"max_tier", "no_answer", b"no_answer", "offer_timeout_ms", b"offer_timeout_ms", "out_of_hours", b"out_of_hours", "overflow", b"overflow", "prefer_lower_tier", b"prefer_lower_tier", "queue_id", b"queue_id", "ring_all_max", b"ring_all_max", "short_abandon_ms", b"short_abandon_ms", "skills", b"skills", "sl_threshold_ms", b"sl_threshold_ms", "strategy", b"strategy", "ttl_ms", b"ttl_ms", "wrapup_ms", b"wrapup_ms", "wrapup_until_done", b"wrapup_until_done"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_default_handle_ms", b"_default_handle_ms", "_offer_timeout_ms", b"_offer_timeout_ms", "_prefer_lower_tier", b"_prefer_lower_tier", "_ring_all_max", b"_ring_all_max", "_short_abandon_ms", b"_short_abandon_ms", "_sl_threshold_ms", b"_sl_threshold_ms", "_ttl_ms", b"_ttl_ms", "_wrapup_ms", b"_wrapup_ms", "aging_ms", b"aging_ms", "alerts", b"alerts", "break_guard", b"break_guard", "break_reasons", b"break_reasons", "default_handle_ms", b"default_handle_ms", "display_name", b"display_name", "disposition_required", b"disposition_required", "dispositions", b"dispositions", "escalation", b"escalation", "hours_id", b"hours_id", "max_tier", b"max_tier", "missed_callback_within_ms", b"missed_callback_within_ms", "no_answer", b"no_answer", "offer_timeout_ms", b"offer_timeout_ms", "out_of_hours", b"out_of_hours", "overflow", b"overflow", "prefer_lower_tier", b"prefer_lower_tier", "queue_id", b"queue_id", "ring_all_max", b"ring_all_max", "short_abandon_ms", b"short_abandon_ms", "skills", b"skills", "sl_threshold_ms", b"sl_threshold_ms", "strategy", b"strategy", "ttl_ms", b"ttl_ms", "wrapup_ms", b"wrapup_ms", "wrapup_until_done", b"wrapup_until_done"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__default_handle_ms: _TypeAlias = _typing.Literal["default_handle_ms"]  # noqa: Y015
     _WhichOneofArgType__default_handle_ms: _TypeAlias = _typing.Literal["_default_handle_ms", b"_default_handle_ms"]  # noqa: Y015
