@@ -32,7 +32,11 @@ ACTION_ENUM = {
 }
 _ACTION_NAMES = {v: k for k, v in ACTION_ENUM.items()}
 # The file's key -> the message's field, for naming mistakes (admin_convert's _QUEUE_KEYS).
-OPTION_KEYS = {"default_handle_s": "default_handle_ms", "queue": "queue_id"}
+OPTION_KEYS = {
+    "default_handle_s": "default_handle_ms",
+    "queue": "queue_id",
+    "missed_callback_within_s": "missed_callback_within_ms",
+}
 
 
 def options_raw(q: admin_pb2.Queue) -> Raw:
@@ -82,7 +86,6 @@ def fill_options(out: admin_pb2.Queue, options: QueueOptions) -> None:
 
 # The file's key -> the message's field, for naming mistakes.
 ALERT_KEYS = {
-    "missed_callback_within_s": "missed_callback_within_ms",
     "longest_wait_above_s": "longest_wait_above_ms",
     "asa_above_s": "asa_above_ms",
     "min_interval_s": "min_interval_ms",
