@@ -145,3 +145,23 @@ def test_config_alerts_table() -> None:
         with pytest.raises(ConfigError) as e:
             make_config(bad)
         assert path in str(e.value)
+
+
+def test_config_alert_notify_mistakes() -> None:
+    for wrong, path in [
+        ('webhook = "ftp://hooks.example/x"', "alert_notify.webhook"),
+        ('email_to = ["not an address"]', "alert_notify.email_to[0]"),
+        ("smtp_port = 0", "alert_notify.smtp_port"),
+        ('min_severity = "loud"', "alert_notify.min_severity"),
+    ]:
+        with pytest.raises(ConfigError) as e:
+            make_config(TEST_CONFIG + f"\n[tenants.store.alert_notify]\n{wrong}\n")
+        assert path in str(e.value)
+    ok = make_config(TEST_CONFIG + '\n[tenants.store.alert_notify]\nemail_to = ["a@b.test"]\n')
+    notify = ok.tenants["store"].alert_notify
+    assert (notify.any, notify.webhook, notify.smtp_port, notify.min_severity) == (
+        True,
+        None,
+        25,
+        "warning",
+    )

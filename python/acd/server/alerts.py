@@ -29,6 +29,7 @@ from acd.server.out_of_hours import within_hours
 from acd.v1 import common_pb2, supervision_pb2
 
 if TYPE_CHECKING:
+    from acd.server.alert_notify import Notifier
     from acd.server.commands import RouterEvent
     from acd.server.tenant import Tenant
 
@@ -115,6 +116,10 @@ def recovered(c: Check, hysteresis: float) -> bool:
     return c.value >= c.threshold + span * hysteresis
 
 
+def _kind_name(kind: Kind) -> str:
+    return K.AlertKind.Name(kind).removeprefix("ALERT_KIND_").lower()
+
+
 class AlertBook:
     """The raised alerts and when each kind last cleared; gives the changes of a check."""
 
@@ -152,7 +157,7 @@ class AlertBook:
     ) -> supervision_pb2.Alert:
         queue_id, agent_id, kind = key
         alert = supervision_pb2.Alert(
-            alert_id=f"{queue_id or agent_id}:{K.AlertKind.Name(kind).lower()}:{now}",
+            alert_id=f"{queue_id or agent_id}:{_kind_name(kind)}:{now}",
             kind=kind,
             severity=severity,
             queue_id=queue_id,
@@ -212,6 +217,7 @@ class AlertWatch:
         self.book = AlertBook()
         self._feeds: set[AlertFeed] = set()
         self._task: asyncio.Task[None] | None = None
+        self.notifier: Notifier | None = None  # webhook and e-mail, when configured
 
     def subscribe(self, wanted: Callable[[supervision_pb2.Alert], bool]) -> AlertFeed:
         feed = AlertFeed(wanted)
@@ -255,8 +261,24 @@ class AlertWatch:
         for feed in self._feeds:
             feed.close()
 
+    async def _sync_notifier(self) -> None:
+        """Follows the tenant's ``alert_notify`` (a configuration change swaps the notifier)."""
+        from acd.server.alert_notify import Notifier
+
+        wanted = self._tenant.config.alert_notify
+        if self.notifier is not None and self.notifier.notify == wanted:
+            return
+        if self.notifier is not None:
+            await self.notifier.stop()
+            self.notifier = None
+        if wanted.any:
+            self.notifier = Notifier(self._tenant.id, wanted, self)
+            self.notifier.start()
+
     async def stop(self) -> None:
         self.close_feeds()
+        if self.notifier is not None:
+            await self.notifier.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -264,5 +286,6 @@ class AlertWatch:
 
     async def _run(self) -> None:
         while True:
+            await self._sync_notifier()
             self.check()
             await asyncio.sleep(self._period_s)

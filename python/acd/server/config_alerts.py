@@ -110,3 +110,63 @@ def queue_alerts_raw(a: QueueAlerts) -> dict[str, object]:
     out["min_interval_s"] = seconds(a.min_interval_ms)
     out["severity"] = a.severity
     return {"alerts": out}
+
+
+ALERT_TENANT_KEYS = ("alert_notify",)
+_NOTIFY_KEYS = ("webhook", "email_to", "email_from", "smtp_host", "smtp_port", "min_severity")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertNotify:
+    """Where a tenant's alerts go besides StreamAlerts (``[tenants.<id>.alert_notify]``):
+    ``webhook`` (an http(s) URL: each raise and clear is POSTed as JSON, retried) and
+    ``email_to`` (through the SMTP relay ``smtp_host``:``smtp_port``, from ``email_from``), for
+    alerts of at least ``min_severity``."""
+
+    webhook: str | None = None
+    email_to: tuple[str, ...] = ()
+    email_from: str = "acd@localhost"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    min_severity: str = "warning"
+
+    @property
+    def any(self) -> bool:
+        return self.webhook is not None or bool(self.email_to)
+
+
+def parse_alert_notify(tenant: Table) -> AlertNotify:
+    t = tenant.table("alert_notify", _NOTIFY_KEYS)
+    webhook = t.optional_string("webhook")
+    if webhook is not None and not webhook.startswith(("http://", "https://")):
+        raise ConfigError(t.key("webhook"), "expected an http:// or https:// URL")
+    path = t.key("email_to")
+    email_to = tuple(t.array("email_to"))
+    for i, address in enumerate(email_to):
+        if not isinstance(address, str) or "@" not in address or any(c.isspace() for c in address):
+            raise ConfigError(f"{path}[{i}]", "expected an e-mail address")
+    return AlertNotify(
+        webhook=webhook,
+        email_to=tuple(str(a) for a in email_to),
+        email_from=t.string("email_from", "acd@localhost"),
+        smtp_host=t.string("smtp_host", "127.0.0.1"),
+        smtp_port=t.integer("smtp_port", 25, 1, 65535),
+        min_severity=t.choice("min_severity", "warning", SEVERITIES),
+    )
+
+
+def alert_notify_raw(n: AlertNotify) -> dict[str, object]:
+    """The file's keys for ``n`` (the inverse of ``parse_alert_notify``)."""
+    if not n.any:
+        return {}
+    out: dict[str, object] = {
+        "email_from": n.email_from,
+        "smtp_host": n.smtp_host,
+        "smtp_port": n.smtp_port,
+        "min_severity": n.min_severity,
+    }
+    if n.webhook is not None:
+        out["webhook"] = n.webhook
+    if n.email_to:
+        out["email_to"] = list(n.email_to)
+    return {"alert_notify": out}

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from acd.server.config_alerts import queue_alerts_raw
+from acd.server.config_alerts import alert_notify_raw, queue_alerts_raw
 from acd.server.config_contacts import queue_contacts_raw, tenant_contacts_raw
 from acd.server.config_hours import WEEKDAYS, HoursConfig
 from acd.server.config_queue_options import options_raw
@@ -137,6 +137,7 @@ def tenant_raw(t: TenantConfig) -> Raw:
         "queues": [queue_raw(q) for q in t.queues],
         "agents": [agent_raw(a) for a in t.agents],
         **tenant_contacts_raw(t.contacts),
+        **alert_notify_raw(t.alert_notify),
     }
 
 

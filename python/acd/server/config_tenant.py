@@ -37,7 +37,14 @@ from dataclasses import dataclass, field
 
 from acd import ConfigError as CoreConfigError
 from acd import Router
-from acd.server.config_alerts import ALERT_QUEUE_KEYS, QueueAlerts, parse_queue_alerts
+from acd.server.config_alerts import (
+    ALERT_QUEUE_KEYS,
+    ALERT_TENANT_KEYS,
+    AlertNotify,
+    QueueAlerts,
+    parse_alert_notify,
+    parse_queue_alerts,
+)
 from acd.server.config_contacts import (
     CONTACT_QUEUE_KEYS,
     CONTACT_TENANT_KEYS,
@@ -172,6 +179,7 @@ class TenantConfig:
     # Every skill of ``skills`` with its display name and description, in the same order.
     skill_info: tuple[SkillConfig, ...] = ()
     contacts: TenantContacts = field(default_factory=TenantContacts)  # config_contacts
+    alert_notify: AlertNotify = field(default_factory=AlertNotify)  # config_alerts
 
     def agent_ids(self) -> frozenset[str]:
         return frozenset(a.id for a in self.agents)
@@ -180,6 +188,7 @@ class TenantConfig:
 _TENANT_KEYS = (
     *("name", "seed", "dedup_window_s", "skills", "groups", "hours", "queues", "agents"),
     *CONTACT_TENANT_KEYS,
+    *ALERT_TENANT_KEYS,
 )
 _GROUP_KEYS = ("id", "name", "tier", "can_pick")
 _QUEUE_KEYS = (
@@ -393,6 +402,7 @@ def parse_tenant(raw: object, tenant_id: str) -> TenantConfig:
         agents=agents,
         skill_info=skill_info,
         contacts=parse_tenant_contacts(t, queue_ids),
+        alert_notify=parse_alert_notify(t),
     )
     try:
         Router(core_config_json(tenant))
