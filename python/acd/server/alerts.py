@@ -229,6 +229,9 @@ class AlertWatch:
     def unsubscribe(self, feed: AlertFeed) -> None:
         self._feeds.discard(feed)
 
+    def subscribers(self) -> int:
+        return len(self._feeds)
+
     def _publish(self, alerts: Iterable[supervision_pb2.Alert]) -> None:
         for alert in alerts:
             for feed in list(self._feeds):

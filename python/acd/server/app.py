@@ -32,6 +32,7 @@ from acd.server.config import Config
 from acd.server.health import Health
 from acd.server.interceptors import AuthInterceptor
 from acd.server.journal import Journal
+from acd.server.metrics import ServiceMetrics
 from acd.server.platform_service import PlatformService
 from acd.server.report_service import ReportService
 from acd.server.routing_service import RoutingService
@@ -124,6 +125,8 @@ class AcdServer:
         self._registry: TenantRegistry | None = None
         self._shared: Shared | None = None
         self._stopped = asyncio.Event()
+        self.metrics: ServiceMetrics | None = None
+        self.metrics_address: str | None = None
 
     @property
     def journal(self) -> Journal:
@@ -184,6 +187,20 @@ class AcdServer:
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("listening on %s", ", ".join(self.addresses))
+        if s.metrics_listen is not None:
+            self._start_metrics(s.metrics_listen)
+
+    def _start_metrics(self, listen: str) -> None:
+        """Serves /metrics; a port that is taken costs the metrics, never the routing."""
+        metrics = ServiceMetrics()
+        try:
+            port = metrics.start(listen, self.tenants, self._stats_period_s)
+        except OSError as e:
+            log.warning("metrics not served on %s: %s", listen, e)
+            return
+        self.metrics = metrics
+        self.metrics_address = f"{listen.rsplit(':', 1)[0]}:{port}"
+        log.info("metrics on http://%s/metrics", self.metrics_address)
 
     async def stop(self, grace_s: float = GRACE_S) -> None:
         """Graceful shutdown (see the module docstring); safe to call twice."""
@@ -199,6 +216,8 @@ class AcdServer:
         await self._server.stop(grace_s)
         for tenant in list(self.tenants.values()):
             await tenant.stop()
+        if self.metrics is not None:
+            await self.metrics.stop()
         if self._journal is not None:
             await self._journal.close()
         log.info("stopped")

@@ -55,6 +55,8 @@ class ServerConfig:
     keepalive: Keepalive
     log_format: str
     log_level: str
+    # host:port of the Prometheus exposition (/metrics, plain HTTP); None: off.
+    metrics_listen: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ class StorageConfig:
 
 _SERVER_KEYS = (
     *("listen", "tls", "reflection", "max_message_bytes", "max_concurrent_rpcs"),
-    *("rate_limit", "keepalive", "log_format", "log_level"),
+    *("rate_limit", "keepalive", "log_format", "log_level", "metrics"),
 )
 _TLS_KEYS = ("cert_file", "key_file", "client_ca_file", "require_client_cert")
 _STORAGE_KEYS = (
@@ -156,7 +158,20 @@ def parse_server(raw: object) -> ServerConfig:
         ),
         log_format=t.choice("log_format", "text", LOG_FORMATS),
         log_level=t.choice("log_level", "info", LOG_LEVELS),
+        metrics_listen=_metrics(t),
     )
+
+
+def _metrics(t: Table) -> str | None:
+    """``[server.metrics] listen = "host:port"`` (an IP literal or localhost); absent: off."""
+    m = t.table("metrics", ("listen",))
+    listen = m.optional_string("listen")
+    if listen is None:
+        return None
+    match = _HOST_PORT.fullmatch(listen)
+    if match is None or match["v6"] is not None or not 0 <= int(match["port"]) <= 65535:
+        raise ConfigError(m.key("listen"), f"{listen!r} is not 'host:port'")
+    return listen
 
 
 def parse_storage(raw: object) -> StorageConfig:

@@ -172,6 +172,10 @@ class StatsHub:
     def unsubscribe(self, feed: StatsFeed) -> None:
         self._feeds.discard(feed)
 
+    def feeds(self) -> list[StatsFeed]:
+        """The open subscriptions (metrics)."""
+        return list(self._feeds)
+
     def touch(self, queues: Collection[str]) -> None:
         if self._feeds and queues:
             self._dirty.update(queues)

@@ -22,7 +22,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import grpc
 
@@ -42,6 +42,9 @@ from acd.server.recovery import batch_entry, recover
 from acd.server.service_state import ServiceState
 from acd.server.wait_estimate import WaitEstimates
 from acd.v1 import agent_pb2, common_pb2, routing_pb2
+
+if TYPE_CHECKING:
+    from acd.server.metrics import ServiceMetrics
 
 log = logging.getLogger("acd.server")
 
@@ -106,7 +109,8 @@ class Tenant:
         self._flush_scheduled = False
         self._tickets = 0
         self._published = 0
-        self._ready: dict[int, tuple[list[RouterEvent], dict[str, Any]]] = {}
+        self._ready: dict[int, tuple[list[RouterEvent], dict[str, Any], float]] = {}
+        self.metrics: ServiceMetrics | None = None  # set by the server when /metrics is on
         self._destinations: dict[str, str] = {}
         self._call_agent: dict[str, str] = {}
         self._wake = asyncio.Event()
@@ -228,6 +232,7 @@ class Tenant:
         enqueues were repeats. ``service`` commands (service_state) are journaled after them."""
         if self.failed is not None:
             raise Refusal(grpc.StatusCode.UNAVAILABLE, f"tenant {self.id!r}: {self.failed}")
+        started = time.perf_counter()
         applied, duplicates, extras = self._apply(commands)
         # The history's rows, and the follow-ups the batch causes (missed-call callbacks).
         rec = self.contacts.record(self.config, commands, applied, duplicates, extras, self._apply)
@@ -245,13 +250,15 @@ class Tenant:
             except (CommitError, JournalError) as e:
                 self._fail(e)
                 raise Refusal(grpc.StatusCode.UNAVAILABLE, "journal commit failed") from e
-        self._ready[ticket] = (rec.events, extras)
+        self._ready[ticket] = (rec.events, extras, started)
         while self._published in self._ready:
-            events, extra = self._ready.pop(self._published)
+            events, extra, began = self._ready.pop(self._published)
             self._published += 1
             self._publish(events, extra)
             for hook in self.after_batch:
                 hook(self, events)
+            if self.metrics is not None:
+                self.metrics.published(self.id, events, began)
         self._maybe_snapshot()
         return Outcome(applied.events, duplicates)
 
@@ -294,6 +301,10 @@ class Tenant:
             return
         self._appended += 1
         self._last_append = future
+        if self.metrics is not None:
+            future.add_done_callback(
+                functools.partial(_committed, self.metrics, self.id, time.perf_counter())
+            )
         future.add_done_callback(functools.partial(_settle_waiters, waiters))
 
     async def run(self, command: Command, fields: Mapping[str, str] | None = None) -> Outcome:
@@ -543,6 +554,10 @@ class Tenant:
             await self._snapshot_now()
         except (JournalError, ValueError) as e:
             log.error("tenant %s: final snapshot failed: %s", self.id, e)
+
+
+def _committed(metrics: ServiceMetrics, tenant: str, started: float, _: object) -> None:
+    metrics.committed(tenant, started)
 
 
 def _settle_waiters(waiters: list[asyncio.Future[None]], committed: asyncio.Future[Any]) -> None:
