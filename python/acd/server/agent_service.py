@@ -25,6 +25,7 @@ from acd.server.service_base import (
     own_agent,
     own_call,
     require_id,
+    valid_id,
 )
 from acd.server.tenant import Tenant
 from acd.v1 import agent_pb2, agent_pb2_grpc, common_pb2
@@ -51,7 +52,8 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
 
     async def login(self, request: agent_pb2.LoginRequest) -> agent_pb2.LoginResponse:
         tenant = self.agent_tenant(request.agent_id)
-        if request.endpoint and (":" not in request.endpoint or " " in request.endpoint):
+        endpoint = request.endpoint
+        if endpoint and (":" not in endpoint or " " in endpoint or not valid_id(endpoint)):
             raise invalid("endpoint", "expected a URI such as 'sip:anna@pbx.example'")
         await tenant.run(("login", request.agent_id, tenant.clock.now()))
         if request.endpoint:

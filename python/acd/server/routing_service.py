@@ -17,6 +17,7 @@ import grpc
 
 from acd.server import convert
 from acd.server.commands import Refusal, refusal
+from acd.server.config_tenant import MAX_LEVEL, MIN_LEVEL
 from acd.server.enqueue_plan import plan
 from acd.server.fanout import AdapterFeed
 from acd.server.journal_format import Command
@@ -28,6 +29,9 @@ from acd.v1 import common_pb2, routing_pb2, routing_pb2_grpc
 _VOICE = common_pb2.CHANNEL_VOICE
 # Commands of one adapter stream in flight at once (each waits for its commit).
 STREAM_WINDOW = 256
+# Calls one EnqueueCalls may carry: a batch is applied in one turn of the event loop, so a
+# larger one would hold every other tenant's offers back; more calls go in several requests.
+MAX_BATCH_CALLS = 1000
 
 _CALL_FIELDS = {
     "call_id": "call_id",
@@ -37,6 +41,7 @@ _CALL_FIELDS = {
     "caller": "caller_number",
     "dialled": "dialled_number",
     "preferred_agent": "preferred_agent_id",
+    "agent_id": "preferred_agent_id",  # the router's "unknown agent" names the preferred one
     "preferred_wait_ms": "preferred_wait_ms",
     "attributes": "attributes",
     "channel": "channel",
@@ -63,14 +68,20 @@ def enqueue_command(call: common_pb2.Call, now: int, prefix: str = "call") -> Co
             raise invalid(f"{prefix}.channel", f"unknown channel {value}")
         options["channel"] = channel
     if call.skills:
-        options["skills"] = dict(call.skills)
+        skills = options["skills"] = dict(call.skills)
+        for skill, level in skills.items():
+            if not MIN_LEVEL <= level <= MAX_LEVEL:
+                why = f"{skill!r}: level {level} out of range {MIN_LEVEL}..{MAX_LEVEL}"
+                raise invalid(f"{prefix}.skills", why)
     if caller := call.caller_number:
-        options["caller"] = caller
+        options["caller"] = require_id(caller, f"{prefix}.caller_number")
     if dialled := call.dialled_number:
-        options["dialled"] = dialled
+        options["dialled"] = require_id(dialled, f"{prefix}.dialled_number")
     if preferred := call.preferred_agent_id:
         options["preferred_agent"] = preferred
     if wait := call.preferred_wait_ms:
+        if wait < 0:
+            raise invalid(f"{prefix}.preferred_wait_ms", "must be >= 0")
         options["preferred_wait_ms"] = wait
     if call.attributes:
         options["attributes"] = dict(call.attributes)
@@ -255,6 +266,9 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         self, request: routing_pb2.EnqueueCallsRequest, context: Context
     ) -> routing_pb2.EnqueueCallsResponse:
         tenant = self._shared.tenant()
+        if len(request.calls) > MAX_BATCH_CALLS:
+            count = len(request.calls)
+            raise invalid("calls", f"at most {MAX_BATCH_CALLS} calls per request, got {count}")
         now = tenant.clock.now()
         results: list[routing_pb2.EnqueueResult] = []
         commands: list[Command] = []

@@ -28,6 +28,8 @@ from acd.v1 import common_pb2, supervision_pb2, supervision_pb2_grpc
 
 # What ListMissedCalls shows without since_ms: a day, the span a callback list is worked in.
 MISSED_DEFAULT_MS = 86_400_000
+# Streams number their messages on from the request's last_sequence (uint64).
+MAX_SEQUENCE = 2**63 - 1
 
 
 def _queues(tenant: Tenant, queue_ids: Sequence[str]) -> list[str]:
@@ -151,6 +153,7 @@ class SupervisionService(supervision_pb2_grpc.SupervisionServiceServicer):
             queues = _queues(tenant, request.queue_ids)
             if request.min_interval_ms < 0:
                 raise invalid("min_interval_ms", "must be >= 0")
+            _check_sequence(request.last_sequence)
         except Refusal as r:
             await context.abort(r.code, r.message)
         feed = tenant.stats.subscribe(queues)
@@ -175,6 +178,7 @@ class SupervisionService(supervision_pb2_grpc.SupervisionServiceServicer):
             queues = set(_queues(tenant, request.queue_ids))
             if request.min_severity not in supervision_pb2.AlertSeverity.values():
                 raise invalid("min_severity", f"unknown severity {request.min_severity}")
+            _check_sequence(request.last_sequence)
         except Refusal as r:
             await context.abort(r.code, r.message)
         # An agent's alert goes to the streams of the queues the agent serves.
@@ -197,3 +201,9 @@ class SupervisionService(supervision_pb2_grpc.SupervisionServiceServicer):
                     yield supervision_pb2.StreamAlertsResponse(sequence=sequence, alert=alert)
         finally:
             tenant.alerts.unsubscribe(feed)
+
+
+def _check_sequence(last_sequence: int) -> None:
+    """A stream numbers its messages on from ``last_sequence``: the numbers must fit in uint64."""
+    if last_sequence > MAX_SEQUENCE:
+        raise invalid("last_sequence", f"must be <= {MAX_SEQUENCE}")
