@@ -74,6 +74,7 @@ EXPECTED: dict[str, set[Role]] = {
     "/acd.v1.AdminService/IssueToken": {D},
     "/acd.v1.AdminService/RevokeTokens": {D},
     "/acd.v1.AdminService/SeatReport": {D, P},
+    "/acd.v1.AdminService/ListAuditRecords": {D},
     "/acd.v1.PlatformService/CreateTenant": {P},
     "/acd.v1.PlatformService/DeleteTenant": {P},
     "/acd.v1.PlatformService/ListTenants": {P},

@@ -191,6 +191,9 @@ def _calls(s: Stubs) -> dict[str, Callable[[Any], object]]:
         "/acd.v1.AdminService/SeatReport": lambda m: d.SeatReport(
             admin_pb2.SeatReportRequest(), metadata=m, timeout=T
         ),
+        "/acd.v1.AdminService/ListAuditRecords": lambda m: d.ListAuditRecords(
+            admin_pb2.ListAuditRecordsRequest(), metadata=m, timeout=T
+        ),
         "/acd.v1.PlatformService/CreateTenant": lambda m: p.CreateTenant(
             platform_pb2.CreateTenantRequest(), metadata=m, timeout=T
         ),

@@ -44,6 +44,8 @@ _ROLES = {
 # The roles a tenant admin may issue tokens for.
 _ISSUABLE = {v: k for k, v in _ROLES.items() if k is not Role.PLATFORM_ADMIN}
 
+MAX_AUDIT_RECORDS = 10_000  # per ListAuditRecords call
+
 
 class AdminService(admin_pb2_grpc.AdminServiceServicer):
     def __init__(self, shared: Shared, registry: TenantRegistry) -> None:
@@ -135,6 +137,30 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
                 )
             )
         return admin_pb2.SeatReportResponse(tenants=out, at_ms=self._shared.clock.now())
+
+    @guarded
+    async def ListAuditRecords(
+        self, request: admin_pb2.ListAuditRecordsRequest, context: Context
+    ) -> admin_pb2.ListAuditRecordsResponse:
+        tenant = self._shared.tenant()
+        if request.limit > MAX_AUDIT_RECORDS:
+            raise invalid("limit", f"at most {MAX_AUDIT_RECORDS}")
+        limit = request.limit or 1000
+        rows = tenant.journal.audit_records(tenant.id, request.since_ms, limit)
+        return admin_pb2.ListAuditRecordsResponse(
+            records=[
+                admin_pb2.AuditRecord(
+                    at_ms=r.at_ms,
+                    identity=r.identity,
+                    role=r.role,
+                    method=r.method,
+                    object=r.object,
+                    decision=r.decision,
+                    code=r.code,
+                )
+                for r in rows
+            ]
+        )
 
     @guarded
     async def UpsertQueue(

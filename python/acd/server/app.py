@@ -28,6 +28,7 @@ from grpc_reflection.v1alpha import reflection  # type: ignore[import-untyped]
 
 from acd.server.admin_service import AdminService, CrmService
 from acd.server.agent_service import AgentService
+from acd.server.audit import AuditLog
 from acd.server.config import Config
 from acd.server.health import Health
 from acd.server.interceptors import AuthInterceptor
@@ -157,7 +158,14 @@ class AcdServer:
         shared = self._shared = Shared(self.config, self.tenants, self.clock)
         s = self.config.server
         server = self._server = aio.server(
-            interceptors=[AuthInterceptor(registry.tokens, s.rate_limit, s.max_concurrent_rpcs)],
+            interceptors=[
+                AuthInterceptor(
+                    registry.tokens,
+                    s.rate_limit,
+                    s.max_concurrent_rpcs,
+                    audit=AuditLog(self._journal, self.clock.now),
+                )
+            ],
             options=_options(self.config),
         )
         routing_pb2_grpc.add_RoutingServiceServicer_to_server(RoutingService(shared), server)

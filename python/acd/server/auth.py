@@ -26,6 +26,7 @@ to everyone. ``own`` = allowed, but only on the caller's own objects:
 | AdminService: UpsertQueue, ListQueues, UpsertSkill, ListSkills,  | admin                         |
 |   UpsertAgent, ListAgents, UpsertGroup, ListGroups, UpsertHours, |                               |
 |   ListHours, IssueToken, RevokeTokens                            |                               |
+| AdminService: ListAuditRecords                                   | admin                         |
 | AdminService: ReloadConfig (platform-admin: every tenant),       | admin, platform-admin         |
 |   SeatReport                                                     |                               |
 | PlatformService: CreateTenant, DeleteTenant, ListTenants         | platform-admin                |
@@ -178,7 +179,7 @@ POLICY: Mapping[str, frozenset[Role]] = {
     **_methods(
         "AdminService",
         "UpsertQueue ListQueues UpsertSkill ListSkills UpsertAgent ListAgents UpsertGroup"
-        " ListGroups UpsertHours ListHours IssueToken RevokeTokens",
+        " ListGroups UpsertHours ListHours IssueToken RevokeTokens ListAuditRecords",
         _D,
     ),
     **_methods("AdminService", "ReloadConfig SeatReport", _D, _P),

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from grpc import aio
 
+from acd.server.audit import AuditLog, audited, object_of
 from acd.server.auth import PUBLIC_METHODS, Identity, TokenTable, authorize, bearer_token
 from acd.server.config import RateLimit
 
@@ -70,7 +71,9 @@ class AuthInterceptor(aio.ServerInterceptor):
         rate_limit: RateLimit,
         max_concurrent_rpcs: int,
         clock: Callable[[], float] = time.monotonic,
+        audit: AuditLog | None = None,
     ) -> None:
+        self._audit = audit
         self._tokens = tokens
         self._rate = rate_limit
         self._max = max_concurrent_rpcs
@@ -95,9 +98,14 @@ class AuthInterceptor(aio.ServerInterceptor):
                 raw = value
                 break
         who = self._tokens.authenticate(bearer_token(raw if isinstance(raw, str) else None))
+        sink = self._audit if self._audit is not None and audited(method) else None
         if who is None:
             return _refuse(
-                handler, method, grpc.StatusCode.UNAUTHENTICATED, "missing or unknown token"
+                handler,
+                method,
+                grpc.StatusCode.UNAUTHENTICATED,
+                "missing or unknown token",
+                _refusal_audit(sink, None, method, "unauthenticated"),
             )
         if not authorize(who, method):
             return _refuse(
@@ -105,6 +113,7 @@ class AuthInterceptor(aio.ServerInterceptor):
                 method,
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"role {who.role} may not call {method}",
+                _refusal_audit(sink, who, method, "denied"),
             )
         if not self._bucket(who).take():
             return _refuse(
@@ -112,6 +121,7 @@ class AuthInterceptor(aio.ServerInterceptor):
                 method,
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"rate limit of {who.name!r} reached",
+                _refusal_audit(sink, who, method, "rate-limited"),
             )
         if self.in_flight >= self._max:
             return _refuse(
@@ -119,6 +129,7 @@ class AuthInterceptor(aio.ServerInterceptor):
                 method,
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 "too many RPCs in flight; retry",
+                _refusal_audit(sink, who, method, "rate-limited"),
             )
         wrapped = self._wrapped.get((method, who))
         if wrapped is None:
@@ -139,13 +150,25 @@ class AuthInterceptor(aio.ServerInterceptor):
     def _wrap(self, handler: Handler, who: Identity, method: str) -> Handler:
         gate = self
         caller = f"{who.tenant or '-'}/{who.name}"
+        sink = self._audit if self._audit is not None and audited(method) else None
 
-        def done(context: Ctx, started: float) -> None:
+        def done(context: Ctx, started: float, request: Any = None) -> None:
             gate.in_flight -= 1
             if access_log.isEnabledFor(logging.DEBUG):
                 code = context.code() or grpc.StatusCode.OK
                 ms = (time.perf_counter() - started) * 1000
                 access_log.debug("%s %s %s %.1f ms", method, caller, _name(code), ms)
+            if sink is not None:
+                code = context.code() or grpc.StatusCode.OK
+                sink.record(
+                    who.tenant or "",
+                    who.name,
+                    str(who.role),
+                    method,
+                    object_of(request),
+                    "allowed",
+                    _name(code),
+                )
 
         if handler.unary_unary is not None:
             inner_uu: Any = handler.unary_unary
@@ -157,7 +180,7 @@ class AuthInterceptor(aio.ServerInterceptor):
                 try:
                     return await inner_uu(request, context)
                 finally:
-                    done(context, started)
+                    done(context, started, request)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary, handler.request_deserializer, handler.response_serializer
@@ -173,7 +196,7 @@ class AuthInterceptor(aio.ServerInterceptor):
                     async for item in inner_us(request, context):
                         yield item
                 finally:
-                    done(context, started)
+                    done(context, started, request)
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream, handler.request_deserializer, handler.response_serializer
@@ -212,21 +235,44 @@ def _name(code: grpc.StatusCode) -> str:
     return str(code.name)
 
 
-def _refuse(handler: Handler, method: str, code: grpc.StatusCode, message: str) -> Handler:
+def _refusal_audit(
+    sink: AuditLog | None, who: Identity | None, method: str, decision: str
+) -> Callable[[Any, grpc.StatusCode], None] | None:
+    """What writes the audit row of a refused call (None: the method is not audited)."""
+    if sink is None:
+        return None
+    tenant = (who.tenant or "") if who is not None else ""
+    name, role = (who.name, str(who.role)) if who is not None else ("-", "-")
+
+    def write(request: Any, code: grpc.StatusCode) -> None:
+        sink.record(tenant, name, role, method, object_of(request), decision, _name(code))
+
+    return write
+
+
+def _refuse(
+    handler: Handler,
+    method: str,
+    code: grpc.StatusCode,
+    message: str,
+    audit: Callable[[Any, grpc.StatusCode], None] | None = None,
+) -> Handler:
     """A handler of the same shape as ``handler`` that only aborts."""
 
-    def note(context: Ctx) -> None:
+    def note(context: Ctx, request: Any) -> None:
         if access_log.isEnabledFor(logging.DEBUG):
             access_log.debug(
                 "%s from %s refused: %s %s", method, context.peer(), _name(code), message
             )
+        if audit is not None:
+            audit(request, code)
 
     async def abort(request: Any, context: Ctx) -> Any:
-        note(context)
+        note(context, request)
         await context.abort(code, message)
 
     async def abort_stream(request: Any, context: Ctx) -> Any:
-        note(context)
+        note(context, request)
         await context.abort(code, message)
         yield  # pragma: no cover - makes this an async generator
 

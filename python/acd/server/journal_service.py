@@ -7,6 +7,7 @@ router does not hold, kept in the journal's SQLite file beside the commands (see
   live). ``tenants.config`` (the journal's own table) stays the config replay from seq 0
   starts from; the versions follow the ``configure`` entries (``acd.server.tenant_admin``).
 - ``issued_tokens``: bearer tokens issued through the API, as hashes.
+- ``audit``: the append-only audit record (``acd.server.audit``).
 
 They are keyed by tenant like the rest, so export, import and delete carry them
 (``TENANT_TABLES``). ``ServiceTables`` is the part of ``Journal`` that reads and writes them.
@@ -16,16 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Sequence
 from contextlib import closing
 from typing import NamedTuple
 
+from acd.server import audit
 from acd.server.group_commit import GroupCommitWriter, transaction
 from acd.server.journal_format import TABLES, decode_command, encode_command
 
 # Configuration versions kept per tenant (the newest; older ones only explain the past).
 KEEP_CONFIGS = 20
 
-CONFIG_SCHEMA = """
+CONFIG_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS tenant_registry (
     tenant TEXT PRIMARY KEY,
     created_at_ms INTEGER NOT NULL
@@ -48,8 +52,10 @@ CREATE TABLE IF NOT EXISTS issued_tokens (
     PRIMARY KEY (tenant, hash)
 ) WITHOUT ROWID;
 """
+    + audit.SCHEMA
+)
 # Every per-tenant table: what export, import and delete carry.
-TENANT_TABLES = (*TABLES, "tenant_registry", "configs", "issued_tokens")
+TENANT_TABLES = (*TABLES, "tenant_registry", "configs", "issued_tokens", audit.TABLE)
 
 
 class StoredConfig(NamedTuple):
@@ -175,6 +181,27 @@ class ServiceTables:
                 return cursor.rowcount
 
         return self._writer.submit_op(op)
+
+    def append_audit(self, rows: Sequence[audit.AuditRecord]) -> asyncio.Future[int]:
+        """Adds audit records (one transaction); gives how many."""
+
+        def op(conn: sqlite3.Connection, last_seqs: dict[str, int]) -> int:
+            with transaction(conn):
+                conn.executemany(audit.INSERT, rows)
+            return len(rows)
+
+        future: asyncio.Future[int] = self._writer.submit_op(op)
+        return future
+
+    def audit_records(self, tenant: str, since_ms: int, limit: int) -> list[audit.AuditRecord]:
+        """The tenant's audit records from ``since_ms`` on, oldest first, at most ``limit``."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT tenant, at_ms, identity, role, method, object, decision, code FROM audit"
+                " WHERE tenant = ? AND at_ms >= ? ORDER BY at_ms, rowid LIMIT ?",
+                (tenant, since_ms, limit),
+            ).fetchall()
+        return [audit.AuditRecord(*row) for row in rows]
 
     def registry(self) -> dict[str, int]:
         """Every registered tenant and when it was created (ms)."""

@@ -108,6 +108,11 @@ class AdminServiceStub:
                 request_serializer=acd_dot_v1_dot_admin__pb2.SeatReportRequest.SerializeToString,
                 response_deserializer=acd_dot_v1_dot_admin__pb2.SeatReportResponse.FromString,
                 _registered_method=True)
+        self.ListAuditRecords = channel.unary_unary(
+                '/acd.v1.AdminService/ListAuditRecords',
+                request_serializer=acd_dot_v1_dot_admin__pb2.ListAuditRecordsRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_admin__pb2.ListAuditRecordsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -219,6 +224,14 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditRecords(self, request, context):
+        """The tenant's audit record: every supervisor and admin action and every screen-pop read,
+        allowed or refused, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -291,6 +304,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.SeatReport,
                     request_deserializer=acd_dot_v1_dot_admin__pb2.SeatReportRequest.FromString,
                     response_serializer=acd_dot_v1_dot_admin__pb2.SeatReportResponse.SerializeToString,
+            ),
+            'ListAuditRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditRecords,
+                    request_deserializer=acd_dot_v1_dot_admin__pb2.ListAuditRecordsRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_admin__pb2.ListAuditRecordsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -675,6 +693,33 @@ class AdminService:
             '/acd.v1.AdminService/SeatReport',
             acd_dot_v1_dot_admin__pb2.SeatReportRequest.SerializeToString,
             acd_dot_v1_dot_admin__pb2.SeatReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.AdminService/ListAuditRecords',
+            acd_dot_v1_dot_admin__pb2.ListAuditRecordsRequest.SerializeToString,
+            acd_dot_v1_dot_admin__pb2.ListAuditRecordsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -75,6 +75,10 @@ class AdminServiceStub:
     """Revokes every token issued through the API for one account of the caller's tenant."""
     SeatReport: _grpc.UnaryUnaryMultiCallable[_admin_pb2.SeatReportRequest, _admin_pb2.SeatReportResponse]
     """Accounts per role per tenant (licensing)."""
+    ListAuditRecords: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListAuditRecordsRequest, _admin_pb2.ListAuditRecordsResponse]
+    """The tenant's audit record: every supervisor and admin action and every screen-pop read,
+    allowed or refused, oldest first.
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -119,6 +123,10 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """Revokes every token issued through the API for one account of the caller's tenant."""
     SeatReport: _aio.UnaryUnaryMultiCallable[_admin_pb2.SeatReportRequest, _admin_pb2.SeatReportResponse]  # type: ignore[assignment]
     """Accounts per role per tenant (licensing)."""
+    ListAuditRecords: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListAuditRecordsRequest, _admin_pb2.ListAuditRecordsResponse]  # type: ignore[assignment]
+    """The tenant's audit record: every supervisor and admin action and every screen-pop read,
+    allowed or refused, oldest first.
+    """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     """The tenant's stored configuration. Every change is validated like acd.toml (errors are
@@ -244,5 +252,15 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.SeatReportResponse, _abc.Awaitable[_admin_pb2.SeatReportResponse]]:
         """Accounts per role per tenant (licensing)."""
+
+    @_abc_1.abstractmethod
+    def ListAuditRecords(
+        self,
+        request: _admin_pb2.ListAuditRecordsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.ListAuditRecordsResponse, _abc.Awaitable[_admin_pb2.ListAuditRecordsResponse]]:
+        """The tenant's audit record: every supervisor and admin action and every screen-pop read,
+        allowed or refused, oldest first.
+        """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
