@@ -24,6 +24,7 @@ from acd.v1 import (
     admin_pb2_grpc,
     agent_pb2_grpc,
     crm_pb2_grpc,
+    outbound_pb2_grpc,
     platform_pb2_grpc,
     reports_pb2_grpc,
     routing_pb2_grpc,
@@ -230,6 +231,7 @@ class Stubs:
         self.admin = admin_pb2_grpc.AdminServiceStub(channel)
         self.platform = platform_pb2_grpc.PlatformServiceStub(channel)
         self.reports = reports_pb2_grpc.ReportServiceStub(channel)
+        self.outbound = outbound_pb2_grpc.OutboundServiceStub(channel)
 
 
 class StreamReader:

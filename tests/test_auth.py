@@ -83,6 +83,13 @@ EXPECTED: dict[str, set[Role]] = {
     "/acd.v1.ReportService/AgentReport": {S, D},
     "/acd.v1.ReportService/Heatmap": {S, D},
     "/acd.v1.ReportService/ExportCdrs": {S, D},
+    "/acd.v1.OutboundService/UpsertWorkList": {D, S},
+    "/acd.v1.OutboundService/AddEntries": {D, S},
+    "/acd.v1.OutboundService/PauseWorkList": {D, S},
+    "/acd.v1.OutboundService/ResumeWorkList": {D, S},
+    "/acd.v1.OutboundService/ListWorkLists": {D, S},
+    "/acd.v1.OutboundService/GetWorkList": {D, S},
+    "/acd.v1.OutboundService/RecordOutcome": {G, S},
 }
 HEALTH = ["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"]
 REFLECTION = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"

@@ -19,6 +19,7 @@ from acd.v1 import (
     agent_pb2,
     common_pb2,
     crm_pb2,
+    outbound_pb2,
     platform_pb2,
     reports_pb2,
     routing_pb2,
@@ -215,6 +216,27 @@ def _calls(s: Stubs) -> dict[str, Callable[[Any], object]]:
         "/acd.v1.ReportService/Heatmap": lambda m: s.reports.Heatmap(
             reports_pb2.HeatmapRequest(from_ms=0, to_ms=1), metadata=m, timeout=T
         ),
+        "/acd.v1.OutboundService/UpsertWorkList": lambda m: s.outbound.UpsertWorkList(
+            outbound_pb2.UpsertWorkListRequest(), metadata=m, timeout=T
+        ),
+        "/acd.v1.OutboundService/AddEntries": lambda m: s.outbound.AddEntries(
+            outbound_pb2.AddEntriesRequest(list_id="nope"), metadata=m, timeout=T
+        ),
+        "/acd.v1.OutboundService/PauseWorkList": lambda m: s.outbound.PauseWorkList(
+            outbound_pb2.PauseWorkListRequest(list_id="nope"), metadata=m, timeout=T
+        ),
+        "/acd.v1.OutboundService/ResumeWorkList": lambda m: s.outbound.ResumeWorkList(
+            outbound_pb2.ResumeWorkListRequest(list_id="nope"), metadata=m, timeout=T
+        ),
+        "/acd.v1.OutboundService/ListWorkLists": lambda m: s.outbound.ListWorkLists(
+            outbound_pb2.ListWorkListsRequest(), metadata=m, timeout=T
+        ),
+        "/acd.v1.OutboundService/GetWorkList": lambda m: s.outbound.GetWorkList(
+            outbound_pb2.GetWorkListRequest(list_id="nope"), metadata=m, timeout=T
+        ),
+        "/acd.v1.OutboundService/RecordOutcome": lambda m: s.outbound.RecordOutcome(
+            outbound_pb2.RecordOutcomeRequest(agent_id=anna, call_id=x), metadata=m, timeout=T
+        ),
         "/acd.v1.ReportService/ExportCdrs": lambda m: _first(
             s.reports.ExportCdrs(
                 reports_pb2.ExportCdrsRequest(from_ms=0, to_ms=1), metadata=m, timeout=STREAM_S
@@ -229,7 +251,8 @@ def _expected(method: str, token: str | None) -> str:
         return "UNAUTHENTICATED"
     if role not in POLICY[method]:
         return "PERMISSION_DENIED"
-    if role is Role.AGENT and agent != "anna" and method.startswith("/acd.v1.AgentService/"):
+    own = method.startswith("/acd.v1.AgentService/") or method.endswith("/RecordOutcome")
+    if role is Role.AGENT and agent != "anna" and own:
         return "PERMISSION_DENIED"  # ben acting for anna
     return "allowed"
 

@@ -34,6 +34,7 @@ from acd.server.health import Health
 from acd.server.interceptors import AuthInterceptor
 from acd.server.journal import Journal
 from acd.server.metrics import ServiceMetrics
+from acd.server.outbound_service import OutboundService
 from acd.server.platform_service import PlatformService
 from acd.server.report_service import ReportService
 from acd.server.routing_service import RoutingService
@@ -48,6 +49,8 @@ from acd.v1 import (
     agent_pb2_grpc,
     crm_pb2,
     crm_pb2_grpc,
+    outbound_pb2,
+    outbound_pb2_grpc,
     platform_pb2,
     platform_pb2_grpc,
     reports_pb2,
@@ -70,6 +73,7 @@ SERVICE_NAMES = (
     admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
     platform_pb2.DESCRIPTOR.services_by_name["PlatformService"].full_name,
     reports_pb2.DESCRIPTOR.services_by_name["ReportService"].full_name,
+    outbound_pb2.DESCRIPTOR.services_by_name["OutboundService"].full_name,
 )
 
 
@@ -177,6 +181,7 @@ class AcdServer:
         admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(shared, registry), server)
         platform_pb2_grpc.add_PlatformServiceServicer_to_server(PlatformService(registry), server)
         reports_pb2_grpc.add_ReportServiceServicer_to_server(ReportService(shared), server)
+        outbound_pb2_grpc.add_OutboundServiceServicer_to_server(OutboundService(shared), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if s.reflection:
             names = (*SERVICE_NAMES, reflection.SERVICE_NAME, "grpc.health.v1.Health")

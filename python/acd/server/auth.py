@@ -30,6 +30,9 @@ to everyone. ``own`` = allowed, but only on the caller's own objects:
 | AdminService: ReloadConfig (platform-admin: every tenant),       | admin, platform-admin         |
 |   SeatReport                                                     |                               |
 | PlatformService: CreateTenant, DeleteTenant, ListTenants         | platform-admin                |
+| OutboundService: UpsertWorkList, AddEntries, PauseWorkList,      | admin, supervisor             |
+|   ResumeWorkList, ListWorkLists, GetWorkList                     |                               |
+| OutboundService: RecordOutcome                                   | agent (own), supervisor       |
 | grpc.health.v1.Health: Check, Watch                              | everyone, no token needed     |
 | grpc.reflection ServerReflectionInfo (when reflection is on)     | every authenticated identity  |
 
@@ -37,8 +40,9 @@ What ``authorize`` cannot see, the services check per object:
 - tenant: every request acts in the caller's own tenant (taken from the Identity, never from the
   request). Only platform-admin names a tenant in the request (PlatformService, SeatReport).
 - own: an agent token acts only as its own agent (``Identity.agent_id``): it logs in, sets state,
-  accepts, picks and sees screen-pops for itself and its own calls only; anything else is
-  PERMISSION_DENIED, exactly as a method it may not call. ``OWN_ONLY`` lists these pairs.
+  accepts, picks, records outbound outcomes and sees screen-pops for itself and its own calls
+  only; anything else is PERMISSION_DENIED, exactly as a method it may not call. ``OWN_ONLY``
+  lists these pairs.
 - reflection exposes only the public proto schema; it still needs a token, so an anonymous
   scanner learns nothing (grpcurl sends its ``-H`` headers with reflection requests too).
 
@@ -184,13 +188,21 @@ POLICY: Mapping[str, frozenset[Role]] = {
     ),
     **_methods("AdminService", "ReloadConfig SeatReport", _D, _P),
     **_methods("PlatformService", "CreateTenant DeleteTenant ListTenants", _P),
+    **_methods(
+        "OutboundService",
+        "UpsertWorkList AddEntries PauseWorkList ResumeWorkList ListWorkLists GetWorkList",
+        _D,
+        _S,
+    ),
+    **_methods("OutboundService", "RecordOutcome", _G, _S),
 }
 
 # (method, role) pairs allowed only on the caller's own objects; the service checks them.
 OWN_ONLY: frozenset[tuple[str, Role]] = frozenset(
     (method, Role.AGENT)
     for method in POLICY
-    if method.startswith("/acd.v1.AgentService/") or method == "/acd.v1.CrmService/GetScreenPop"
+    if method.startswith("/acd.v1.AgentService/")
+    or method in ("/acd.v1.CrmService/GetScreenPop", "/acd.v1.OutboundService/RecordOutcome")
 )
 
 PUBLIC_METHODS: frozenset[str] = frozenset(

@@ -12,8 +12,10 @@ them). Every service command's name starts with ``svc:``:
 - ``("svc:callback", call_id, due_ms, enqueue_command, now_ms)``: at ``due_ms`` the service
   applies ``enqueue_command`` (a router enqueue tuple, as a list);
 - ``("svc:callback-off", call_id, now_ms)``: it was enqueued (in the same batch) or dropped;
-- ``("svc:state", {"breaks": {...}, "callbacks": {...}})``: the whole state, written
-  after each snapshot, which covers only the router; replay from that snapshot starts with it.
+- ``("svc:ob-...", ...)``: outbound work lists (acd.server.outbound_store);
+- ``("svc:state", {"breaks": {...}, "callbacks": {...}, "outbound": {...}})``: the whole
+  state, written after each snapshot, which covers only the router; replay from that snapshot
+  starts with it.
 
 Applying a command is a pure function of the state and the command, so replay is exact.
 """
@@ -26,6 +28,8 @@ from typing import Any, NamedTuple
 
 from acd._core import Router
 from acd.server.journal_format import Command
+from acd.server.outbound_store import PREFIX as OUTBOUND_PREFIX
+from acd.server.outbound_store import OutboundState
 
 PREFIX = "svc:"
 
@@ -46,9 +50,10 @@ class ServiceState:
         self.callbacks: dict[str, ScheduledCallback] = {}
         self._due: list[tuple[int, str]] = []  # (due_ms, call_id), may hold stale ones
         self.released: list[str] = []  # callbacks due_batch handed out, for the wait estimates
+        self.outbound = OutboundState()  # work lists and their entries
 
     def __bool__(self) -> bool:
-        return bool(self.breaks or self.callbacks)
+        return bool(self.breaks or self.callbacks or self.outbound)
 
     # ---- applying commands ----------------------------------------------------------------
 
@@ -63,6 +68,8 @@ class ServiceState:
                 self._schedule(ScheduledCallback(command[1], command[2], tuple(command[3])))
             elif name == "svc:callback-off":
                 self.callbacks.pop(command[1], None)
+            elif name.startswith(OUTBOUND_PREFIX):
+                self.outbound.apply(command)
             elif name == "svc:state":
                 self._load(command[1])
             else:
@@ -78,10 +85,14 @@ class ServiceState:
         self._due = []
         for call_id, (due_ms, command) in state.get("callbacks", {}).items():
             self._schedule(ScheduledCallback(call_id, due_ms, tuple(command)))
+        self.outbound.load(state.get("outbound", {}))
 
     def dump(self) -> Command:
         callbacks = {c.call_id: [c.due_ms, list(c.command)] for c in self.callbacks.values()}
-        return ("svc:state", {"breaks": dict(self.breaks), "callbacks": callbacks})
+        state = {"breaks": dict(self.breaks), "callbacks": callbacks}
+        if self.outbound:
+            state["outbound"] = self.outbound.dump()
+        return ("svc:state", state)
 
     # ---- scheduled callbacks --------------------------------------------------------------
 

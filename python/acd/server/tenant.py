@@ -37,6 +37,7 @@ from acd.server.fanout import AdapterFeed, AgentOutbox, StatsHub
 from acd.server.history_events import ContactLog, HistoryStore
 from acd.server.journal import CommitError, Journal
 from acd.server.journal_format import Command, JournalError
+from acd.server.outbound import Outbound
 from acd.server.queue_view import queue_stats
 from acd.server.recovery import batch_entry, recover
 from acd.server.service_state import ServiceState
@@ -120,6 +121,7 @@ class Tenant:
         self.contacts = ContactLog(self.id, HistoryStore(journal.path, self.id))  # history
         self.service = ServiceState()  # deferred breaks, scheduled callbacks (journaled)
         self.waits = WaitEstimates()  # queue positions and estimated waits
+        self.outbound = Outbound(self)  # work lists' release gate and attempts
         self.alerts = AlertWatch(self, stats_period_s)
         self.after_batch = [BreakSettler().after_batch, self.waits.after_batch]
         self.after_batch.append(self.alerts.after_batch)
@@ -146,6 +148,7 @@ class Tenant:
         self.live_calls = set(self.router.call_ids())
         self.waits.rebuild(self)
         self.contacts.load(self.router, self.config)
+        self.outbound.rebuild()
         self._snapshot_at = self.clock.now()
         self.stats.start()
         self.alerts.start()
@@ -239,6 +242,7 @@ class Tenant:
         ticket = self._tickets
         self._tickets += 1
         waiter: asyncio.Future[None] | None = None
+        service = [*service, *self.outbound.observe(rec.events)]
         if service:
             self.service.apply(service)
         if rec.journal or service:
@@ -506,6 +510,10 @@ class Tenant:
                 except Refusal:
                     return
                 continue
+            if (batch := self.outbound.due(now)) is not None:
+                with contextlib.suppress(Refusal):
+                    await self.outbound.execute(*batch)
+                continue
             self._maybe_snapshot()
             self._armed = wake = self._next_wake()
             wait = None if wake is None else max(0.0, (wake - now) / 1000)
@@ -515,7 +523,7 @@ class Tenant:
     def _next_wake(self) -> int | None:
         """When the timer task must run next (ms): the router's or a scheduled callback's next
         deadline, or the time snapshot due if entries wait for one."""
-        wake = self.service.next_deadline(self.router)
+        wake = self.outbound.next_wake(self.service.next_deadline(self.router))
         every = self._storage.snapshot_every_ms
         if every and self._appended > self._snapshot_seq:
             due = self._snapshot_at + every
