@@ -1,41 +1,60 @@
-"""``acd report queues``: ReportService.QueueReport from the command line, as a table or CSV.
+"""``acd report``: ReportService from the command line, as tables, CSV or SVG charts.
 
-The address and a supervisor token default to the bundled dev config's (what ``make run``
-serves), so ``acd report queues`` works against it as it is; ``--target`` and ``--token`` (or
-ACD_TOKEN) point it elsewhere.
+    acd report queues    [--interval 15min|hour|day|period] [--by-channel] [--svg FILE]
+    acd report agents    [--svg FILE]          time in state, occupancy, answer time, ...
+    acd report campaigns                       calls, outcomes and dispositions per number
+    acd report heatmap   [--svg FILE]          contacts by weekday x hour
+    acd report cdrs      [--csv]               the call detail records (ExportCdrs)
+
+The period is a range of local days (``--from``, ``--to``, ``--tz``). The address and a
+supervisor token default to the bundled dev config's (what ``make run`` serves), so the
+commands work against it as they are; ``--target`` and ``--token`` (or ACD_TOKEN) point them
+elsewhere.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
-import io
 import os
 import zoneinfo
-from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
 
-INTERVALS = ("15min", "hour", "day", "period")
-COLUMNS = (
-    *("interval", "queue", "channel", "offered", "answered", "abandoned", "short_abandoned"),
-    *("other", "waiting", "sl_answered", "sl_offered", "sl_with_abandons", "asa_s", "awt_s"),
-    *("aht_s", "abandon_rate", "max_wait_s", "wait_p50_s", "wait_p90_s", "wait_p95_s"),
+from acd import report_svg
+from acd.report_tables import (
+    AGENT_COLUMNS,
+    AGENT_STATES,
+    CAMPAIGN_COLUMNS,
+    CDR_COLUMNS,
+    QUEUE_COLUMNS,
+    agent_cells,
+    campaign_cells,
+    cdr_cells,
+    heatmap_cells,
+    queue_cells,
+    render,
 )
-_OPTIONAL = COLUMNS[9:]
+
+REPORTS = ("queues", "agents", "campaigns", "heatmap", "cdrs")
+INTERVALS = ("15min", "hour", "day", "period")
+COLUMNS = QUEUE_COLUMNS  # the queue report's, as before
+SVG_REPORTS = ("queues", "agents", "heatmap")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=("queues",), help="the report")
+    p.add_argument("what", choices=REPORTS, help="the report")
     p.add_argument("--from", dest="start", help="first local day, YYYY-MM-DD (default: today)")
     p.add_argument("--to", dest="end", help="last local day, inclusive (default: --from)")
-    p.add_argument("--interval", choices=INTERVALS, default="hour", help="rows per (hour)")
+    p.add_argument("--interval", choices=INTERVALS, default="hour", help="queues: rows per")
     p.add_argument("--tz", default="UTC", help="IANA time zone of the days and intervals (UTC)")
     p.add_argument("--queue", action="append", default=[], help="a queue (default: all)")
-    p.add_argument("--by-channel", action="store_true", help="a row per channel as well")
+    p.add_argument("--agent", action="append", default=[], help="agents: one (default: all)")
+    p.add_argument("--by-channel", action="store_true", help="queues: a row per channel too")
     p.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    p.add_argument("--svg", metavar="FILE", help="queues, agents, heatmap: also write a chart")
     p.add_argument("--target", help="the service's address (default: the dev config's)")
     p.add_argument("--token", help="a supervisor or admin token (default: ACD_TOKEN, or dev's)")
 
@@ -61,47 +80,74 @@ def _period(start: str | None, end: str | None, zone: datetime.tzinfo) -> tuple[
     return midnight(first), midnight(last + datetime.timedelta(days=1))
 
 
-def _cells(row: Any, zone: datetime.tzinfo) -> dict[str, str]:
-    from acd.v1 import common_pb2
+def _interval(name: str) -> Any:
+    from acd.v1 import reports_pb2
 
-    start = datetime.datetime.fromtimestamp(row.interval_start_ms / 1000, zone)
-    channel = common_pb2.Channel.Name(row.channel).removeprefix("CHANNEL_").lower()
-    out = {
-        "interval": start.strftime("%Y-%m-%d %H:%M"),
-        "queue": row.queue_id,
-        "channel": "all" if channel == "unspecified" else channel,
-    }
-    for name in COLUMNS[3:9]:
-        out[name] = str(getattr(row, name))
-    for name in _OPTIONAL:
-        out[name] = (
-            f"{getattr(row, name):.3f}".rstrip("0").rstrip(".") if row.HasField(name) else ""
+    return reports_pb2.ReportInterval.Value(
+        "REPORT_INTERVAL_15_MIN" if name == "15min" else f"REPORT_INTERVAL_{name.upper()}"
+    )
+
+
+def _run(args: argparse.Namespace, stub: Any, md: Any, start: int, end: int, zone: Any) -> str:
+    from acd.v1 import reports_pb2
+
+    what, title = args.what, f"{args.start or 'today'}..{args.end or args.start or 'today'}"
+    if what == "queues":
+        request = reports_pb2.QueueReportRequest(
+            from_ms=start,
+            to_ms=end,
+            interval=_interval(args.interval),
+            time_zone=args.tz,
+            queue_ids=args.queue,
+            by_channel=args.by_channel,
         )
-    return out
-
-
-def render(rows: Sequence[dict[str, str]], as_csv: bool) -> str:
-    if as_csv:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return buffer.getvalue().rstrip("\n")
-    table = [list(COLUMNS)] + [[r[c] or "-" for c in COLUMNS] for r in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
-    lines = []
-    for line in table:
-        cells = [
-            c.ljust(w) if i < 3 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
+        rows = list(stub.QueueReport(request, metadata=md, timeout=30).rows)
+        cells = [queue_cells(r, zone) for r in rows]
+        if args.svg:
+            svg = report_svg.volume_and_sl(
+                [c["interval"][-5:] for c in cells],
+                [r.offered for r in rows],
+                [r.sl_offered if r.HasField("sl_offered") else None for r in rows],
+                None,
+                f"Offered and service level, {title}",
+            )
+            Path(args.svg).write_text(svg)
+        return render(QUEUE_COLUMNS, cells, args.csv)
+    if what == "agents":
+        agents = reports_pb2.AgentReportRequest(from_ms=start, to_ms=end, agent_ids=args.agent)
+        agent_rows = list(stub.AgentReport(agents, metadata=md, timeout=30).rows)
+        if args.svg:
+            states = {
+                r.agent_id: {s: r.state_s.get(s, 0.0) for s in AGENT_STATES} for r in agent_rows
+            }
+            Path(args.svg).write_text(report_svg.time_in_state(states, f"Time in state, {title}"))
+        return render(AGENT_COLUMNS, [agent_cells(r) for r in agent_rows], args.csv)
+    if what == "campaigns":
+        campaigns = reports_pb2.CampaignReportRequest(
+            from_ms=start, to_ms=end, queue_ids=args.queue
+        )
+        campaign_rows = list(stub.CampaignReport(campaigns, metadata=md, timeout=30).rows)
+        return render(CAMPAIGN_COLUMNS, [campaign_cells(r) for r in campaign_rows], args.csv)
+    if what == "heatmap":
+        heat = reports_pb2.HeatmapRequest(
+            from_ms=start, to_ms=end, time_zone=args.tz, queue_ids=args.queue
+        )
+        heat_cells = list(stub.Heatmap(heat, metadata=md, timeout=30).cells)
+        if args.svg:
+            counts = {(c.weekday, c.hour): c.offered for c in heat_cells}
+            Path(args.svg).write_text(report_svg.heatmap(counts, f"Contacts by hour, {title}"))
+        columns, table = heatmap_cells(heat_cells)
+        return render(columns, table, args.csv)
+    export = reports_pb2.ExportCdrsRequest(from_ms=start, to_ms=end)
+    records = [cdr_cells(m.cdr, zone) for m in stub.ExportCdrs(export, metadata=md, timeout=300)]
+    return render(CDR_COLUMNS, records, args.csv)
 
 
 def main(args: argparse.Namespace) -> int:
-    from acd.v1 import reports_pb2, reports_pb2_grpc
+    from acd.v1 import reports_pb2_grpc
 
+    if args.svg and args.what not in SVG_REPORTS:
+        raise SystemExit(f"acd report: --svg is for {', '.join(SVG_REPORTS)}")
     try:
         zone = zoneinfo.ZoneInfo(args.tz)
         start_ms, end_ms = _period(args.start, args.end, zone)
@@ -113,25 +159,12 @@ def main(args: argparse.Namespace) -> int:
         target, token = target or dev_target, token or dev_token
     if token is None:
         raise SystemExit("acd report: no token: pass --token or set ACD_TOKEN")
-    request = reports_pb2.QueueReportRequest(
-        from_ms=start_ms,
-        to_ms=end_ms,
-        interval=reports_pb2.ReportInterval.Value(
-            {"15min": "REPORT_INTERVAL_15_MIN"}.get(
-                args.interval, f"REPORT_INTERVAL_{args.interval.upper()}"
-            )
-        ),
-        time_zone=args.tz,
-        queue_ids=args.queue,
-        by_channel=args.by_channel,
-    )
+    md = (("authorization", f"Bearer {token}"),)
     with grpc.insecure_channel(target) as channel:
         stub = reports_pb2_grpc.ReportServiceStub(channel)
         try:
-            response = stub.QueueReport(
-                request, metadata=(("authorization", f"Bearer {token}"),), timeout=30
-            )
+            text = _run(args, stub, md, start_ms, end_ms, zone)
         except grpc.RpcError as e:
             raise SystemExit(f"acd report: {e.code().name}: {e.details()}") from None
-    print(render([_cells(r, zone) for r in response.rows], args.csv))
+    print(text)
     return 0
