@@ -89,7 +89,10 @@ EXPECTED_STREAMING: dict[tuple[str, str], tuple[bool, bool]] = {
 }
 
 # Every .proto of the contract, by file stem.
-PROTO_FILES = ("admin", "agent", "common", "crm", "platform", "reports", "routing", "supervision")
+PROTO_FILES = (
+    *("admin", "agent", "common", "crm", "outbound"),
+    *("platform", "reports", "routing", "supervision"),
+)
 
 
 # --- descriptor walking and the checks themselves -------------------------------------------

@@ -130,7 +130,9 @@ class _ReleaseHoldEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReleaseHo
     """The list's queue is not (any more) in the tenant's configuration."""
 
 class ReleaseHold(_ReleaseHold, metaclass=_ReleaseHoldEnumTypeWrapper):
-    """Why a list releases nothing right now (the first reason that holds, in this order)."""
+    """Why a list releases nothing right now: the first that holds of no queue, paused, nothing
+    due, calling hours, pacing, service level.
+    """
 
 RELEASE_HOLD_UNSPECIFIED: ReleaseHold.ValueType  # 0
 """Nothing holds it: the next due entry is released at once."""
