@@ -226,6 +226,38 @@ impl Router {
     }
 
     fn check_classes(&self) -> Result<(), String> {
+        if self.ix.fronts.len() != self.classes.len() {
+            return Err(format!(
+                "{} class fronts for {} classes",
+                self.ix.fronts.len(),
+                self.classes.len()
+            ));
+        }
+        for (cx, call) in self.calls.iter().enumerate() {
+            let want = match call {
+                Some(c) if c.state == CallState::Waiting => (c.seq, c.class),
+                _ => super::NOT_LINED,
+            };
+            if self.ix.lined.get(cx).copied().unwrap_or(super::NOT_LINED) != want {
+                return Err(format!(
+                    "slot {cx} is lined as {:?}, not {want:?}",
+                    self.ix.lined.get(cx)
+                ));
+            }
+        }
+        for (ci, class) in self.classes.iter().enumerate() {
+            let best = class
+                .waiting
+                .keys()
+                .filter(|k| in_line(&self.calls, ci as u32, k))
+                .min();
+            let front = self.ix.fronts[ci];
+            if front.key() != best || front.channel != class.key.channel {
+                return Err(format!(
+                    "class {ci}'s front is {front:?}, its best waiting key {best:?}"
+                ));
+            }
+        }
         for (ci, class) in self.classes.iter().enumerate() {
             for &(_, _, _, ax) in &class.ready {
                 let a = &self.agents[ax as usize];

@@ -3,14 +3,15 @@
 
 use crate::agent::{Phase, Presence, Work};
 use crate::call::CallState;
-use crate::class::{agent_key, best_agent, draw, CallKey, Class, ClassKey, Ordering};
+use crate::class::{agent_key, best_agent, draw, CallKey, Class, ClassKey, Front, Ordering};
 use crate::event::{Detail, EventKind, Rule};
-use crate::model::{level_sum, AgentIx, CallIx, ClassIx, Millis, Strategy};
+use crate::model::{level_sum, AgentIx, CallIx, Channel, ClassIx, Millis, Strategy};
 use crate::timers::TimerKind;
 
-use super::{Offer, Router};
+use super::{Offer, Router, NOT_LINED};
 
-/// Does `key` in class `ci`'s line stand for a call waiting there now?
+/// Does `key` in class `ci`'s line stand for a call waiting there now? The ground truth, from
+/// the call itself (consistency checks compare `Indexes::lined` with it).
 pub(crate) fn in_line(calls: &[Option<crate::call::Call>], ci: ClassIx, key: &CallKey) -> bool {
     calls
         .get(key.2 as usize)
@@ -20,6 +21,12 @@ pub(crate) fn in_line(calls: &[Option<crate::call::Call>], ci: ClassIx, key: &Ca
         })
 }
 
+/// The same answer from `Indexes::lined` (a call's score never changes, so seq and class
+/// identify its key).
+fn lined(lined: &[(u64, ClassIx)], ci: ClassIx, key: &CallKey) -> bool {
+    lined.get(key.2 as usize) == Some(&(key.1, ci))
+}
+
 impl Router {
     /// The class for `key`, created on first use: every agent that qualifies learns of it.
     pub(crate) fn class_ix(&mut self, key: ClassKey) -> ClassIx {
@@ -27,6 +34,7 @@ impl Router {
             return c;
         }
         let ci = self.classes.len() as ClassIx;
+        self.ix.fronts.push(Front::empty(key.channel));
         self.classes.push(Class::new(key.clone()));
         self.ix.classes.insert(key, ci);
         for ax in 0..self.agents.len() as AgentIx {
@@ -100,6 +108,14 @@ impl Router {
         call.state = CallState::Waiting;
         let (ci, key): (ClassIx, CallKey) = (call.class, (-call.score, call.seq, cx));
         self.classes[ci as usize].waiting.push(key);
+        if self.ix.lined.len() <= cx as usize {
+            self.ix.lined.resize(cx as usize + 1, NOT_LINED);
+        }
+        self.ix.lined[cx as usize] = (key.1, ci);
+        let front = &mut self.ix.fronts[ci as usize];
+        if front.key().is_none_or(|f| key < f) {
+            *front = Front::new(Some(key), front.channel);
+        }
     }
 
     /// Takes a waiting call out of its class's line. Callers change the call's state right
@@ -107,10 +123,45 @@ impl Router {
     pub(crate) fn leave_line(&mut self, cx: CallIx) {
         let call = self.call(cx);
         let (ci, key) = (call.class, (-call.score, call.seq, cx));
-        let calls = &self.calls;
+        self.ix.lined[cx as usize] = NOT_LINED;
+        let ix = &self.ix;
         self.classes[ci as usize]
             .waiting
-            .left(key, |k| k.2 != cx && in_line(calls, ci, k));
+            .left(key, |k| lined(&ix.lined, ci, k));
+        if self.ix.fronts[ci as usize].key() == Some(key) {
+            self.refresh_front(ci);
+        }
+    }
+
+    /// Drops stale keys off the top of class `ci`'s line and records its new front.
+    fn refresh_front(&mut self, ci: ClassIx) {
+        let ix = &self.ix;
+        let top = self.classes[ci as usize]
+            .waiting
+            .top(|k| lined(&ix.lined, ci, k));
+        let front = &mut self.ix.fronts[ci as usize];
+        *front = Front::new(top, front.channel);
+    }
+
+    /// `Indexes::lined` and every class's front from the calls and the lines (after a restore
+    /// or a rebuild of the classes).
+    pub(crate) fn rebuild_fronts(&mut self) {
+        self.ix.lined = self
+            .calls
+            .iter()
+            .map(|c| match c {
+                Some(c) if c.state == CallState::Waiting => (c.seq, c.class),
+                _ => NOT_LINED,
+            })
+            .collect();
+        self.ix.fronts = self
+            .classes
+            .iter()
+            .map(|c| Front::empty(c.key.channel))
+            .collect();
+        for ci in 0..self.classes.len() as ClassIx {
+            self.refresh_front(ci);
+        }
     }
 
     /// A call has just started waiting: offer it to the best Ready eligible agent(s).
@@ -170,14 +221,16 @@ impl Router {
                 continue;
             }
             let agent = &self.agents[ax as usize];
-            let calls = &self.calls;
+            // The fronts only: no class, heap or call is touched until one is picked.
+            let takes = Channel::ALL.map(|c| agent.can_take(c));
+            let fronts = &self.ix.fronts;
             let mut best: Option<CallKey> = None;
             for &ci in &agent.classes {
-                let class = &mut self.classes[ci as usize];
-                if class.waiting.is_empty() || !agent.can_take(class.key.channel) {
+                let front = &fronts[ci as usize];
+                if !takes[front.channel.index()] {
                     continue;
                 }
-                if let Some(first) = class.waiting.top(|k| in_line(calls, ci, k)) {
+                if let Some(first) = front.key() {
                     if best.is_none_or(|b| first < b) {
                         best = Some(first);
                     }

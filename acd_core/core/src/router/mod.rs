@@ -105,7 +105,16 @@ pub(crate) struct Indexes {
     pub base_classes: FxHashMap<(QueueIx, crate::model::Channel, u8), ClassIx>,
     /// The empty string, shared (events and calls use it for absent fields).
     pub blank: Arc<str>,
+    /// Each class's most urgent waiting call, by class index (see `class::Front`).
+    pub fronts: Vec<crate::class::Front>,
+    /// By call slot: the call in line there, as (seq, class), or `NOT_LINED`. Says whether a
+    /// key of a class's line is live from 16 bytes a slot, kept in cache, instead of from the
+    /// call itself (a cache miss for each key looked at).
+    pub lined: Vec<(u64, ClassIx)>,
 }
+
+/// `Indexes::lined` of a slot whose call (if any) is not in a line.
+pub(crate) const NOT_LINED: (u64, ClassIx) = (u64::MAX, ClassIx::MAX);
 
 impl Router {
     pub fn from_json(config: &str) -> Result<Router> {

@@ -240,6 +240,7 @@ impl Router {
         self.classes.clear();
         self.ix.classes.clear();
         self.ix.base_classes.clear();
+        self.ix.fronts.clear();
         for a in &mut self.agents {
             a.classes.clear();
             a.in_ready.clear();
@@ -264,6 +265,7 @@ impl Router {
                 self.classes[ci as usize].waiting.push(key);
             }
         }
+        self.rebuild_fronts();
     }
 
     /// The timer heap from its owners: offers and agent timers keep their deadlines (agent

@@ -56,5 +56,6 @@ impl Router {
             ix.finished.insert(id.clone(), *t);
         }
         self.ix = ix;
+        self.rebuild_fronts();
     }
 }
