@@ -13,7 +13,7 @@ from typing import Any
 from acd.server.app import JOURNAL_FILE
 from acd.server.config import Config
 from acd.v1 import agent_pb2, common_pb2, crm_pb2, routing_pb2, supervision_pb2
-from server_helpers import StreamReader, Stubs, make_config, md
+from server_helpers import STORE_TOKENS, StreamReader, Stubs, make_config, md
 
 T = 5.0
 ADAPTER, SUP, CRM = md("t-adapter"), md("t-supervisor"), md("t-crm")
@@ -22,7 +22,8 @@ MONDAY_10 = int(datetime.datetime(2025, 3, 3, 9, 0, tzinfo=datetime.UTC).timesta
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 
-CONFIG = """
+CONFIG = (
+    """
 mode = "dev"
 
 [server]
@@ -97,44 +98,9 @@ skills = { sales = 5, support = 5 }
 id = "ben"
 skills = { sales = 5 }
 
-[[dev.demo_tokens]]
-token = "t-adapter"
-tenant = "store"
-name = "pbx"
-role = "adapter"
-
-[[dev.demo_tokens]]
-token = "t-anna"
-tenant = "store"
-name = "anna"
-role = "agent"
-agent = "anna"
-
-[[dev.demo_tokens]]
-token = "t-ben"
-tenant = "store"
-name = "ben"
-role = "agent"
-agent = "ben"
-
-[[dev.demo_tokens]]
-token = "t-supervisor"
-tenant = "store"
-name = "sup"
-role = "supervisor"
-
-[[dev.demo_tokens]]
-token = "t-crm"
-tenant = "store"
-name = "crm"
-role = "crm"
-
-[[dev.demo_tokens]]
-token = "t-admin"
-tenant = "store"
-name = "admin"
-role = "admin"
 """
+    + STORE_TOKENS
+)
 
 
 def config() -> Config:

@@ -34,7 +34,47 @@ from acd.v1 import (
 WAIT_S = 10.0
 T = TypeVar("T")
 
-TEST_CONFIG = """
+STORE_TOKENS = """
+[[dev.demo_tokens]]
+token = "t-adapter"
+tenant = "store"
+name = "pbx"
+role = "adapter"
+
+[[dev.demo_tokens]]
+token = "t-anna"
+tenant = "store"
+name = "anna"
+role = "agent"
+agent = "anna"
+
+[[dev.demo_tokens]]
+token = "t-ben"
+tenant = "store"
+name = "ben"
+role = "agent"
+agent = "ben"
+
+[[dev.demo_tokens]]
+token = "t-supervisor"
+tenant = "store"
+name = "sup"
+role = "supervisor"
+
+[[dev.demo_tokens]]
+token = "t-crm"
+tenant = "store"
+name = "crm"
+role = "crm"
+
+[[dev.demo_tokens]]
+token = "t-admin"
+tenant = "store"
+name = "admin"
+role = "admin"
+"""
+TEST_CONFIG = (
+    """
 mode = "dev"
 
 [server]
@@ -98,44 +138,9 @@ skills = { sales = 1 }
 id = "olga"
 skills = { sales = 5 }
 
-[[dev.demo_tokens]]
-token = "t-adapter"
-tenant = "store"
-name = "pbx"
-role = "adapter"
-
-[[dev.demo_tokens]]
-token = "t-anna"
-tenant = "store"
-name = "anna"
-role = "agent"
-agent = "anna"
-
-[[dev.demo_tokens]]
-token = "t-ben"
-tenant = "store"
-name = "ben"
-role = "agent"
-agent = "ben"
-
-[[dev.demo_tokens]]
-token = "t-supervisor"
-tenant = "store"
-name = "sup"
-role = "supervisor"
-
-[[dev.demo_tokens]]
-token = "t-crm"
-tenant = "store"
-name = "crm"
-role = "crm"
-
-[[dev.demo_tokens]]
-token = "t-admin"
-tenant = "store"
-name = "admin"
-role = "admin"
-
+"""
+    + STORE_TOKENS
+    + """
 [[dev.demo_tokens]]
 token = "t-platform"
 name = "platform"
@@ -153,6 +158,7 @@ tenant = "other"
 name = "other-sup"
 role = "supervisor"
 """
+)
 
 
 def make_config(text: str = TEST_CONFIG) -> Config:
