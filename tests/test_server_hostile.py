@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,9 @@ from acd.v1 import (
     routing_pb2,
     supervision_pb2,
 )
+from journal_gate import JournalGate
 from server_helpers import TEST_CONFIG, ServerThread, Stubs, error_of, make_config, md, running
+from test_server_lifecycle import login_ready
 
 sys.path.insert(0, str(Path(__file__).parent / "fuzz"))
 from fuzz_world import fingerprint, journaled_since
@@ -268,3 +271,56 @@ def test_another_tenants_ids_are_not_found(world: tuple[ServerThread, Stubs]) ->
         routing_pb2.GetCallStatusRequest(call_id="o1"), metadata=md("t-other-adapter"), timeout=T
     )
     assert (theirs.queue_id, theirs.position) == ("other-sales", 1)
+
+
+def test_a_subscriber_that_never_reads_holds_one_update_per_queue(tmp_path: Path) -> None:
+    """A queue-stats stream whose reader is stuck (here: it asked for an update an hour at the
+    most) costs one pending update per queue however much changes; newer figures replace
+    older ones and are counted, for the open streams and after they close."""
+    with running(tmp_path, stats_period_s=0.01) as (server, s):
+        slow = supervision_pb2.StreamQueueStatsRequest(min_interval_ms=3_600_000)
+        stream = s.supervision.StreamQueueStats(slow, metadata=SUP)
+        assert next(stream).stats.queue_id  # the first figures went out; it waits an hour now
+        hub = server.server.tenants["store"].stats if server.server else None
+        assert hub is not None
+
+        async def counts() -> tuple[int, int, list[tuple[int, int]]]:
+            feeds = [(f.pending, len(f.queues)) for f in hub.feeds()]
+            return hub.published, hub.dropped, feeds
+
+        for i in range(500):  # bounded: until newer figures replaced unread ones
+            s.routing.EnqueueCall(_enqueue(call_id=f"s{i}"), metadata=ADAPTER, timeout=T)
+            cancel = routing_pb2.CancelCallRequest(call_id=f"s{i}")
+            s.routing.CancelCall(cancel, metadata=ADAPTER, timeout=T)
+            published, dropped, feeds = server.call(counts)
+            assert all(pending <= queues for pending, queues in feeds)
+            if dropped > 1:
+                break
+        assert dropped > 1 and published > dropped
+        stream.cancel()
+        for _ in range(500):  # the stream leaves the hub once its cancel arrives
+            published, closed, feeds = server.call(counts)
+            if not feeds:
+                break
+            time.sleep(0.01)
+        assert feeds == [] and closed >= dropped
+
+
+def test_a_cancelled_request_does_not_hold_back_later_offers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that gives up on a request while its commit is pending (a deadline, a cancel,
+    a stream closed under its commands): the commit stands, so its events go out, and so do
+    those of every later request (they are published in command order)."""
+    with running(tmp_path) as (server, s):
+        anna = login_ready(s, "anna")
+        gate = JournalGate(server, monkeypatch)
+        held = s.routing.EnqueueCall.future(_enqueue(call_id="gone"), metadata=ADAPTER)
+        gate.wait_applied("store", ["gone"])
+        held.cancel()  # the adapter gave up before the commit
+        gate.release()
+        assert anna.until(lambda m: m.HasField("offer")).offer.offer.call_id == "gone"
+        s.routing.CancelCall(routing_pb2.CancelCallRequest(call_id="gone"), metadata=ADAPTER)
+        s.routing.EnqueueCall(_enqueue(call_id="next"), metadata=ADAPTER, timeout=T)
+        assert anna.until(lambda m: m.HasField("offer")).offer.offer.call_id == "next"
+        anna.close()

@@ -248,13 +248,24 @@ class Tenant:
         if rec.journal or service:
             waiter = self._journal_later([*rec.journal, *service])
         self._rearm()
+        ready = (rec.events, extras, started)
         if waiter is not None:
             try:
-                await waiter
+                await asyncio.shield(waiter)  # a caller that gives up leaves its commit be...
             except (CommitError, JournalError) as e:
                 self._fail(e)
                 raise Refusal(grpc.StatusCode.UNAVAILABLE, "journal commit failed") from e
-        self._ready[ticket] = (rec.events, extras, started)
+            except asyncio.CancelledError:  # ...and its events go out, in turn, once it lands
+                waiter.add_done_callback(functools.partial(self._publish_in_turn, ticket, ready))
+                raise
+        self._publish_in_turn(ticket, ready)
+        self._maybe_snapshot()
+        return Outcome(applied.events, duplicates)
+
+    def _publish_in_turn(self, ticket: int, ready: Any, landed: Any = None) -> None:
+        if landed is not None and (error := landed.exception()) is not None:
+            return self._fail(error)
+        self._ready[ticket] = ready
         while self._published in self._ready:
             events, extra, began = self._ready.pop(self._published)
             self._published += 1
@@ -263,8 +274,6 @@ class Tenant:
                 hook(self, events)
             if self.metrics is not None:
                 self.metrics.published(self.id, events, began)
-        self._maybe_snapshot()
-        return Outcome(applied.events, duplicates)
 
     def _apply(self, commands: Sequence[Command]) -> tuple[Applied, frozenset[int], dict[str, Any]]:
         waiting_before = self.router.waiting_count()
