@@ -10,16 +10,21 @@ client can neither grow the service's memory nor delay anyone's offers:
   coalesced, so an adapter that falls ``ADAPTER_BUFFER`` messages behind is disconnected
   (RESOURCE_EXHAUSTED) and resynchronises by reconnecting.
 - ``StatsFeed``: one per StreamQueueStats subscriber, holding at most the latest figures per
-  queue; newer figures replace unsent ones and count as dropped updates.
+  queue; newer figures replace unsent ones and count as dropped updates. ``StatsHub`` counts
+  what it handed out (``published``) and what slow readers lost (``dropped``, closed feeds
+  included) and logs both when it stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection
 
 from acd.v1 import agent_pb2, common_pb2, routing_pb2
+
+log = logging.getLogger("acd.server")
 
 RING = 256
 ADAPTER_BUFFER = 10_000
@@ -131,6 +136,11 @@ class StatsFeed:
         self.closed = True
         self._wake.set()
 
+    @property
+    def pending(self) -> int:
+        """Updates waiting for the subscriber: at most one per queue."""
+        return len(self._pending)
+
     def put(self, stats: common_pb2.QueueStats) -> None:
         if stats.queue_id not in self.queues:
             return
@@ -161,6 +171,13 @@ class StatsHub:
         self._feeds: set[StatsFeed] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.published = 0  # updates handed to feeds (one queue's figures to one subscriber)
+        self._dropped_closed = 0  # updates coalesced in feeds since unsubscribed
+
+    @property
+    def dropped(self) -> int:
+        """Updates replaced by newer figures before their subscriber read them, all feeds."""
+        return self._dropped_closed + sum(f.dropped for f in self._feeds)
 
     def subscribe(self, queues: Collection[str]) -> StatsFeed:
         feed = StatsFeed(queues)
@@ -170,7 +187,9 @@ class StatsHub:
         return feed
 
     def unsubscribe(self, feed: StatsFeed) -> None:
-        self._feeds.discard(feed)
+        if feed in self._feeds:
+            self._feeds.discard(feed)
+            self._dropped_closed += feed.dropped
 
     def feeds(self) -> list[StatsFeed]:
         """The open subscriptions (metrics)."""
@@ -189,6 +208,12 @@ class StatsHub:
             feed.close()
 
     async def stop(self) -> None:
+        if self.published:
+            log.info(
+                "queue stats: %d updates to subscribers, %d coalesced for slow readers",
+                self.published,
+                self.dropped,
+            )
         self.close_feeds()
         if self._task is not None:
             self._task.cancel()
@@ -204,4 +229,5 @@ class StatsHub:
                     stats = self._compute(queue)
                     for feed in list(self._feeds):
                         feed.put(stats)
+                    self.published += len(self._feeds)
             await asyncio.sleep(self._period_s)
