@@ -19,6 +19,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SEEDS ?= 10000
 CYCLES ?= 20
+FUZZ_SECONDS ?= 60
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -48,7 +49,8 @@ DEPS_STAMP := $(VENV)/.deps-installed
 BUILD_STAMP := $(VENV)/.native-built
 
 .PHONY: help test lint lint-rust lint-python test-rust stubtest test-python \
-	build run demo simulate bench bench-service sim-soak crash-test fmt clean protos protos-check
+	build run demo simulate bench bench-service bench-overload sim-soak crash-test fuzz fmt clean \
+	protos protos-check
 
 help:
 	@echo 'make test      full CI run: lint, cargo test, build, stub check, pytest'
@@ -64,6 +66,8 @@ help:
 	@echo 'make bench-service  the gRPC service against a bare echo server (quick run)'
 	@echo 'make sim-soak  randomized invariant simulation, SEEDS=$(SEEDS) seeds'
 	@echo 'make crash-test  kill acd serve under traffic CYCLES=$(CYCLES) times: nothing lost or doubled'
+	@echo 'make fuzz      atheris on the config loader and every RPC, FUZZ_SECONDS=$(FUZZ_SECONDS) per target'
+	@echo 'make bench-overload  50 queue-stats subscribers that never read under 100,000 stat updates'
 	@echo 'make clean     remove .venv, target/ and every cache (back to a fresh clone)'
 
 # --- environment -------------------------------------------------------------------------
@@ -201,6 +205,18 @@ sim-soak:
 # summary line: cycles, acknowledged calls, lost, duplicated; fails on any loss or duplicate.
 crash-test: $(BUILD_STAMP)
 	$(BIN)/python tests/crash_driver.py --cycles $(CYCLES)
+
+# Coverage-guided fuzzing (atheris/libFuzzer) of the config loader and of every RPC of acd.v1
+# against an in-process server (tests/fuzz/fuzz_run.py), FUZZ_SECONDS per target. Prints
+# executions, coverage and findings per target; fails on any finding, keeping its input.
+fuzz: $(BUILD_STAMP)
+	$(BIN)/python tests/fuzz/fuzz_run.py --seconds $(FUZZ_SECONDS)
+
+# The service in a subprocess, 50 StreamQueueStats subscribers that never read, 100,000 stat
+# updates from enqueue/cancel bursts, an agent desktop taking offers meanwhile: RSS growth,
+# updates coalesced for the slow readers, offer latency p99; the last line is a JSON object.
+bench-overload: $(BUILD_STAMP)
+	$(BIN)/python bench/overload_slow_consumers.py
 
 # --- housekeeping ------------------------------------------------------------------------
 

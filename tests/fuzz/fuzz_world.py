@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import importlib
 import pkgutil
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -102,6 +103,7 @@ class World:
     """The server the fuzzer talks to; ``restart`` gives a fresh one (same config)."""
 
     def __init__(self, base: Path | None = None) -> None:
+        self._own_base = base is None  # a directory of its own: removed by close
         self._base = Path(tempfile.mkdtemp(prefix="acd-fuzz-")) if base is None else base
         self._runs = 0
         self.methods = rpc_methods()
@@ -128,12 +130,17 @@ class World:
                 cancel(routing_pb2.CancelCallRequest(call_id="-"), metadata=md(token))
         return server, channel
 
-    def close(self) -> None:
+    def _stop(self) -> None:
         self.channel.close()
         self.server.stop()
 
+    def close(self) -> None:
+        self._stop()
+        if self._own_base:
+            shutil.rmtree(self._base, ignore_errors=True)
+
     def restart(self) -> None:
-        self.close()
+        self._stop()
         self.server, self.channel = self._start()
 
     def intact(self) -> bool:
