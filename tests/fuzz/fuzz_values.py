@@ -48,6 +48,7 @@ class DataProvider(Protocol):
 class Values:
     def __init__(self, fdp: DataProvider) -> None:
         self.fdp = fdp
+        self.long_fields = 1  # long repeated fields left: one per input, never nested ones
 
     def choice(self, values: list[Any]) -> Any:
         return self.fdp.PickValueInList(values)
@@ -98,9 +99,11 @@ class Values:
         return self.fdp.ConsumeRegularFloat()
 
     def count(self) -> int:
-        """How many elements a repeated field gets: mostly a few, sometimes thousands."""
+        """How many elements a repeated field gets: mostly a few, sometimes (once per input,
+        so sizes do not multiply down nested fields) thousands."""
         kind = self.fdp.ConsumeIntInRange(0, 15)
-        if kind == 15:
+        if kind == 15 and self.long_fields > 0:
+            self.long_fields -= 1
             return self.fdp.ConsumeIntInRange(100, 10_000)
         return kind % 4
 
