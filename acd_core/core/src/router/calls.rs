@@ -118,7 +118,7 @@ impl Router {
             step: 0,
             class: 0,
             state: CallState::Waiting,
-            offers: Vec::new(),
+            offers: Default::default(),
             timer: None,
         };
         call.class = self.class_of(qi, &call);
@@ -177,7 +177,8 @@ impl Router {
             CallState::Waiting => self.leave_line(cx),
             CallState::Held => self.unhold(cx),
             CallState::Offered => {
-                for oi in self.call(cx).offers.clone() {
+                let offers: Vec<u32> = self.call(cx).offers.iter().copied().collect();
+                for oi in offers {
                     freed.push(self.revoke_offer(oi, why, at));
                 }
                 let qi = self.call(cx).queue;
