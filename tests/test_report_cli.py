@@ -13,7 +13,7 @@ import pytest
 
 from acd.cli import main
 from acd.report_cli import COLUMNS
-from acd.server.tenant import Clock
+from acd.server.clock import Clock
 from acd.v1 import routing_pb2
 from server_helpers import md, running
 from test_server_lifecycle import enqueue

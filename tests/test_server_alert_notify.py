@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes
@@ -99,6 +100,10 @@ def test_raises_and_clears_reach_the_webhook_and_the_mailbox(tmp_path: Path) -> 
             assert server.server is not None
             notifier = server.server.tenants["store"].alerts.notifier
             assert notifier is not None
+            # The last mail arrives before its sender has counted it: wait for the count.
+            deadline = time.monotonic() + WAIT_S
+            while notifier.sent < 8 and time.monotonic() < deadline:
+                time.sleep(0.01)
     by_kind = {p["kind"]: p for p in raised}
     assert sorted(by_kind) == ["no_agents", "waiting_calls"]
     waiting = by_kind["waiting_calls"]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from acd.server.clock import Clock
 from acd.server.config import ConfigError
 from acd.server.config_contacts import normalize_number
 from acd.server.config_raw import tenant_raw
 from acd.server.config_tenant import parse_tenant
-from acd.server.tenant import Clock
 from acd.v1 import admin_pb2
 from history_helpers import (
     FakeWall,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import grpc
 
-from acd.server.tenant import Clock
+from acd.server.clock import Clock
 from acd.v1 import agent_pb2, common_pb2, supervision_pb2
 from history_helpers import (
     SUP,

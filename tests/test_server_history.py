@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from acd.server import history
+from acd.server.clock import Clock
 from acd.server.history import Contact
 from acd.server.journal import CommitError, Journal
-from acd.server.tenant import Clock
 from history_helpers import (
     MONDAY_10,
     FakeWall,

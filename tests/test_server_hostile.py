@@ -26,8 +26,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
 
+from acd.server.clock import Clock
 from acd.server.routing_service import MAX_BATCH_CALLS
-from acd.server.tenant import Clock
 from acd.v1 import (
     admin_pb2,
     agent_pb2,

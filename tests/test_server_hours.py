@@ -12,12 +12,12 @@ from typing import Any
 import grpc
 import pytest
 
+from acd.server.clock import Clock
 from acd.server.config import Config
 from acd.server.config_fields import ConfigError
 from acd.server.config_raw import tenant_raw
 from acd.server.config_tenant import TenantConfig, parse_tenant
 from acd.server.out_of_hours import decide, next_opening, open_at, within_hours
-from acd.server.tenant import Clock
 from acd.v1 import admin_pb2, common_pb2, routing_pb2
 from server_helpers import TEST_CONFIG, Stubs, error_of, make_config, md, running
 from test_server_lifecycle import adapter_stream, login_ready, offer_of

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import grpc
 
-from acd.server.tenant import Clock
+from acd.server.clock import Clock
 from acd.v1 import common_pb2, supervision_pb2
 from history_helpers import (
     HOUR_MS,

@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 import pytest
 
-from acd.server.tenant import Clock
+from acd.server.clock import Clock
 from acd.v1 import outbound_pb2 as ob
 from history_helpers import SUP, FakeWall, T, config, login_ready, next_offer
 from outbound_helpers import add, entry, get, record, upsert

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from acd.server.tenant import Clock
+from acd.server.clock import Clock
 from acd.v1 import outbound_pb2 as ob
 from acd.v1 import supervision_pb2
 from history_helpers import (

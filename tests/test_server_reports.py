@@ -8,8 +8,8 @@ from pathlib import Path
 import grpc
 import pytest
 
+from acd.server.clock import Clock
 from acd.server.queue_view import INTERVAL_MS
-from acd.server.tenant import Clock
 from acd.v1 import agent_pb2, common_pb2, reports_pb2, routing_pb2
 from server_helpers import Stubs, error_of, md, running
 from test_server_lifecycle import enqueue, login_ready, offer_of

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import grpc
 
-from acd.server.tenant import Clock
+from acd.server.clock import Clock
 from acd.v1 import common_pb2, crm_pb2, routing_pb2
 from history_helpers import (
     ADAPTER,

@@ -9,8 +9,8 @@ from typing import Any
 
 import grpc
 
+from acd.server.clock import Clock
 from acd.server.commands import RouterEvent
-from acd.server.tenant import Clock
 from acd.server.wait_estimate import HandleTimes, estimate_ms
 from acd.v1 import agent_pb2, routing_pb2
 from server_helpers import TEST_CONFIG, Stubs, error_of, make_config, md

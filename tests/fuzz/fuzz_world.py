@@ -38,9 +38,9 @@ from fuzz_values import NOW_MS
 
 import acd.v1
 from acd.server.auth import POLICY, Role
+from acd.server.clock import Clock
 from acd.server.journal_format import Command
 from acd.server.recovery import commands_of
-from acd.server.tenant import Clock
 from acd.v1 import routing_pb2, routing_pb2_grpc
 from server_helpers import ServerThread, make_config, md
 

@@ -29,6 +29,7 @@ from grpc_reflection.v1alpha import reflection  # type: ignore[import-untyped]
 from acd.server.admin_service import AdminService, CrmService
 from acd.server.agent_service import AgentService
 from acd.server.audit import AuditLog
+from acd.server.clock import Clock
 from acd.server.config import Config
 from acd.server.health import Health
 from acd.server.interceptors import AuthInterceptor
@@ -40,7 +41,7 @@ from acd.server.report_service import ReportService
 from acd.server.routing_service import RoutingService
 from acd.server.service_base import Shared
 from acd.server.supervision_service import SupervisionService
-from acd.server.tenant import Clock, Tenant
+from acd.server.tenant import Tenant
 from acd.server.tenant_registry import TenantRegistry
 from acd.v1 import (
     admin_pb2,

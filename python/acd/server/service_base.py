@@ -16,10 +16,11 @@ import grpc
 from grpc import aio
 
 from acd.server.auth import Identity, Role
+from acd.server.clock import Clock
 from acd.server.commands import Refusal
 from acd.server.config import Config
 from acd.server.interceptors import identity
-from acd.server.tenant import Clock, Tenant
+from acd.server.tenant import Tenant
 
 if TYPE_CHECKING:
     Context = aio.ServicerContext[Any, Any]

@@ -30,6 +30,7 @@ from acd._core import Router
 from acd.server import convert
 from acd.server.alerts import AlertWatch
 from acd.server.break_guard import BreakSettler
+from acd.server.clock import Clock
 from acd.server.commands import Applied, Refusal, RouterEvent, apply, refusal
 from acd.server.config import AgentConfig, QueueConfig, StorageConfig, TenantConfig
 from acd.server.config import core_config_json as to_core_json
@@ -59,19 +60,6 @@ _COMMAND_INDEX = re.compile(r"command (\d+): ")
 class Outcome(NamedTuple):
     events: list[RouterEvent]
     duplicates: frozenset[int]  # indexes of enqueue commands that were repeats
-
-
-class Clock:
-    """The service's time in ms since the epoch; never goes backwards (the router refuses a
-    command older than the last one, so a wall clock stepped back must not reach it)."""
-
-    def __init__(self, wall: Callable[[], float] = time.time) -> None:
-        self._wall = wall
-        self._last = 0
-
-    def now(self) -> int:
-        self._last = max(self._last, int(self._wall() * 1000))
-        return self._last
 
 
 class Tenant:

@@ -30,12 +30,13 @@ from pathlib import Path
 import grpc
 
 from acd.server.auth import Identity, Role, TokenEntry, TokenTable, hash_token, new_token
+from acd.server.clock import Clock
 from acd.server.commands import Refusal
 from acd.server.config import Config, StorageConfig, TenantConfig
 from acd.server.config_raw import dumps, loads
 from acd.server.config_tenant import parse_tenant
 from acd.server.journal import IssuedToken, Journal, StoredConfig
-from acd.server.tenant import Clock, Tenant
+from acd.server.tenant import Tenant
 from acd.server.tenant_admin import (
     ManagedTenant,
     change_config,
