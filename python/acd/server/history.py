@@ -270,10 +270,28 @@ class HistoryStore:
         rows = self._rows("call_id = ? ORDER BY enqueued_at DESC LIMIT 1", (call_id,))
         return next(rows, None)
 
-    def by_caller(self, caller_number: str, since_ms: int) -> list[Contact]:
-        """Contacts from ``caller_number`` that came in at or after ``since_ms``, newest first."""
-        where = "caller_number = ? AND enqueued_at >= ? ORDER BY enqueued_at DESC, call_id"
-        return list(self._rows(where, (caller_number, since_ms)))
+    def count_by_caller(self, caller_number: str, since_ms: int, until_ms: int) -> int:
+        """How many contacts came in from ``caller_number`` in [since_ms, until_ms] (the index
+        answers it: no row is read, however often the number called)."""
+        row = (
+            self._db()
+            .execute(
+                "SELECT COUNT(*) FROM contacts WHERE tenant = ? AND caller_number = ?"
+                " AND enqueued_at >= ? AND enqueued_at <= ?",
+                (self.tenant, caller_number, since_ms, until_ms),
+            )
+            .fetchone()
+        )
+        return int(row[0])
+
+    def latest_by_caller(self, caller_number: str, before_ms: int, exclude: str) -> Contact | None:
+        """The latest contact of ``caller_number`` that came in at or before ``before_ms``, not
+        ``exclude``."""
+        where = (
+            "caller_number = ? AND enqueued_at <= ? AND call_id != ?"
+            " ORDER BY enqueued_at DESC, call_id LIMIT 1"
+        )
+        return next(self._rows(where, (caller_number, before_ms, exclude)), None)
 
     def last_handled(self, caller_number: str, before_ms: int, exclude: str) -> Contact | None:
         """The latest answered contact of ``caller_number`` before ``before_ms`` (not

@@ -96,6 +96,8 @@ class ContactLog:
         self.tenant = tenant
         self.store = store
         self.open: dict[str, Contact] = {}
+        # The open callbacks among them: a pop lists the caller's without scanning every call.
+        self.open_callbacks: dict[str, Contact] = {}
         self._dispositions: dict[tuple[str, str], tuple[str, str]] = {}
         self._statements: list[Statement] = []  # recorded, not yet handed to the journal
         self._finished: OrderedDict[str, Contact] = OrderedDict()
@@ -110,6 +112,7 @@ class ContactLog:
             info = router.call_info(call_id)
             if info is not None:
                 self.open[call_id] = self._from_info(info, config)
+        self.open_callbacks = {k: c for k, c in self.open.items() if c.channel == "callback"}
 
     def _from_info(self, info: Mapping[str, Any], config: TenantConfig) -> Contact:
         at = int(info["enqueued_at_ms"])
@@ -152,13 +155,15 @@ class ContactLog:
         contact = self.open.get(call_id)
         if contact is None:
             return common_pb2.ScreenPop(call_id=call_id)
-        return screen_pop(config, self.store, self.open.values(), now, contact)
+        return screen_pop(config, self.store, self.open_callbacks.values(), now, contact)
 
     def lookup(
         self, config: TenantConfig, call: Contact | None, caller_number: str, now: int
     ) -> common_pb2.ScreenPop:
         """The pop of a contact (live or finished), or of a caller number alone."""
-        return screen_pop(config, self.store, self.open.values(), now, call, caller_number)
+        return screen_pop(
+            config, self.store, self.open_callbacks.values(), now, call, caller_number
+        )
 
     def contact(self, call_id: str) -> Contact | None:
         """The open contact of ``call_id``, else its latest finished one."""
@@ -208,6 +213,8 @@ class ContactLog:
                 if i not in refused and i not in duplicates:
                     opened = self._opened(config, command)
                     self.open[opened.call_id] = opened
+                    if opened.channel == "callback":
+                        self.open_callbacks[opened.call_id] = opened
                     out.append(history.insert_live(self.tenant, opened))
             elif name == "wrapup_done":
                 pending = self._dispositions.pop((command[1], command[2]), None)
@@ -241,6 +248,7 @@ class ContactLog:
                 contact.queue_id = e.queue_id
             elif kind == "terminal":
                 del self.open[e.call_id]
+                self.open_callbacks.pop(e.call_id, None)
                 self._finished[e.call_id] = contact
                 if len(self._finished) > RECENT_FINISHED:
                     self._finished.popitem(last=False)

@@ -81,7 +81,7 @@ def screen_pop(
     caller_number: str = "",
 ) -> common_pb2.ScreenPop:
     """The pop for ``call`` (a live or finished contact), or for ``caller_number`` alone;
-    ``live`` are the tenant's open contacts (for the open callbacks)."""
+    ``live`` are the tenant's open callbacks (the ones of this number are listed)."""
     caller = call.caller_number if call is not None else caller_number
     pop = common_pb2.ScreenPop(call_id=call.call_id if call else "", caller_number=caller)
     if call is not None:
@@ -93,25 +93,23 @@ def screen_pop(
         pop.knowledge_base_links.extend(_links(config, call))
         return pop
     window_days = config.contacts.repeat_caller_window_days
-    since = now_ms - max(30, window_days) * DAY_MS
-    recent = store.by_caller(caller, since)  # newest first
     this = call.call_id if call is not None else ""
-    anchor = call if call is not None else (recent[0] if recent else None)
-    today = day_start(config, anchor.queue_id, now_ms) if anchor is not None else now_ms
     # A finished call is looked at as of its arrival: what came after it is not "before".
     before = call.enqueued_at if call is not None else now_ms
-    earlier = [c for c in recent if c.call_id != this and c.enqueued_at <= before]
-    counted = [c for c in recent if c.enqueued_at <= now_ms]
-    pop.calls_today = sum(1 for c in counted if c.enqueued_at >= today)
-    pop.calls_30_days = sum(1 for c in counted if c.enqueued_at >= now_ms - 30 * DAY_MS)
+    previous = store.latest_by_caller(caller, before, this)
+    anchor = call if call is not None else store.latest_by_caller(caller, now_ms, "")
+    today = day_start(config, anchor.queue_id, now_ms) if anchor is not None else now_ms
+    # Counts and single rows from the (tenant, caller_number, enqueued_at) index: a number
+    # that called thousands of times (a withheld one, a switchboard) costs no more per offer.
+    pop.calls_today = store.count_by_caller(caller, today, now_ms)
+    pop.calls_30_days = store.count_by_caller(caller, now_ms - 30 * DAY_MS, now_ms)
     repeat_since = before - window_days * DAY_MS
-    pop.first_time_caller = not any(c.enqueued_at >= repeat_since for c in earlier)
-    if earlier:
-        pop.last_campaign = earlier[0].campaign
-        pop.last_call_at_ms = earlier[0].enqueued_at
-    handled = next((c for c in earlier if c.answered_at is not None), None)
-    if handled is None:
-        handled = store.last_handled(caller, before, this)
+    pop.first_time_caller = previous is None or previous.enqueued_at < repeat_since
+    if previous is not None:
+        pop.last_campaign = previous.campaign
+        pop.last_call_at_ms = previous.enqueued_at
+    answered = previous is not None and previous.answered_at is not None
+    handled = previous if answered else store.last_handled(caller, before, this)
     if handled is not None:
         pop.last_agent_id = handled.agent_id
         pop.last_disposition = handled.disposition
