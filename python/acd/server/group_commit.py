@@ -23,6 +23,7 @@ applied the commands that were lost, so the service must reopen the journal and 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 import threading
 from collections import deque
@@ -65,6 +66,10 @@ class _Op:
     op: Op
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
+
+
+def _sql(statement: Statement) -> str:
+    return statement[0]
 
 
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
@@ -249,8 +254,9 @@ class GroupCommitWriter:
                     [(tenant, last[tenant]) for tenant in sorted(touched)],
                 )
                 for item in batch:
-                    for sql, params in item.extra:
-                        self._conn.execute(sql, params)
+                    # Runs of the same statement (a batch's history rows) go in one call.
+                    for sql, run in itertools.groupby(item.extra, key=_sql):
+                        self._conn.executemany(sql, [params for _, params in run])
         except Exception as e:
             with self._cond:
                 self._failure = e
