@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 import pytest
 
 from acd.cli import main
-from acd.report_cli import COLUMNS
+from acd.report_tables import QUEUE_COLUMNS
 from acd.server.clock import Clock
 from acd.v1 import routing_pb2
 from server_helpers import md, running
@@ -44,7 +44,7 @@ def test_report_queues_as_csv_and_table(tmp_path: Path, capsys: pytest.CaptureFi
     ]
     assert rows[0]["interval"] == f"{day} 00:00" and rows[0]["short_abandoned"] == "1"
     assert rows[0]["asa_s"] == "" and rows[0]["awt_s"] == "3"
-    assert table[0].split() == list(COLUMNS)
+    assert table[0].split() == list(QUEUE_COLUMNS)
     assert table[1].split()[:5] == [day, "00:00", "sales", "all", "1"]
 
 

@@ -40,7 +40,6 @@ from acd.report_tables import (
 
 REPORTS = ("queues", "agents", "campaigns", "heatmap", "cdrs")
 INTERVALS = ("15min", "hour", "day", "period")
-COLUMNS = QUEUE_COLUMNS  # the queue report's, as before
 SVG_REPORTS = ("queues", "agents", "heatmap")
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from acd.server.config_alerts import QueueAlerts
 from acd.server.out_of_hours import within_hours
+from acd.server.queue_view import queue_stats
 from acd.v1 import common_pb2, supervision_pb2
 
 if TYPE_CHECKING:
@@ -245,8 +246,6 @@ class AlertWatch:
 
     def check(self, queue_ids: Collection[str] | None = None) -> None:
         """Checks the queues (every queue with alerts by default) once, now."""
-        from acd.server.queue_view import queue_stats
-
         tenant = self._tenant
         now = tenant.clock.now()
         for queue in tenant.config.queues:

@@ -31,6 +31,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from acd.server.agent_history import AgentHistoryStore
+
 # The (tenant, caller_number, enqueued_at) index serves the screen pop (calls from a number
 # in a period, the last one); (tenant, ended_at) serves the missed list's period and
 # (tenant, enqueued_at) the reports (a contact counts where it entered a queue); the
@@ -249,6 +251,10 @@ class HistoryStore:
             self._conn = sqlite3.connect(self._path, isolation_level=None)
             self._conn.execute("PRAGMA busy_timeout=10000")
         return self._conn
+
+    def agents(self) -> AgentHistoryStore:
+        """The agents' history through the same read connection (reports)."""
+        return AgentHistoryStore(self._db(), self.tenant)
 
     def close(self) -> None:
         if self._conn is not None:

@@ -9,18 +9,16 @@ it never waits for the writer); a period is bounded to a year so one request sta
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import zoneinfo
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 from acd.server import reports
-from acd.server.agent_history import AgentHistoryStore
 from acd.server.agent_report import AgentRow, agent_report
 from acd.server.commands import Refusal
 from acd.server.convert import CHANNEL_ENUM
 from acd.server.history import Contact
 from acd.server.reports_traffic import campaign_report, heatmap
-from acd.server.service_base import Context, Shared, guarded, invalid, not_found
+from acd.server.service_base import Context, Shared, guarded, invalid, not_found, queue_ids_of
 from acd.server.tenant import Tenant
 from acd.v1 import common_pb2, reports_pb2, reports_pb2_grpc
 
@@ -76,13 +74,6 @@ def _period(from_ms: int, to_ms: int) -> None:
         raise invalid("to_ms", "must be after from_ms, at most 366 days later")
 
 
-def _queue_ids(tenant: Tenant, requested: Sequence[str]) -> list[str]:
-    for i, queue_id in enumerate(requested):
-        if queue_id not in tenant.queues:
-            raise not_found(f"queue_ids[{i}]", queue_id, "queue")
-    return list(requested) or list(tenant.queues)
-
-
 def queue_report(
     tenant: Tenant, request: reports_pb2.QueueReportRequest
 ) -> reports_pb2.QueueReportResponse:
@@ -91,7 +82,7 @@ def queue_report(
     if interval is None:
         raise invalid("interval", f"unknown interval {request.interval}")
     zone = _zone(request.time_zone)
-    queue_ids = _queue_ids(tenant, request.queue_ids)
+    queue_ids = queue_ids_of(tenant, request.queue_ids)
     thresholds = {
         q.id: reports.Thresholds(q.sl_threshold_ms, q.short_abandon_ms)
         for q in tenant.config.queues
@@ -125,14 +116,10 @@ class ReportService(reports_pb2_grpc.ReportServiceServicer):
         agent_ids = list(request.agent_ids) or list(tenant.agents)
         now = tenant.clock.now()
         until = min(request.to_ms, now)
-        conn = sqlite3.connect(tenant.journal.path)
-        try:
-            store = AgentHistoryStore(conn, tenant.id)
-            # What happened at this very millisecond counts too (the period is still open).
-            events = store.between(request.from_ms, min(request.to_ms, now + 1), agent_ids)
-            initial = {a: store.state_before(a, request.from_ms) for a in agent_ids}
-        finally:
-            conn.close()
+        store = tenant.contacts.store.agents()
+        # What happened at this very millisecond counts too (the period is still open).
+        events = store.between(request.from_ms, min(request.to_ms, now + 1), agent_ids)
+        initial = {a: store.state_before(a, request.from_ms) for a in agent_ids}
         queues = list(tenant.queues)
         contacts = tenant.contacts.store.entered(request.from_ms, request.to_ms, queues)
         rows = agent_report(agent_ids, events, initial, contacts, request.from_ms, until)
@@ -144,7 +131,7 @@ class ReportService(reports_pb2_grpc.ReportServiceServicer):
     ) -> reports_pb2.CampaignReportResponse:
         tenant = self._shared.tenant()
         _period(request.from_ms, request.to_ms)
-        queue_ids = _queue_ids(tenant, request.queue_ids)
+        queue_ids = queue_ids_of(tenant, request.queue_ids)
         contacts = tenant.contacts.store.entered(request.from_ms, request.to_ms, queue_ids)
         rows = campaign_report(contacts, request.from_ms, request.to_ms)
         return reports_pb2.CampaignReportResponse(
@@ -170,7 +157,7 @@ class ReportService(reports_pb2_grpc.ReportServiceServicer):
         tenant = self._shared.tenant()
         _period(request.from_ms, request.to_ms)
         zone = _zone(request.time_zone)
-        queue_ids = _queue_ids(tenant, request.queue_ids)
+        queue_ids = queue_ids_of(tenant, request.queue_ids)
         contacts = tenant.contacts.store.entered(request.from_ms, request.to_ms, queue_ids)
         cells = heatmap(contacts, request.from_ms, request.to_ms, zone)
         return reports_pb2.HeatmapResponse(

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from acd.server.history import Contact
+from acd.sim.kpi import CallRecord, compute_kpis
 
 INTERVALS = {"15min": 15 * 60_000, "hour": 3_600_000, "day": 86_400_000, "period": 0}
 PERCENTILES = (50, 90, 95)
@@ -80,10 +81,6 @@ def percentile(sorted_values: Sequence[int], p: int) -> int | None:
     return sorted_values[rank - 1]
 
 
-def _ratio(num: float, den: float) -> float | None:
-    return num / den if den > 0 else None
-
-
 def _seconds(ms: float | None) -> float | None:
     return None if ms is None else ms / 1000
 
@@ -91,47 +88,41 @@ def _seconds(ms: float | None) -> float | None:
 def _row(
     start_ms: int, queue_id: str, channel: str, contacts: list[Contact], t: Thresholds
 ) -> QueueRow:
-    answered_waits: list[int] = []
-    left_waits: list[int] = []
-    abandoned = short = other = waiting = answered_in_t = abandoned_in_t = 0
-    handle: list[int] = []
-    for c in contacts:
-        wait = c.wait_ms
-        if c.answered_at is not None:
-            answered_waits.append(wait)
-            left_waits.append(wait)
-            answered_in_t += wait <= t.sl_threshold_ms
-            if c.ended_at is not None:
-                handle.append(c.talk_ms + (c.wrapup_ms or 0))
-        elif c.ended_at is None:
-            waiting += 1
-        elif c.outcome == "abandoned":
-            left_waits.append(wait)
-            abandoned += 1
-            short += wait <= t.short_abandon_ms
-            abandoned_in_t += wait <= t.sl_threshold_ms
-        else:
-            left_waits.append(wait)
-            other += 1
-    answered = len(answered_waits)
-    answered_waits.sort()
+    # The formulas are the simulator's (acd.sim.kpi, DESIGN.md), over the contacts as records.
+    records = [
+        CallRecord(
+            c.call_id,
+            c.enqueued_at,
+            answered_ms=c.answered_at,
+            ended_ms=c.ended_at if c.answered_at is not None else None,
+            outcome=c.outcome,
+            left_ms=c.ended_at,
+            wrapup_ms=c.wrapup_ms or 0,
+        )
+        for c in contacts
+    ]
+    k = compute_kpis(records, t.sl_threshold_ms, t.short_abandon_ms)
+    answered_waits = sorted(c.wait_ms for c in contacts if c.answered_at is not None)
+    left_waits = [
+        c.wait_ms for c in contacts if c.answered_at is not None or c.ended_at is not None
+    ]
     return QueueRow(
         start_ms=start_ms,
         queue_id=queue_id,
         channel=channel,
-        offered=len(contacts),
-        answered=answered,
-        abandoned=abandoned,
-        short_abandoned=short,
-        other=other,
-        waiting=waiting,
-        sl_answered=_ratio(answered_in_t, answered),
-        sl_offered=_ratio(answered_in_t, answered + abandoned - short),
-        sl_with_abandons=_ratio(answered_in_t + abandoned_in_t, answered + abandoned),
-        asa_s=_seconds(_ratio(sum(answered_waits), answered)),
-        awt_s=_seconds(_ratio(sum(left_waits), len(left_waits))),
-        aht_s=_seconds(_ratio(sum(handle), len(handle))),
-        abandon_rate=_ratio(abandoned - short, len(contacts) - short),
+        offered=k.offered,
+        answered=k.answered,
+        abandoned=k.abandoned,
+        short_abandoned=k.short_abandoned,
+        other=k.expired,
+        waiting=k.waiting,
+        sl_answered=k.sl_answered,
+        sl_offered=k.sl_offered,
+        sl_with_abandons=k.sl_with_abandons,
+        asa_s=k.asa,
+        awt_s=k.awt,
+        aht_s=k.aht,
+        abandon_rate=k.abandon_rate,
         max_wait_s=_seconds(max(left_waits)) if left_waits else None,
         wait_percentiles_s=tuple(_seconds(percentile(answered_waits, p)) for p in PERCENTILES),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
@@ -114,3 +114,12 @@ def own_call(tenant: Tenant, who: Identity, call_id: str, field: str = "call_id"
 def known_agent(tenant: Tenant, agent_id: str, field: str = "agent_id") -> None:
     if agent_id not in tenant.agents:
         raise not_found(field, agent_id, "agent")
+
+
+def queue_ids_of(tenant: Tenant, requested: Sequence[str]) -> list[str]:
+    """The queues a request names (each one known, else NOT_FOUND naming ``queue_ids[i]``), or
+    every queue of the tenant when it names none."""
+    for i, queue_id in enumerate(requested):
+        if queue_id not in tenant.queues:
+            raise not_found(f"queue_ids[{i}]", queue_id, "queue")
+    return list(requested) if requested else list(tenant.queues)

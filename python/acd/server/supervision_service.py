@@ -21,6 +21,7 @@ from acd.server.service_base import (
     invalid,
     known_agent,
     not_found,
+    queue_ids_of,
     require_id,
 )
 from acd.server.tenant import Tenant
@@ -30,13 +31,6 @@ from acd.v1 import common_pb2, supervision_pb2, supervision_pb2_grpc
 MISSED_DEFAULT_MS = 86_400_000
 # Streams number their messages on from the request's last_sequence (uint64).
 MAX_SEQUENCE = 2**63 - 1
-
-
-def _queues(tenant: Tenant, queue_ids: Sequence[str]) -> list[str]:
-    for i, queue_id in enumerate(queue_ids):
-        if queue_id not in tenant.queues:
-            raise not_found(f"queue_ids[{i}]", queue_id, "queue")
-    return list(queue_ids) if queue_ids else list(tenant.queues)
 
 
 def _serves(agent: AgentConfig, queue: QueueConfig) -> bool:
@@ -76,7 +70,7 @@ class SupervisionService(supervision_pb2_grpc.SupervisionServiceServicer):
         self, request: supervision_pb2.ListWaitingCallsRequest, context: Context
     ) -> supervision_pb2.ListWaitingCallsResponse:
         tenant = self._shared.tenant()
-        queues = _queues(tenant, request.queue_ids)
+        queues = queue_ids_of(tenant, request.queue_ids)
         await tenant.committed_view()
         now = tenant.clock.now()
         calls = [
@@ -92,7 +86,7 @@ class SupervisionService(supervision_pb2_grpc.SupervisionServiceServicer):
         """The missed list from the contact history (acd.server.missed); by default the
         entries of the last 24 hours still waiting for an answer."""
         tenant = self._shared.tenant()
-        queues = _queues(tenant, request.queue_ids)
+        queues = queue_ids_of(tenant, request.queue_ids)
         if request.since_ms < 0:
             raise invalid("since_ms", "must be >= 0")
         await tenant.committed_view()
@@ -106,7 +100,7 @@ class SupervisionService(supervision_pb2_grpc.SupervisionServiceServicer):
         self, request: supervision_pb2.ListAgentsRequest, context: Context
     ) -> supervision_pb2.ListAgentsResponse:
         tenant = self._shared.tenant()
-        queues = [tenant.queues[q] for q in _queues(tenant, request.queue_ids)]
+        queues = [tenant.queues[q] for q in queue_ids_of(tenant, request.queue_ids)]
         if request.group_id and all(g.id != request.group_id for g in tenant.config.groups):
             raise not_found("group_id", request.group_id, "group")
         await tenant.committed_view()
@@ -150,7 +144,7 @@ class SupervisionService(supervision_pb2_grpc.SupervisionServiceServicer):
     ) -> AsyncIterator[supervision_pb2.StreamQueueStatsResponse]:
         try:
             tenant = self._shared.tenant()
-            queues = _queues(tenant, request.queue_ids)
+            queues = queue_ids_of(tenant, request.queue_ids)
             if request.min_interval_ms < 0:
                 raise invalid("min_interval_ms", "must be >= 0")
             _check_sequence(request.last_sequence)
@@ -175,7 +169,7 @@ class SupervisionService(supervision_pb2_grpc.SupervisionServiceServicer):
     ) -> AsyncIterator[supervision_pb2.StreamAlertsResponse]:
         try:
             tenant = self._shared.tenant()
-            queues = set(_queues(tenant, request.queue_ids))
+            queues = set(queue_ids_of(tenant, request.queue_ids))
             if request.min_severity not in supervision_pb2.AlertSeverity.values():
                 raise invalid("min_severity", f"unknown severity {request.min_severity}")
             _check_sequence(request.last_sequence)

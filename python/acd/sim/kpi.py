@@ -26,6 +26,7 @@ class CallRecord:
     callback_ms: int | None = None  # when a callback was promised (taken, or after abandoning)
     attempts: int = 0  # callback attempts made or queued
     recovered_ms: int | None = None  # when a callback attempt reached the customer
+    wrapup_ms: int | None = None  # this call's own after-call work (None: the period's default)
 
     @property
     def waited(self) -> bool:
@@ -109,7 +110,8 @@ def compute_kpis(
             answered_in_t += wait <= threshold_ms
             if r.ended_ms is not None:
                 completed += 1
-                handle += r.ended_ms - r.answered_ms + wrapup_ms
+                handle += r.ended_ms - r.answered_ms
+                handle += wrapup_ms if r.wrapup_ms is None else r.wrapup_ms
         elif r.left_ms is not None:
             wait = r.left_ms - r.arrival_ms
             left_wait += wait
