@@ -92,6 +92,15 @@ fn parse_one(t: &Bound<'_, PyTuple>, index: usize) -> PyResult<Command> {
                 arg(t, 4, index)?,
             )
         }
+        "request_callback" => {
+            want(5)?;
+            Command::RequestCallback(
+                arg(t, 1, index)?,
+                arg(t, 2, index)?,
+                arg(t, 3, index)?,
+                arg(t, 4, index)?,
+            )
+        }
         "abandon" => {
             want(3)?;
             Command::Abandon(arg(t, 1, index)?, arg(t, 2, index)?)

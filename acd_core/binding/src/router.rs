@@ -138,6 +138,19 @@ impl PyRouter {
         self.inner.pick(agent_id, call_id, now_ms.0).py()
     }
 
+    /// Turns a waiting call into a callback in its place (empty `number`: the caller's).
+    fn request_callback(
+        &mut self,
+        call_id: &str,
+        callback_id: &str,
+        number: &str,
+        now_ms: Now,
+    ) -> PyResult<()> {
+        self.inner
+            .request_callback(call_id, callback_id, number, now_ms.0)
+            .py()
+    }
+
     fn withdraw(
         &mut self,
         agent_id: &str,

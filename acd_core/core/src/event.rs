@@ -78,6 +78,8 @@ pub enum RevokeReason {
     /// The service withdrew it: the agent cannot answer (its desktop is gone, or the offer was
     /// open when the service stopped).
     Withdrawn,
+    /// The caller asked for a callback instead (the callback takes the call's place).
+    Callback,
 }
 
 impl RevokeReason {
@@ -90,6 +92,7 @@ impl RevokeReason {
             RevokeReason::Overflow => "overflow",
             RevokeReason::Paused => "paused",
             RevokeReason::Withdrawn => "withdrawn",
+            RevokeReason::Callback => "callback",
         }
     }
 }

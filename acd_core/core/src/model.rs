@@ -103,6 +103,8 @@ pub enum Outcome {
     OverflowedOut,
     Expired,
     TransferredOut,
+    /// The caller asked to be called back: the call's place went to its callback.
+    CallbackRequested,
 }
 
 impl Outcome {
@@ -113,6 +115,7 @@ impl Outcome {
             Outcome::OverflowedOut => "overflowed-out",
             Outcome::Expired => "expired",
             Outcome::TransferredOut => "transferred-out",
+            Outcome::CallbackRequested => "callback-requested",
         }
     }
 }

@@ -26,7 +26,8 @@ pub struct IntervalCounters {
     pub answered_within_sl: u64,
     pub abandoned_within_sl: u64,
     pub wait_answered_ms: u64,
-    /// Calls that left the queue (answered, abandoned, overflowed, expired) and their waits.
+    /// Calls that left the queue (answered, abandoned, overflowed, expired, replaced by a
+    /// callback) and their waits.
     pub left: u64,
     pub wait_left_ms: u64,
     pub max_wait_ms: u64,
@@ -68,6 +69,8 @@ pub enum LeftLine {
     Abandoned,
     Overflowed,
     Expired,
+    /// Replaced by a callback in its place (counted as neither answered nor abandoned).
+    Callback,
 }
 
 /// The calls of a queue not yet answered, in the order they entered it. Time never goes
@@ -157,6 +160,8 @@ impl QueueStats {
             }
             LeftLine::Overflowed => c.overflowed += 1,
             LeftLine::Expired => c.expired += 1,
+            // In `left` only: the callback that took its place is a contact of its own.
+            LeftLine::Callback => {}
         }
     }
 

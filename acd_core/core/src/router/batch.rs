@@ -28,6 +28,8 @@ pub enum Command {
     Withdraw(String, String, String, Millis),
     /// A new configuration, as JSON (parsed when applied: a bad one is a refused command).
     Configure(String, Millis),
+    /// call, callback id, number to call (empty: the caller's).
+    RequestCallback(String, String, String, Millis),
     Timeout(Millis),
 }
 
@@ -48,6 +50,7 @@ impl Router {
             Command::Pick(a, c, t) => self.pick(a, c, *t),
             Command::Withdraw(a, c, r, t) => self.withdraw(a, c, r, *t),
             Command::Configure(json, t) => self.reconfigure_json(json, *t),
+            Command::RequestCallback(c, cb, n, t) => self.request_callback(c, cb, n, *t),
             Command::Timeout(t) => self.handle_timeout(*t),
         }
     }

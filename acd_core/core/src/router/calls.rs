@@ -49,7 +49,7 @@ pub(crate) fn check_id(field: &'static str, id: &str) -> Result<()> {
 }
 
 impl Router {
-    fn shared_str(&self, s: &str) -> Arc<str> {
+    pub(crate) fn shared_str(&self, s: &str) -> Arc<str> {
         if s.is_empty() {
             self.ix.blank.clone()
         } else {
@@ -197,13 +197,20 @@ impl Router {
 
     /// The call is done for good: terminal event, slot freed, id remembered for dedup.
     pub(crate) fn finish_call(&mut self, cx: CallIx, outcome: Outcome, at: Millis) {
-        self.emit(EventKind::Terminal, Some(cx), None, at).detail = Detail::Outcome(outcome);
-        let call = self.calls[cx as usize].take().expect("live call");
+        self.end_contact(cx, outcome, at);
+        self.calls[cx as usize] = None;
         self.free_calls.push(cx);
-        self.ix.calls.remove(&call.id);
+    }
+
+    /// The contact under the call's id is over (terminal event, id forgotten and remembered
+    /// for dedup); the slot stays, for `finish_call` to free or a callback to take over.
+    pub(crate) fn end_contact(&mut self, cx: CallIx, outcome: Outcome, at: Millis) {
+        self.emit(EventKind::Terminal, Some(cx), None, at).detail = Detail::Outcome(outcome);
+        let id = self.call(cx).id.clone();
+        self.ix.calls.remove(&id);
         if self.dedup_window_ms > 0 {
-            self.ix.finished.insert(call.id.clone(), at);
-            self.finished.push_back((at, call.id));
+            self.ix.finished.insert(id.clone(), at);
+            self.finished.push_back((at, id));
         }
     }
 

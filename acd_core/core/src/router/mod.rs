@@ -10,6 +10,7 @@
 
 mod agents;
 mod batch;
+mod callback;
 pub mod calls;
 mod invariants;
 mod matching;

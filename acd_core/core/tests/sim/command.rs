@@ -42,6 +42,7 @@ impl Cmd {
                 | Command::Pick(_, _, t)
                 | Command::Withdraw(_, _, _, t)
                 | Command::Configure(_, t)
+                | Command::RequestCallback(_, _, _, t)
                 | Command::Timeout(t) => *t,
             },
         }
@@ -86,6 +87,8 @@ impl Model {
         let ok = |b: bool| if b { Ok } else { Err };
         match cmd {
             Cmd::Core(Command::Timeout(_)) => Ok,
+            // Not generated yet: the model does not follow a call into its callback.
+            Cmd::Core(Command::RequestCallback(..)) => Err,
             Cmd::Core(Command::Enqueue(req, _)) => {
                 let bad_id =
                     |s: &str| s.is_empty() || s.len() > 256 || s.chars().any(char::is_control);

@@ -221,6 +221,12 @@ impl Model {
                     )
             }
             Outcome::Expired => !c.ended && at == self.ttl_deadline(c),
+            Outcome::CallbackRequested => {
+                !c.ended
+                    && self.is_command(|cmd| {
+                        matches!(cmd, Cmd::Core(Command::RequestCallback(rc, ..)) if rc == call)
+                    })
+            }
             Outcome::OverflowedOut => {
                 !c.ended
                     && q.overflow.as_ref().is_some_and(|o| {

@@ -192,6 +192,9 @@ impl Model {
                 RevokeReason::AnsweredElsewhere => self.is_command(
                     |cmd| matches!(cmd, Cmd::Core(Command::Accept(aa, ac, _)) if ac == call && aa != agent),
                 ),
+                RevokeReason::Callback => self.is_command(
+                    |cmd| matches!(cmd, Cmd::Core(Command::RequestCallback(rc, ..)) if rc == call),
+                ),
                 RevokeReason::Withdrawn => self.is_command(
                     |cmd| matches!(cmd, Cmd::Core(Command::Withdraw(wa, _, _, _)) if wa == agent),
                 ),
