@@ -81,10 +81,22 @@ $(BIN)/pip:
 	fi
 	$(PYTHON) -m venv $(VENV)
 
+# The PNG charts (acd report --png, make figures, their tests) set every label in DejaVu Sans
+# (python/acd/report_png.py): a machine without it gets Debian's package, as with python3-venv
+# above. Elsewhere (no apt-get) a note says what to install, and the rest still builds.
+DEJAVU := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+$(DEJAVU):
+	if command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get update; \
+		$(SUDO) apt-get install -y --no-install-recommends fonts-dejavu-core; \
+	else \
+		echo 'note: install the DejaVu Sans font for `acd report --png`' >&2; \
+	fi
+
 # Pins live in one place, pyproject.toml ([project] dependencies + the `dev` extra). They are
 # installed directly instead of via `pip install -e .[dev]`, which would also compile the
 # Rust extension (in debug mode) just to get the tools.
-$(DEPS_STAMP): pyproject.toml $(BIN)/pip
+$(DEPS_STAMP): pyproject.toml $(BIN)/pip | $(DEJAVU)
 	$(BIN)/python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(*p["dependencies"], *p["optional-dependencies"]["dev"], sep="\n")' > $(VENV)/requirements-dev.txt
 	$(BIN)/pip install -r $(VENV)/requirements-dev.txt
 	touch $@

@@ -1,9 +1,9 @@
-"""``acd report``: ReportService from the command line, as tables, CSV or SVG charts.
+"""``acd report``: ReportService from the command line, as tables, CSV or SVG/PNG charts.
 
-    acd report queues    [--interval 15min|hour|day|period] [--by-channel] [--svg FILE]
-    acd report agents    [--svg FILE]          time in state, occupancy, answer time, ...
+    acd report queues    [--interval 15min|hour|day|period] [--by-channel] [--svg/--png FILE]
+    acd report agents    [--svg/--png FILE]    time in state, occupancy, answer time, ...
     acd report campaigns                       calls, outcomes and dispositions per number
-    acd report heatmap   [--svg FILE]          contacts by weekday x hour
+    acd report heatmap   [--svg/--png FILE]    contacts by weekday x hour
     acd report cdrs      [--csv]               the call detail records (ExportCdrs)
 
 The period is a range of local days (``--from``, ``--to``, ``--tz``). The address and a
@@ -18,12 +18,11 @@ import argparse
 import datetime
 import os
 import zoneinfo
-from pathlib import Path
 from typing import Any
 
 import grpc
 
-from acd import report_svg
+from acd import report_png, report_svg
 from acd.report_tables import (
     AGENT_COLUMNS,
     AGENT_STATES,
@@ -54,6 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--by-channel", action="store_true", help="queues: a row per channel too")
     p.add_argument("--csv", action="store_true", help="CSV instead of a table")
     p.add_argument("--svg", metavar="FILE", help="queues, agents, heatmap: also write a chart")
+    p.add_argument("--png", metavar="FILE", help="the same chart as a PNG (with --svg or alone)")
     p.add_argument("--target", help="the service's address (default: the dev config's)")
     p.add_argument("--token", help="a supervisor or admin token (default: ACD_TOKEN, or dev's)")
 
@@ -102,7 +102,7 @@ def _run(args: argparse.Namespace, stub: Any, md: Any, start: int, end: int, zon
         )
         rows = list(stub.QueueReport(request, metadata=md, timeout=30).rows)
         cells = [queue_cells(r, zone) for r in rows]
-        if args.svg:
+        if args.svg or args.png:
             svg = report_svg.volume_and_sl(
                 [c["interval"][-5:] for c in cells],
                 [r.offered for r in rows],
@@ -110,16 +110,17 @@ def _run(args: argparse.Namespace, stub: Any, md: Any, start: int, end: int, zon
                 None,
                 f"Offered and service level, {title}",
             )
-            Path(args.svg).write_text(svg)
+            report_png.write_chart(svg, args.svg, args.png)
         return render(QUEUE_COLUMNS, cells, args.csv)
     if what == "agents":
         agents = reports_pb2.AgentReportRequest(from_ms=start, to_ms=end, agent_ids=args.agent)
         agent_rows = list(stub.AgentReport(agents, metadata=md, timeout=30).rows)
-        if args.svg:
+        if args.svg or args.png:
             states = {
                 r.agent_id: {s: r.state_s.get(s, 0.0) for s in AGENT_STATES} for r in agent_rows
             }
-            Path(args.svg).write_text(report_svg.time_in_state(states, f"Time in state, {title}"))
+            svg = report_svg.time_in_state(states, f"Time in state, {title}")
+            report_png.write_chart(svg, args.svg, args.png)
         return render(AGENT_COLUMNS, [agent_cells(r) for r in agent_rows], args.csv)
     if what == "campaigns":
         campaigns = reports_pb2.CampaignReportRequest(
@@ -132,9 +133,10 @@ def _run(args: argparse.Namespace, stub: Any, md: Any, start: int, end: int, zon
             from_ms=start, to_ms=end, time_zone=args.tz, queue_ids=args.queue
         )
         heat_cells = list(stub.Heatmap(heat, metadata=md, timeout=30).cells)
-        if args.svg:
+        if args.svg or args.png:
             counts = {(c.weekday, c.hour): c.offered for c in heat_cells}
-            Path(args.svg).write_text(report_svg.heatmap(counts, f"Contacts by hour, {title}"))
+            svg = report_svg.heatmap(counts, f"Contacts by hour, {title}")
+            report_png.write_chart(svg, args.svg, args.png)
         columns, table = heatmap_cells(heat_cells)
         return render(columns, table, args.csv)
     export = reports_pb2.ExportCdrsRequest(from_ms=start, to_ms=end)
@@ -145,8 +147,13 @@ def _run(args: argparse.Namespace, stub: Any, md: Any, start: int, end: int, zon
 def main(args: argparse.Namespace) -> int:
     from acd.v1 import reports_pb2_grpc
 
-    if args.svg and args.what not in SVG_REPORTS:
-        raise SystemExit(f"acd report: --svg is for {', '.join(SVG_REPORTS)}")
+    for flag, path in (("--svg", args.svg), ("--png", args.png)):
+        if path and args.what not in SVG_REPORTS:
+            raise SystemExit(f"acd report: {flag} is for {', '.join(SVG_REPORTS)}")
+    try:
+        report_png.check_outputs(args.svg, args.png)
+    except report_png.ChartError as e:
+        raise SystemExit(f"acd report: {e}") from None
     try:
         zone = zoneinfo.ZoneInfo(args.tz)
         start_ms, end_ms = _period(args.start, args.end, zone)
@@ -165,5 +172,7 @@ def main(args: argparse.Namespace) -> int:
             text = _run(args, stub, md, start_ms, end_ms, zone)
         except grpc.RpcError as e:
             raise SystemExit(f"acd report: {e.code().name}: {e.details()}") from None
+        except report_png.ChartError as e:  # the disk filled, the directory went away
+            raise SystemExit(f"acd report: {e}") from None
     print(text)
     return 0
