@@ -39,6 +39,7 @@ def test_views_during_the_morning() -> None:
         "queue_id": "sales",
         "channel": "voice",
         "priority": 0,
+        "score": -3_000,  # priority first, then arrival: -enqueued_at for priority 0
         "seq": 1,
         "enqueued_at_ms": 3_000,
         "entered_queue_at_ms": 3_000,

@@ -298,6 +298,7 @@ impl PyRouter {
         d.set_item("queue_id", &*c.queue_id)?;
         d.set_item("channel", c.channel.name())?;
         d.set_item("priority", c.priority)?;
+        d.set_item("score", c.score)?;
         d.set_item("seq", c.seq)?;
         d.set_item("enqueued_at_ms", c.enqueued_at)?;
         d.set_item("entered_queue_at_ms", c.entered_queue_at)?;

@@ -4,7 +4,8 @@
   ``OutOfHoursRule``) and ``default_handle_ms``; what the file calls ``out_of_hours.queue`` the
   message calls ``out_of_hours.queue_id``;
 - config_alerts: ``alerts`` (a ``QueueAlerts``);
-- config_contacts: ``dispositions``, ``disposition_required``, ``missed_callback_within_ms``.
+- config_contacts: ``dispositions``, ``disposition_required``, ``missed_callback_within_ms``,
+  the ``callback_*`` options.
 
 The file counts seconds where the messages count milliseconds (``longest_wait_above_s`` is
 ``longest_wait_above_ms``); admin_convert names a mistake by the request's field."""
@@ -140,6 +141,14 @@ def contacts_raw(q: admin_pb2.Queue) -> Raw:
             ms = q.missed_callback_within_ms
             raise invalid("queue.missed_callback_within_ms", f"{ms} is negative")
         raw["missed_callback_within_s"] = seconds(q.missed_callback_within_ms)
+    if q.callback_max_attempts:
+        raw["callback_max_attempts"] = q.callback_max_attempts
+    for name in _CALLBACK_MILLIS:
+        ms = getattr(q, name)
+        if ms < 0:
+            raise invalid(f"queue.{name}", f"{ms} is negative")
+        if ms:
+            raw[name.removesuffix("_ms") + "_s"] = seconds(ms)
     return raw
 
 
@@ -147,3 +156,15 @@ def fill_contacts(out: admin_pb2.Queue, contacts: QueueContacts) -> None:
     out.dispositions.extend(contacts.dispositions)
     out.disposition_required = contacts.disposition_required
     out.missed_callback_within_ms = contacts.missed_callback_within_ms
+    out.callback_max_attempts = contacts.callback_max_attempts
+    out.callback_retry_gap_ms = contacts.callback_retry_gap_ms
+    out.callback_offer_after_ms = contacts.callback_offer_after_ms
+    out.callback_offer_ewt_above_ms = contacts.callback_offer_ewt_above_ms
+
+
+# The queue's callback durations (ms in acd.v1, seconds in the file: the same name, _s).
+_CALLBACK_MILLIS = (
+    "callback_retry_gap_ms",
+    "callback_offer_after_ms",
+    "callback_offer_ewt_above_ms",
+)

@@ -24,6 +24,10 @@ id = "sales"
 dispositions = ["sold", "no-interest", "callback"]   # the catalogue (empty: any code)
 disposition_required = true         # FinishWrapUp needs a code
 missed_callback_within_s = 180      # every missed call becomes a callback (0: off)
+callback_max_attempts = 3           # a callback whose customer was not reached: tries in all
+callback_retry_gap_s = 300          # at least this long between two tries
+callback_offer_after_s = 60         # suggest a callback to a caller waiting this long (0: off)
+callback_offer_ewt_above_s = 180    # ... or whose estimated wait is above this (0: off)
 ```
 """
 
@@ -35,7 +39,17 @@ from dataclasses import dataclass
 from acd.server.config_fields import ConfigError, Table, check_id, unique
 
 CONTACT_TENANT_KEYS = ("repeat_caller_window_days", "campaigns", "knowledge_base")
-CONTACT_QUEUE_KEYS = ("dispositions", "disposition_required", "missed_callback_within_s")
+CONTACT_QUEUE_KEYS = (
+    "dispositions",
+    "disposition_required",
+    "missed_callback_within_s",
+    "callback_max_attempts",
+    "callback_retry_gap_s",
+    "callback_offer_after_s",
+    "callback_offer_ewt_above_s",
+)
+MAX_CALLBACK_ATTEMPTS = 10
+DEFAULT_RETRY_GAP_MS = 300_000
 _CAMPAIGN_KEYS = ("id", "name", "numbers")
 _LINK_KEYS = ("queue", "topic", "campaign", "title", "url")
 DEFAULT_REPEAT_DAYS = 30
@@ -93,6 +107,12 @@ class QueueContacts:
     dispositions: tuple[str, ...] = ()  # empty: any code (up to 64 characters)
     disposition_required: bool = False
     missed_callback_within_ms: int = 0  # 0: missed calls are listed, not called back
+    # Callbacks (acd.server.callbacks): tries in all for a customer not reached, the least
+    # time between two, and when to suggest a callback to a waiting caller (0: never).
+    callback_max_attempts: int = 1
+    callback_retry_gap_ms: int = DEFAULT_RETRY_GAP_MS
+    callback_offer_after_ms: int = 0
+    callback_offer_ewt_above_ms: int = 0
 
 
 def parse_queue_contacts(t: Table) -> QueueContacts:
@@ -107,6 +127,10 @@ def parse_queue_contacts(t: Table) -> QueueContacts:
         dispositions=tuple(codes),
         disposition_required=t.boolean("disposition_required", False),
         missed_callback_within_ms=t.millis("missed_callback_within_s", 0),
+        callback_max_attempts=t.integer("callback_max_attempts", 1, 1, MAX_CALLBACK_ATTEMPTS),
+        callback_retry_gap_ms=t.millis("callback_retry_gap_s", DEFAULT_RETRY_GAP_MS, 1),
+        callback_offer_after_ms=t.millis("callback_offer_after_s", 0),
+        callback_offer_ewt_above_ms=t.millis("callback_offer_ewt_above_s", 0),
     )
 
 
@@ -162,9 +186,17 @@ def queue_contacts_raw(c: QueueContacts) -> dict[str, object]:
         out["dispositions"] = list(c.dispositions)
     if c.disposition_required:
         out["disposition_required"] = True
-    if c.missed_callback_within_ms:
-        ms = c.missed_callback_within_ms
-        out["missed_callback_within_s"] = ms // 1000 if ms % 1000 == 0 else ms / 1000
+    if c.callback_max_attempts != 1:
+        out["callback_max_attempts"] = c.callback_max_attempts
+    millis = {
+        "missed_callback_within_s": (c.missed_callback_within_ms, 0),
+        "callback_retry_gap_s": (c.callback_retry_gap_ms, DEFAULT_RETRY_GAP_MS),
+        "callback_offer_after_s": (c.callback_offer_after_ms, 0),
+        "callback_offer_ewt_above_s": (c.callback_offer_ewt_above_ms, 0),
+    }
+    for key, (ms, default) in millis.items():
+        if ms != default:
+            out[key] = ms // 1000 if ms % 1000 == 0 else ms / 1000
     return out
 
 

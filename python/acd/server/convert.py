@@ -4,11 +4,14 @@ messages, and acd.v1 enums to the router's words. No routing logic: only the map
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acd.server.commands import RouterEvent
 from acd.server.config import AgentConfig, QueueConfig
 from acd.v1 import common_pb2 as c
+
+if TYPE_CHECKING:
+    from acd.server.history import Contact
 
 CHANNELS: Mapping[int, str] = {
     c.CHANNEL_UNSPECIFIED: "voice",
@@ -45,6 +48,7 @@ OUTCOMES: Mapping[str, c.CallOutcome.ValueType] = {
     "overflowed-out": c.CALL_OUTCOME_OVERFLOWED_OUT,
     "expired": c.CALL_OUTCOME_EXPIRED,
     "transferred-out": c.CALL_OUTCOME_TRANSFERRED_OUT,
+    "callback-requested": c.CALL_OUTCOME_CALLBACK_REQUESTED,
 }
 # "withdrawn" (the service took the offer back: desktop gone, or a restart) has no value of
 # its own in acd.v1 yet; it is reported as unspecified.
@@ -58,6 +62,7 @@ REVOKE_REASONS: Mapping[str, c.RevokeReason.ValueType] = {
     "rejected": c.REVOKE_REASON_REJECTED,
     "timed-out": c.REVOKE_REASON_TIMED_OUT,
     "withdrawn": c.REVOKE_REASON_WITHDRAWN,
+    "callback": c.REVOKE_REASON_CALLBACK_REQUESTED,
 }
 ERROR_CODES = {
     "INVALID_ARGUMENT": c.ERROR_CODE_INVALID_ARGUMENT,
@@ -239,3 +244,29 @@ def queue_stats(
         interval=interval,
         today=today,
     )
+
+
+# A callback's attempt (1 for the first), in its attributes (acd.server.callbacks).
+ATTEMPT = "callback_attempt"
+
+
+def attempt_of(info: Mapping[str, Any]) -> int:
+    """Which try a live callback is (1 for the first), from its attributes."""
+    raw = str(info.get("attributes", {}).get(ATTEMPT, "1"))
+    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+
+
+def connected(e: RouterEvent, endpoint: str, callback: Contact | None) -> c.CallConnected:
+    """The adapter's CallConnected; for a callback (``callback``: its open contact) also the
+    number the PBX dials from the agent's endpoint, and which attempt it is."""
+    message = c.CallConnected(
+        call_id=e.call_id,
+        agent_id=e.agent_id,
+        queue_id=e.queue_id,
+        endpoint=endpoint,
+        at_ms=e.at_ms,
+    )
+    if callback is not None:
+        message.dial_number = callback.caller_number
+        message.callback_attempt = attempt_of({"attributes": callback.attributes})
+    return message

@@ -61,6 +61,7 @@ NOW_INDEX = {
     "transfer": 4,
     "pick": 3,
     "withdraw": 4,
+    "request_callback": 4,
     "timeout": 1,
     "configure": 2,
 }

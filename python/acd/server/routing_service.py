@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 
-from acd.server import convert
+from acd.server import callbacks, convert
 from acd.server.commands import Refusal, refusal
 from acd.server.config_tenant import MAX_LEVEL, MIN_LEVEL
 from acd.server.enqueue_plan import plan
@@ -117,9 +117,12 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         if p.commands:
             if not duplicate:  # a call that only waits makes no event: the lines learn here
                 tenant.waits.enter(tenant, [call.call_id], now)
+                tenant.suggestions.watch([call.call_id], now)
             response.position, response.estimated_wait_ms = tenant.waits.estimate(
                 tenant, call.call_id, now
             )
+            queue_id = p.commands[0][2]
+            tenant.suggestions.estimated(call.call_id, queue_id, response.estimated_wait_ms, now)
         return response
 
     async def _cancel(
@@ -132,9 +135,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
     async def _end(
         self, tenant: Tenant, request: routing_pb2.EndCallRequest
     ) -> routing_pb2.EndCallResponse:
-        require_id(request.call_id, "call_id")
-        await tenant.run(("end", request.call_id, tenant.clock.now()))
-        return routing_pb2.EndCallResponse(outcome=common_pb2.CALL_OUTCOME_COMPLETED)
+        return await callbacks.end_call(tenant, request, tenant.clock.now())
 
     async def _transfer(
         self, tenant: Tenant, request: routing_pb2.TransferCallRequest
@@ -160,26 +161,17 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         callback = common_pb2.Call()
         callback.CopyFrom(request.callback)
         callback.channel = common_pb2.CHANNEL_CALLBACK
-        require_id(callback.caller_number, "callback.caller_number")
         now = tenant.clock.now()
+        if request.original_call_id and request.not_before_ms <= now:
+            return await callbacks.request_callback(tenant, request, now)
+        require_id(callback.caller_number, "callback.caller_number")
         enqueue = enqueue_command(callback, now, "callback")
         if request.not_before_ms > now:
             return await self._scheduled_callback(tenant, request, enqueue, now)
-        commands: list[Command] = [enqueue]
-        if request.original_call_id:
-            original = tenant.router.call_info(request.original_call_id)
-            if original is None:
-                raise Refusal(
-                    grpc.StatusCode.NOT_FOUND,
-                    f"original_call_id {request.original_call_id!r}: unknown call",
-                    "original_call_id",
-                )
-            commands.append(("abandon", request.original_call_id, now))
-        outcome = await tenant.execute(commands)
+        outcome = await tenant.execute([enqueue])
         errors = [e for e in outcome.events if e.kind == "error"]
         if errors:
-            fields = {**call_fields("callback"), "call_id": "original_call_id"}
-            raise refusal(errors[0], fields if errors[0].detail.startswith("command 1") else None)
+            raise refusal(errors[0], call_fields("callback"))
         return routing_pb2.RequestCallbackResponse(duplicate=0 in outcome.duplicates)
 
     async def _scheduled_callback(
@@ -290,6 +282,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         outcome = await tenant.execute(commands, service)
         fresh = [c[1] for j, c in enumerate(commands) if j not in outcome.duplicates]
         tenant.waits.enter(tenant, fresh, now)  # refused ones are not in the router: skipped
+        tenant.suggestions.watch(fresh, now)
         for e in outcome.events:
             if e.kind == "error":
                 index = int(e.detail.split(":", 1)[0].removeprefix("command "))

@@ -30,6 +30,7 @@ from acd._core import Router
 from acd.server import convert
 from acd.server.alerts import AlertWatch
 from acd.server.break_guard import BreakSettler
+from acd.server.callback_suggestions import CallbackSuggestions
 from acd.server.clock import Clock
 from acd.server.commands import Applied, Refusal, RouterEvent, apply, refusal
 from acd.server.config import AgentConfig, QueueConfig, StorageConfig, TenantConfig
@@ -111,8 +112,9 @@ class Tenant:
         self.waits = WaitEstimates()  # queue positions and estimated waits
         self.outbound = Outbound(self)  # work lists' release gate and attempts
         self.alerts = AlertWatch(self, stats_period_s)
+        self.suggestions = CallbackSuggestions(self)  # callbacks suggested to waiting callers
         self.after_batch = [BreakSettler().after_batch, self.waits.after_batch]
-        self.after_batch.append(self.alerts.after_batch)
+        self.after_batch += [self.alerts.after_batch, self.suggestions.after_batch]
 
     # ---- start / stop ---------------------------------------------------------------------
 
@@ -135,6 +137,7 @@ class Tenant:
             # moved it on (tenant_registry warns when acd.toml differs from what runs).
         self.live_calls = set(self.router.call_ids())
         self.waits.rebuild(self)
+        self.suggestions.watch(self.live_calls, self.clock.now())
         self.contacts.load(self.router, self.config)
         self.outbound.rebuild()
         self._snapshot_at = self.clock.now()
@@ -204,6 +207,7 @@ class Tenant:
         if self._timer is not None:
             self._timer.cancel()
             await asyncio.gather(self._timer, return_exceptions=True)
+        self.suggestions.close()
         await self.stats.stop()
         await self.alerts.stop()
         self._flush_journal()
@@ -375,6 +379,8 @@ class Tenant:
                 seen.add(call_id)
             elif name == "transfer" and command[2] == "destination":
                 self._destinations[command[1]] = command[3]
+            elif name == "request_callback":  # the callback takes the call's place
+                self.live_calls.add(command[2])
         # With no event but refusals nothing else entered or left the line, so if it grew by
         # exactly these calls they are all new; otherwise ask the router about each.
         all_new = quiet and waiting_delta == len(unmentioned)
@@ -444,14 +450,8 @@ class Tenant:
     def _on_connected(self, e: RouterEvent, extra: Mapping[str, Any]) -> None:
         self._offer_closed(e)
         self._call_agent[e.call_id] = e.agent_id
-        connected = common_pb2.CallConnected(
-            call_id=e.call_id,
-            agent_id=e.agent_id,
-            queue_id=e.queue_id,
-            endpoint=self.endpoints.get(e.agent_id, ""),
-            at_ms=e.at_ms,
-        )
-        self._adapters(connected=connected)
+        callback = self.contacts.open_callbacks.get(e.call_id)
+        self._adapters(connected=convert.connected(e, self.endpoints.get(e.agent_id, ""), callback))
 
     def _on_terminal(self, e: RouterEvent, extra: Mapping[str, Any]) -> None:
         destination = self._destinations.pop(e.call_id, "")

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 WINDOW = 20  # finished calls per queue in the recent handle time
 ANNOUNCE_DEPTH = 100
-PRIORITY_FIRST_MS = 10**10  # the router's weight of a priority level with aging_ms = 0
 # Events after which a call may have entered, left or moved in a line.
 _MOVES = frozenset(
     {"offer", "revoke", "missed", "connected", "terminal", "overflow", "transferred"}
@@ -108,10 +107,8 @@ class WaitEstimates:
         self._sync(tenant, tenant.router.call_ids())
 
     def _key(self, tenant: Tenant, info: dict[str, Any]) -> tuple[int, int, str]:
-        queue = tenant.queues.get(info["queue_id"])
-        weight = queue.aging_ms if queue is not None and queue.aging_ms else PRIORITY_FIRST_MS
-        score = info["priority"] * weight - info["enqueued_at_ms"]
-        return (-score, info["seq"], info["id"])
+        # The router's own score: a callback in a caller's place keeps the caller's.
+        return (-info["score"], info["seq"], info["id"])
 
     def _sync(self, tenant: Tenant, call_ids: Iterable[str]) -> dict[str, int]:
         """Moves each call where the router has it now; gives each changed queue's first
@@ -202,3 +199,4 @@ class WaitEstimates:
                 )
                 for feed in list(tenant.adapters):
                     feed.put(routing_pb2.AdapterStreamResponse(position=change))
+                tenant.suggestions.estimated(call_id, queue_id, change.estimated_wait_ms, now_ms)

@@ -339,6 +339,10 @@ class Queue(_message.Message):
     DISPOSITIONS_FIELD_NUMBER: _builtins.int
     DISPOSITION_REQUIRED_FIELD_NUMBER: _builtins.int
     MISSED_CALLBACK_WITHIN_MS_FIELD_NUMBER: _builtins.int
+    CALLBACK_MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    CALLBACK_RETRY_GAP_MS_FIELD_NUMBER: _builtins.int
+    CALLBACK_OFFER_AFTER_MS_FIELD_NUMBER: _builtins.int
+    CALLBACK_OFFER_EWT_ABOVE_MS_FIELD_NUMBER: _builtins.int
     queue_id: _builtins.str
     """The queue's id."""
     display_name: _builtins.str
@@ -379,6 +383,16 @@ class Queue(_message.Message):
     """A missed call (with a number) becomes an automatic callback due within this time, ms;
     0 = missed calls are only listed.
     """
+    callback_max_attempts: _builtins.int
+    """Attempts at a callback whose customer was not reached (EndCall's callback_result
+    NO_ANSWER or BUSY), the first included; 0 = 1 (no retry).
+    """
+    callback_retry_gap_ms: _builtins.int
+    """The least time between two attempts, ms (default 5 minutes)."""
+    callback_offer_after_ms: _builtins.int
+    """Suggest a callback to a caller who has waited this long, ms; 0 = off."""
+    callback_offer_ewt_above_ms: _builtins.int
+    """Suggest a callback when a caller's estimated wait is above this, ms; 0 = off."""
     @_builtins.property
     def skills(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """Required skills: skill id -> minimum level (1..10)."""
@@ -440,10 +454,14 @@ class Queue(_message.Message):
         dispositions: _abc.Iterable[_builtins.str] | None = ...,
         disposition_required: _builtins.bool = ...,
         missed_callback_within_ms: _builtins.int = ...,
+        callback_max_attempts: _builtins.int = ...,
+        callback_retry_gap_ms: _builtins.int = ...,
+        callback_offer_after_ms: _builtins.int = ...,
+        callback_offer_ewt_above_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_default_handle_ms", b"_default_handle_ms", "_offer_timeout_ms", b"_offer_timeout_ms", "_prefer_lower_tier", b"_prefer_lower_tier", "_ring_all_max", b"_ring_all_max", "_short_abandon_ms", b"_short_abandon_ms", "_sl_threshold_ms", b"_sl_threshold_ms", "_ttl_ms", b"_ttl_ms", "_wrapup_ms", b"_wrapup_ms", "alerts", b"alerts", "default_handle_ms", b"default_handle_ms", "no_answer", b"no_answer", "offer_timeout_ms", b"offer_timeout_ms", "out_of_hours", b"out_of_hours", "overflow", b"overflow", "prefer_lower_tier", b"prefer_lower_tier", "ring_all_max", b"ring_all_max", "short_abandon_ms", b"short_abandon_ms", "sl_threshold_ms", b"sl_threshold_ms", "ttl_ms", b"ttl_ms", "wrapup_ms", b"wrapup_ms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_default_handle_ms", b"_default_handle_ms", "_offer_timeout_ms", b"_offer_timeout_ms", "_prefer_lower_tier", b"_prefer_lower_tier", "_ring_all_max", b"_ring_all_max", "_short_abandon_ms", b"_short_abandon_ms", "_sl_threshold_ms", b"_sl_threshold_ms", "_ttl_ms", b"_ttl_ms", "_wrapup_ms", b"_wrapup_ms", "aging_ms", b"aging_ms", "alerts", b"alerts", "break_guard", b"break_guard", "break_reasons", b"break_reasons", "default_handle_ms", b"default_handle_ms", "display_name", b"display_name", "disposition_required", b"disposition_required", "dispositions", b"dispositions", "escalation", b"escalation", "hours_id", b"hours_id", "max_tier", b"max_tier", "missed_callback_within_ms", b"missed_callback_within_ms", "no_answer", b"no_answer", "offer_timeout_ms", b"offer_timeout_ms", "out_of_hours", b"out_of_hours", "overflow", b"overflow", "prefer_lower_tier", b"prefer_lower_tier", "queue_id", b"queue_id", "ring_all_max", b"ring_all_max", "short_abandon_ms", b"short_abandon_ms", "skills", b"skills", "sl_threshold_ms", b"sl_threshold_ms", "strategy", b"strategy", "ttl_ms", b"ttl_ms", "wrapup_ms", b"wrapup_ms", "wrapup_until_done", b"wrapup_until_done"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_default_handle_ms", b"_default_handle_ms", "_offer_timeout_ms", b"_offer_timeout_ms", "_prefer_lower_tier", b"_prefer_lower_tier", "_ring_all_max", b"_ring_all_max", "_short_abandon_ms", b"_short_abandon_ms", "_sl_threshold_ms", b"_sl_threshold_ms", "_ttl_ms", b"_ttl_ms", "_wrapup_ms", b"_wrapup_ms", "aging_ms", b"aging_ms", "alerts", b"alerts", "break_guard", b"break_guard", "break_reasons", b"break_reasons", "callback_max_attempts", b"callback_max_attempts", "callback_offer_after_ms", b"callback_offer_after_ms", "callback_offer_ewt_above_ms", b"callback_offer_ewt_above_ms", "callback_retry_gap_ms", b"callback_retry_gap_ms", "default_handle_ms", b"default_handle_ms", "display_name", b"display_name", "disposition_required", b"disposition_required", "dispositions", b"dispositions", "escalation", b"escalation", "hours_id", b"hours_id", "max_tier", b"max_tier", "missed_callback_within_ms", b"missed_callback_within_ms", "no_answer", b"no_answer", "offer_timeout_ms", b"offer_timeout_ms", "out_of_hours", b"out_of_hours", "overflow", b"overflow", "prefer_lower_tier", b"prefer_lower_tier", "queue_id", b"queue_id", "ring_all_max", b"ring_all_max", "short_abandon_ms", b"short_abandon_ms", "skills", b"skills", "sl_threshold_ms", b"sl_threshold_ms", "strategy", b"strategy", "ttl_ms", b"ttl_ms", "wrapup_ms", b"wrapup_ms", "wrapup_until_done", b"wrapup_until_done"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__default_handle_ms: _TypeAlias = _typing.Literal["default_handle_ms"]  # noqa: Y015
     _WhichOneofArgType__default_handle_ms: _TypeAlias = _typing.Literal["_default_handle_ms", b"_default_handle_ms"]  # noqa: Y015

@@ -159,6 +159,10 @@ class _CallOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CallOutco
     """The call reached its time-to-live while waiting."""
     CALL_OUTCOME_TRANSFERRED_OUT: _CallOutcome.ValueType  # 5
     """A connected call was transferred out of the router, to a destination."""
+    CALL_OUTCOME_CALLBACK_REQUESTED: _CallOutcome.ValueType  # 6
+    """The caller stopped holding and asked to be called back: a callback took the call's place
+    in line (RoutingService.RequestCallback with original_call_id).
+    """
 
 class CallOutcome(_CallOutcome, metaclass=_CallOutcomeEnumTypeWrapper):
     """How a call left the router; every acknowledged enqueue ends in exactly one of these."""
@@ -175,6 +179,10 @@ CALL_OUTCOME_EXPIRED: CallOutcome.ValueType  # 4
 """The call reached its time-to-live while waiting."""
 CALL_OUTCOME_TRANSFERRED_OUT: CallOutcome.ValueType  # 5
 """A connected call was transferred out of the router, to a destination."""
+CALL_OUTCOME_CALLBACK_REQUESTED: CallOutcome.ValueType  # 6
+"""The caller stopped holding and asked to be called back: a callback took the call's place
+in line (RoutingService.RequestCallback with original_call_id).
+"""
 Global___CallOutcome: _TypeAlias = CallOutcome  # noqa: Y015
 
 class _RevokeReason:
@@ -205,6 +213,8 @@ class _RevokeReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RevokeRe
     """The service took it back, no miss counted: the agent's desktop was gone longer than the
     reconnect grace period, or the service restarted while the offer was open.
     """
+    REVOKE_REASON_CALLBACK_REQUESTED: _RevokeReason.ValueType  # 10
+    """The caller asked for a callback instead; the callback took the call's place in line."""
 
 class RevokeReason(_RevokeReason, metaclass=_RevokeReasonEnumTypeWrapper):
     """Why an offer ended without the agent accepting it."""
@@ -231,6 +241,8 @@ REVOKE_REASON_WITHDRAWN: RevokeReason.ValueType  # 9
 """The service took it back, no miss counted: the agent's desktop was gone longer than the
 reconnect grace period, or the service restarted while the offer was open.
 """
+REVOKE_REASON_CALLBACK_REQUESTED: RevokeReason.ValueType  # 10
+"""The caller asked for a callback instead; the callback took the call's place in line."""
 Global___RevokeReason: _TypeAlias = RevokeReason  # noqa: Y015
 
 class _ErrorCode:
@@ -315,6 +327,62 @@ ERROR_CODE_DATA_LOSS: ErrorCode.ValueType  # 15
 ERROR_CODE_UNAUTHENTICATED: ErrorCode.ValueType  # 16
 """gRPC UNAUTHENTICATED (16)."""
 Global___ErrorCode: _TypeAlias = ErrorCode  # noqa: Y015
+
+class _CallbackResult:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CallbackResultEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CallbackResult.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CALLBACK_RESULT_UNSPECIFIED: _CallbackResult.ValueType  # 0
+    """Not a callback, or not said: the callback counts as made."""
+    CALLBACK_RESULT_REACHED: _CallbackResult.ValueType  # 1
+    """The customer answered."""
+    CALLBACK_RESULT_NO_ANSWER: _CallbackResult.ValueType  # 2
+    """Nobody answered (or a voicemail did): retried if the queue allows another attempt."""
+    CALLBACK_RESULT_BUSY: _CallbackResult.ValueType  # 3
+    """The line was busy: retried if the queue allows another attempt."""
+    CALLBACK_RESULT_FAILED: _CallbackResult.ValueType  # 4
+    """The number cannot be reached (invalid, disconnected): never retried."""
+
+class CallbackResult(_CallbackResult, metaclass=_CallbackResultEnumTypeWrapper):
+    """How dialling a callback's number went, as the adapter saw it (EndCall)."""
+
+CALLBACK_RESULT_UNSPECIFIED: CallbackResult.ValueType  # 0
+"""Not a callback, or not said: the callback counts as made."""
+CALLBACK_RESULT_REACHED: CallbackResult.ValueType  # 1
+"""The customer answered."""
+CALLBACK_RESULT_NO_ANSWER: CallbackResult.ValueType  # 2
+"""Nobody answered (or a voicemail did): retried if the queue allows another attempt."""
+CALLBACK_RESULT_BUSY: CallbackResult.ValueType  # 3
+"""The line was busy: retried if the queue allows another attempt."""
+CALLBACK_RESULT_FAILED: CallbackResult.ValueType  # 4
+"""The number cannot be reached (invalid, disconnected): never retried."""
+Global___CallbackResult: _TypeAlias = CallbackResult  # noqa: Y015
+
+class _CallbackSuggestionReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CallbackSuggestionReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CallbackSuggestionReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CALLBACK_SUGGESTION_REASON_UNSPECIFIED: _CallbackSuggestionReason.ValueType  # 0
+    """Not set; never sent by the server."""
+    CALLBACK_SUGGESTION_REASON_WAITED: _CallbackSuggestionReason.ValueType  # 1
+    """The call has waited the queue's callback_offer_after_ms."""
+    CALLBACK_SUGGESTION_REASON_LONG_WAIT: _CallbackSuggestionReason.ValueType  # 2
+    """The call's estimated wait is above the queue's callback_offer_ewt_above_ms."""
+
+class CallbackSuggestionReason(_CallbackSuggestionReason, metaclass=_CallbackSuggestionReasonEnumTypeWrapper):
+    """Why the service suggests offering the caller a callback (CallbackSuggested)."""
+
+CALLBACK_SUGGESTION_REASON_UNSPECIFIED: CallbackSuggestionReason.ValueType  # 0
+"""Not set; never sent by the server."""
+CALLBACK_SUGGESTION_REASON_WAITED: CallbackSuggestionReason.ValueType  # 1
+"""The call has waited the queue's callback_offer_after_ms."""
+CALLBACK_SUGGESTION_REASON_LONG_WAIT: CallbackSuggestionReason.ValueType  # 2
+"""The call's estimated wait is above the queue's callback_offer_ewt_above_ms."""
+Global___CallbackSuggestionReason: _TypeAlias = CallbackSuggestionReason  # noqa: Y015
 
 class _OutOfHoursAction:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -605,6 +673,8 @@ class CallConnected(_message.Message):
     QUEUE_ID_FIELD_NUMBER: _builtins.int
     ENDPOINT_FIELD_NUMBER: _builtins.int
     AT_MS_FIELD_NUMBER: _builtins.int
+    DIAL_NUMBER_FIELD_NUMBER: _builtins.int
+    CALLBACK_ATTEMPT_FIELD_NUMBER: _builtins.int
     call_id: _builtins.str
     """The call."""
     agent_id: _builtins.str
@@ -615,6 +685,12 @@ class CallConnected(_message.Message):
     """Where the PBX reaches the agent."""
     at_ms: _builtins.int
     """When the agent accepted."""
+    dial_number: _builtins.str
+    """For a callback (channel CHANNEL_CALLBACK): the number to dial; the PBX calls it from the
+    agent's endpoint and bridges the two. Empty for every other channel.
+    """
+    callback_attempt: _builtins.int
+    """For a callback: which attempt this is, 1 for the first (a retry counts on)."""
     def __init__(
         self,
         *,
@@ -623,14 +699,60 @@ class CallConnected(_message.Message):
         queue_id: _builtins.str = ...,
         endpoint: _builtins.str = ...,
         at_ms: _builtins.int = ...,
+        dial_number: _builtins.str = ...,
+        callback_attempt: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "at_ms", b"at_ms", "call_id", b"call_id", "endpoint", b"endpoint", "queue_id", b"queue_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "at_ms", b"at_ms", "call_id", b"call_id", "callback_attempt", b"callback_attempt", "dial_number", b"dial_number", "endpoint", b"endpoint", "queue_id", b"queue_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CallConnected: _TypeAlias = CallConnected  # noqa: Y015
+
+@_typing.final
+class CallbackSuggested(_message.Message):
+    """The queue's rules say: offer this waiting caller a callback now (play the prompt; if the
+    caller accepts, send RequestCallback with original_call_id). Sent once per call.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    WAITED_MS_FIELD_NUMBER: _builtins.int
+    ESTIMATED_WAIT_MS_FIELD_NUMBER: _builtins.int
+    AT_MS_FIELD_NUMBER: _builtins.int
+    call_id: _builtins.str
+    """The waiting call."""
+    queue_id: _builtins.str
+    """Its queue."""
+    reason: Global___CallbackSuggestionReason.ValueType
+    """Which rule fired."""
+    waited_ms: _builtins.int
+    """How long the call has waited, ms."""
+    estimated_wait_ms: _builtins.int
+    """Its estimated wait from now, ms; 0 = unknown."""
+    at_ms: _builtins.int
+    """When the rule fired."""
+    def __init__(
+        self,
+        *,
+        call_id: _builtins.str = ...,
+        queue_id: _builtins.str = ...,
+        reason: Global___CallbackSuggestionReason.ValueType = ...,
+        waited_ms: _builtins.int = ...,
+        estimated_wait_ms: _builtins.int = ...,
+        at_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_ms", b"at_ms", "call_id", b"call_id", "estimated_wait_ms", b"estimated_wait_ms", "queue_id", b"queue_id", "reason", b"reason", "waited_ms", b"waited_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CallbackSuggested: _TypeAlias = CallbackSuggested  # noqa: Y015
 
 @_typing.final
 class CallFinished(_message.Message):

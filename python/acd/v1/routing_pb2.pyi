@@ -281,16 +281,22 @@ class EndCallRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CALL_ID_FIELD_NUMBER: _builtins.int
+    CALLBACK_RESULT_FIELD_NUMBER: _builtins.int
     call_id: _builtins.str
     """The connected call that ended."""
+    callback_result: _common_pb2.CallbackResult.ValueType
+    """For a callback: whether the customer was reached. NO_ANSWER and BUSY schedule the next
+    attempt when the queue's callback_max_attempts allows one (EndCallResponse says when).
+    """
     def __init__(
         self,
         *,
         call_id: _builtins.str = ...,
+        callback_result: _common_pb2.CallbackResult.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "callback_result", b"callback_result"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -303,16 +309,24 @@ class EndCallResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     OUTCOME_FIELD_NUMBER: _builtins.int
+    RETRY_CALL_ID_FIELD_NUMBER: _builtins.int
+    RETRY_AT_MS_FIELD_NUMBER: _builtins.int
     outcome: _common_pb2.CallOutcome.ValueType
     """How the call ended (completed)."""
+    retry_call_id: _builtins.str
+    """For a callback not reached: the next attempt's call id; empty when there is none."""
+    retry_at_ms: _builtins.int
+    """When that attempt enters its queue (the queue's callback_retry_gap_ms from now)."""
     def __init__(
         self,
         *,
         outcome: _common_pb2.CallOutcome.ValueType = ...,
+        retry_call_id: _builtins.str = ...,
+        retry_at_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["outcome", b"outcome", "retry_at_ms", b"retry_at_ms", "retry_call_id", b"retry_call_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -390,8 +404,11 @@ class RequestCallbackRequest(_message.Message):
     ORIGINAL_CALL_ID_FIELD_NUMBER: _builtins.int
     NOT_BEFORE_MS_FIELD_NUMBER: _builtins.int
     original_call_id: _builtins.str
-    """The waiting call the caller leaves to be called back (it ends as if cancelled); empty
-    for a callback requested elsewhere, e.g. a web form.
+    """The waiting (or ringing) call the caller leaves to be called back. At once: the callback
+    takes its place in line and the call ends with CALL_OUTCOME_CALLBACK_REQUESTED. With a
+    future not_before_ms the caller cannot keep a place: the call ends as abandoned and the
+    callback enters its queue at that time. Empty for a callback requested elsewhere, e.g.
+    a web form.
     """
     not_before_ms: _builtins.int
     """Do not offer the callback before this time; 0 = at once."""
@@ -399,6 +416,10 @@ class RequestCallbackRequest(_message.Message):
     def callback(self) -> _common_pb2.Call:
         """The callback to route. Its channel is always CHANNEL_CALLBACK; its call_id is a new
         idempotency key; caller_number is the number to call back.
+        With original_call_id (and no not_before_ms) only call_id is required: the callback
+        keeps the waiting call's queue, priority, skills, attributes and place in line, and
+        caller_number, when given, replaces the caller's number; queue_id, if set, must be the
+        call's queue.
         """
 
     def __init__(
@@ -648,6 +669,7 @@ class AdapterStreamResponse(_message.Message):
     CONNECTED_FIELD_NUMBER: _builtins.int
     POSITION_FIELD_NUMBER: _builtins.int
     FINISHED_FIELD_NUMBER: _builtins.int
+    CALLBACK_SUGGESTED_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Position of this message in this stream: 1, 2, 3... without gaps. Lets the adapter detect
     loss and order replies; a new stream starts again at 1.
@@ -680,6 +702,10 @@ class AdapterStreamResponse(_message.Message):
     def finished(self) -> _common_pb2.CallFinished:
         """The call left the router: hang up, or send it to `destination`."""
 
+    @_builtins.property
+    def callback_suggested(self) -> _common_pb2.CallbackSuggested:
+        """Offer this waiting caller a callback (the queue's callback_offer_* rules)."""
+
     def __init__(
         self,
         *,
@@ -691,12 +717,13 @@ class AdapterStreamResponse(_message.Message):
         connected: _common_pb2.CallConnected | None = ...,
         position: _common_pb2.QueuePositionChanged | None = ...,
         finished: _common_pb2.CallFinished | None = ...,
+        callback_suggested: _common_pb2.CallbackSuggested | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "connected", b"connected", "finished", b"finished", "message", b"message", "offer", b"offer", "position", b"position", "rejected", b"rejected", "revoked", b"revoked"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "callback_suggested", b"callback_suggested", "connected", b"connected", "finished", b"finished", "message", b"message", "offer", b"offer", "position", b"position", "rejected", b"rejected", "revoked", b"revoked"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "connected", b"connected", "finished", b"finished", "message", b"message", "offer", b"offer", "position", b"position", "rejected", b"rejected", "revoked", b"revoked", "sequence", b"sequence"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "callback_suggested", b"callback_suggested", "connected", b"connected", "finished", b"finished", "message", b"message", "offer", b"offer", "position", b"position", "rejected", b"rejected", "revoked", b"revoked", "sequence", b"sequence"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_message: _TypeAlias = _typing.Literal["ack", "rejected", "offer", "revoked", "connected", "position", "finished"]  # noqa: Y015
+    _WhichOneofReturnType_message: _TypeAlias = _typing.Literal["ack", "rejected", "offer", "revoked", "connected", "position", "finished", "callback_suggested"]  # noqa: Y015
     _WhichOneofArgType_message: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_message) -> _WhichOneofReturnType_message | None: ...
 

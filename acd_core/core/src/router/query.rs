@@ -47,6 +47,8 @@ pub struct CallInfo {
     pub queue_id: Arc<str>,
     pub channel: Channel,
     pub priority: i32,
+    /// The line's order: higher first, then `seq` (ROUTING.md, Order of waiting calls).
+    pub score: i64,
     pub seq: u64,
     pub enqueued_at: Millis,
     pub entered_queue_at: Millis,
@@ -146,6 +148,7 @@ impl Router {
             queue_id: self.queues[c.queue as usize].id.clone(),
             channel: c.channel,
             priority: c.priority,
+            score: c.score,
             seq: c.seq,
             enqueued_at: c.first_enqueued_at,
             entered_queue_at: c.entered_at,
