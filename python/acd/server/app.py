@@ -43,6 +43,7 @@ from acd.server.service_base import Shared
 from acd.server.supervision_service import SupervisionService
 from acd.server.tenant import Tenant
 from acd.server.tenant_registry import TenantRegistry
+from acd.server.wallboard import Wallboard
 from acd.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -133,6 +134,8 @@ class AcdServer:
         self._stopped = asyncio.Event()
         self.metrics: ServiceMetrics | None = None
         self.metrics_address: str | None = None
+        self.wallboard: Wallboard | None = None
+        self.wallboard_address: str | None = None
 
     @property
     def journal(self) -> Journal:
@@ -203,6 +206,8 @@ class AcdServer:
         log.info("listening on %s", ", ".join(self.addresses))
         if s.metrics_listen is not None:
             self._start_metrics(s.metrics_listen)
+        if s.wallboard.listen is not None:
+            await self._start_wallboard(s.wallboard.listen)
 
     def _start_metrics(self, listen: str) -> None:
         """Serves /metrics; a port that is taken costs the metrics, never the routing."""
@@ -216,6 +221,18 @@ class AcdServer:
         self.metrics_address = f"{listen.rsplit(':', 1)[0]}:{port}"
         log.info("metrics on http://%s/metrics", self.metrics_address)
 
+    async def _start_wallboard(self, listen: str) -> None:
+        """Serves the wallboard; as with the metrics, a port that is taken costs only it."""
+        wallboard = Wallboard(self.config.server.wallboard, self.tenants, self.registry.tokens)
+        try:
+            port = await wallboard.start(listen)
+        except OSError as e:
+            log.warning("wallboard not served on %s: %s", listen, e)
+            return
+        self.wallboard = wallboard
+        self.wallboard_address = f"{listen.rsplit(':', 1)[0]}:{port}"
+        log.info("wallboard on http://%s/", self.wallboard_address)
+
     async def stop(self, grace_s: float = GRACE_S) -> None:
         """Graceful shutdown (see the module docstring); safe to call twice."""
         if self._server is None or self._stopped.is_set():
@@ -227,6 +244,8 @@ class AcdServer:
             self._shared.closing.set()
         for tenant in list(self.tenants.values()):
             tenant.close_streams()
+        if self.wallboard is not None:
+            await self.wallboard.stop()
         await self._server.stop(grace_s)
         for tenant in list(self.tenants.values()):
             await tenant.stop()

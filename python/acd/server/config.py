@@ -128,6 +128,13 @@ def _validate(doc: dict[str, object]) -> Config:
                     f"{address!r} is not loopback: dev demo tokens are public, so a dev"
                     " config listens on 127.0.0.1, [::1], localhost or unix: only",
                 )
+        wallboard = server.wallboard.listen
+        if wallboard is not None and not is_loopback(wallboard):
+            raise ConfigError(
+                "server.wallboard.listen",
+                f"{wallboard!r} is not loopback: dev demo tokens are public, so a dev"
+                " wallboard listens on 127.0.0.1 or localhost only",
+            )
     return Config(mode, server, storage, frozen(tenants), tokens, demo_tokens)
 
 

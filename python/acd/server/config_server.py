@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from acd.server.config_fields import ConfigError, Table, type_name
+from acd.server.wallboard_config import WallboardConfig, parse_wallboard
 
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -57,6 +58,8 @@ class ServerConfig:
     log_level: str
     # host:port of the Prometheus exposition (/metrics, plain HTTP); None: off.
     metrics_listen: str | None = None
+    # The live wallboard's HTTP server (acd.server.wallboard); its listen None: off.
+    wallboard: WallboardConfig = field(default_factory=WallboardConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,7 @@ class StorageConfig:
 _SERVER_KEYS = (
     *("listen", "tls", "reflection", "max_message_bytes", "max_concurrent_rpcs"),
     *("rate_limit", "keepalive", "log_format", "log_level", "metrics"),
+    "wallboard",
 )
 _TLS_KEYS = ("cert_file", "key_file", "client_ca_file", "require_client_cert")
 _STORAGE_KEYS = (
@@ -159,6 +163,7 @@ def parse_server(raw: object) -> ServerConfig:
         log_format=t.choice("log_format", "text", LOG_FORMATS),
         log_level=t.choice("log_level", "info", LOG_LEVELS),
         metrics_listen=_metrics(t),
+        wallboard=parse_wallboard(t),
     )
 
 
