@@ -52,3 +52,31 @@ def test_contact_options_round_trip_through_upsert(tmp_path: Path) -> None:
         )
         assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "queue.dispositions[0]" in (e.details() or "")
+
+
+def test_callback_options_round_trip_through_upsert(tmp_path: Path) -> None:
+    with running(tmp_path) as (server, s):
+        listed = s.admin.ListQueues(admin_pb2.ListQueuesRequest(), metadata=ADMIN, timeout=T)
+        sales = next(q for q in listed.queues if q.queue_id == "sales")
+        assert (sales.callback_max_attempts, sales.callback_retry_gap_ms) == (1, 300_000)
+        sales.callback_max_attempts = 4
+        sales.callback_retry_gap_ms = 120_000
+        sales.callback_offer_after_ms = 45_500
+        sales.callback_offer_ewt_above_ms = 0
+        request = admin_pb2.UpsertQueueRequest(queue=sales)
+        stored = s.admin.UpsertQueue(request, metadata=ADMIN, timeout=T).queue
+        assert (stored.callback_max_attempts, stored.callback_retry_gap_ms) == (4, 120_000)
+        assert (stored.callback_offer_after_ms, stored.callback_offer_ewt_above_ms) == (45_500, 0)
+        assert server.server is not None
+        live = server.server.tenants["store"].queues["sales"].contacts
+        assert (live.callback_max_attempts, live.callback_offer_after_ms) == (4, 45_500)
+        sales.callback_offer_ewt_above_ms = -1
+        request = admin_pb2.UpsertQueueRequest(queue=sales)
+        e = error_of(lambda: s.admin.UpsertQueue(request, metadata=ADMIN, timeout=T))
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "queue.callback_offer_ewt_above_ms" in (e.details() or "")
+        sales.callback_offer_ewt_above_ms = 0
+        sales.callback_max_attempts = 11
+        too_many = admin_pb2.UpsertQueueRequest(queue=sales)
+        e = error_of(lambda: s.admin.UpsertQueue(too_many, metadata=ADMIN, timeout=T))
+        assert "callback_max_attempts" in (e.details() or "")

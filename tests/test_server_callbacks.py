@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 
 from acd.server.clock import Clock
-from acd.server.config import Config
+from acd.server.config import Config, ConfigError
 from acd.v1 import agent_pb2, common_pb2, routing_pb2
 from history_helpers import (
     ADAPTER,
@@ -238,3 +238,18 @@ def test_callers_are_suggested_a_callback_after_waiting_or_for_a_long_wait(
         assert status(s, "w2-cb").position == 1
         adapter.close()
         anna.close()
+
+
+def test_callback_options_are_checked_naming_the_key() -> None:
+    for key, value, why in [
+        ("callback_max_attempts", 0, "callback_max_attempts"),
+        ("callback_max_attempts", 11, "callback_max_attempts"),
+        ("callback_retry_gap_s", 0.5, "callback_retry_gap_s: must be at least 1 s"),
+        ("callback_offer_after_s", -1, "callback_offer_after_s"),
+    ]:
+        try:
+            config(**{key: value})
+        except ConfigError as e:
+            assert why in str(e), str(e)
+        else:
+            raise AssertionError(f"{key} = {value} was accepted")

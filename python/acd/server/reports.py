@@ -95,7 +95,8 @@ def _row(
             c.enqueued_at,
             answered_ms=c.answered_at,
             ended_ms=c.ended_at if c.answered_at is not None else None,
-            outcome=c.outcome,
+            # The simulator calls a caller who took a callback in their place "callback".
+            outcome="callback" if c.outcome == "callback-requested" else c.outcome,
             left_ms=c.ended_at,
             wrapup_ms=c.wrapup_ms or 0,
         )
