@@ -26,6 +26,7 @@ from acd.v1 import (
     crm_pb2_grpc,
     outbound_pb2_grpc,
     platform_pb2_grpc,
+    quality_pb2_grpc,
     reports_pb2_grpc,
     routing_pb2_grpc,
     supervision_pb2_grpc,
@@ -238,6 +239,7 @@ class Stubs:
         self.platform = platform_pb2_grpc.PlatformServiceStub(channel)
         self.reports = reports_pb2_grpc.ReportServiceStub(channel)
         self.outbound = outbound_pb2_grpc.OutboundServiceStub(channel)
+        self.quality = quality_pb2_grpc.QualityServiceStub(channel)
 
 
 class StreamReader:

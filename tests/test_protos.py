@@ -76,6 +76,14 @@ EXPECTED_METHODS: dict[str, set[str]] = {
         "SeatReport",
     },
     "PlatformService": {"CreateTenant", "DeleteTenant", "ListTenants"},
+    "ReportService": {
+        *("QueueReport", "AgentReport", "CampaignReport", "Heatmap", "ExportCdrs"),
+        "QualityReport",
+    },
+    "QualityService": {
+        *("AttachRecording", "ListRecordings", "GetRecording", "ListScorecards"),
+        *("CreateEvaluation", "ListEvaluations", "GetEvaluation"),
+    },
 }
 
 # (service, method): (client streams, server streams). Every other method is unary.
@@ -91,7 +99,7 @@ EXPECTED_STREAMING: dict[tuple[str, str], tuple[bool, bool]] = {
 # Every .proto of the contract, by file stem.
 PROTO_FILES = (
     *("admin", "agent", "common", "crm", "outbound"),
-    *("platform", "reports", "routing", "supervision"),
+    *("platform", "quality", "reports", "routing", "supervision"),
 )
 
 

@@ -21,6 +21,7 @@ from acd.v1 import (
     crm_pb2,
     outbound_pb2,
     platform_pb2,
+    quality_pb2,
     reports_pb2,
     routing_pb2,
     supervision_pb2,
@@ -60,6 +61,7 @@ def _calls(s: Stubs) -> dict[str, Callable[[Any], object]]:
     anna = "anna"
     x = "no-such-call"
     r, a, v, c, d, p = s.routing, s.agent, s.supervision, s.crm, s.admin, s.platform
+    q = s.quality
     T = 5.0
 
     def adapter_stream(m: Any) -> None:
@@ -242,6 +244,30 @@ def _calls(s: Stubs) -> dict[str, Callable[[Any], object]]:
                 reports_pb2.ExportCdrsRequest(from_ms=0, to_ms=1), metadata=m, timeout=STREAM_S
             )
         ),
+        "/acd.v1.ReportService/QualityReport": lambda m: s.reports.QualityReport(
+            reports_pb2.QualityReportRequest(from_ms=0, to_ms=1), metadata=m, timeout=T
+        ),
+        "/acd.v1.QualityService/AttachRecording": lambda m: q.AttachRecording(
+            quality_pb2.AttachRecordingRequest(call_id=x, reference="/r.wav"), metadata=m, timeout=T
+        ),
+        "/acd.v1.QualityService/ListRecordings": lambda m: q.ListRecordings(
+            quality_pb2.ListRecordingsRequest(from_ms=0, to_ms=1), metadata=m, timeout=T
+        ),
+        "/acd.v1.QualityService/GetRecording": lambda m: q.GetRecording(
+            quality_pb2.GetRecordingRequest(call_id=x), metadata=m, timeout=T
+        ),
+        "/acd.v1.QualityService/ListScorecards": lambda m: q.ListScorecards(
+            quality_pb2.ListScorecardsRequest(), metadata=m, timeout=T
+        ),
+        "/acd.v1.QualityService/CreateEvaluation": lambda m: q.CreateEvaluation(
+            quality_pb2.CreateEvaluationRequest(call_id=x), metadata=m, timeout=T
+        ),
+        "/acd.v1.QualityService/ListEvaluations": lambda m: q.ListEvaluations(
+            quality_pb2.ListEvaluationsRequest(from_ms=0, to_ms=1), metadata=m, timeout=T
+        ),
+        "/acd.v1.QualityService/GetEvaluation": lambda m: q.GetEvaluation(
+            quality_pb2.GetEvaluationRequest(evaluation_id="nope"), metadata=m, timeout=T
+        ),
     }
 
 
@@ -266,6 +292,7 @@ def test_every_method_of_the_contract_is_in_the_matrix(tmp_path: Path) -> None:
         agent_pb2,
         crm_pb2,
         platform_pb2,
+        quality_pb2,
         routing_pb2,
         supervision_pb2,
     )

@@ -5,6 +5,8 @@
     acd report campaigns                       calls, outcomes and dispositions per number
     acd report heatmap   [--svg/--png FILE]    contacts by weekday x hour
     acd report cdrs      [--csv]               the call detail records (ExportCdrs)
+    acd report quality   [--interval ...] [--agent A] [--scorecard S]
+                                               evaluations per agent: count, mean score
 
 The period is a range of local days (``--from``, ``--to``, ``--tz``). The address and a
 supervisor token default to the bundled dev config's (what ``make run`` serves), so the
@@ -28,16 +30,18 @@ from acd.report_tables import (
     AGENT_STATES,
     CAMPAIGN_COLUMNS,
     CDR_COLUMNS,
+    QUALITY_COLUMNS,
     QUEUE_COLUMNS,
     agent_cells,
     campaign_cells,
     cdr_cells,
     heatmap_cells,
+    quality_cells,
     queue_cells,
     render,
 )
 
-REPORTS = ("queues", "agents", "campaigns", "heatmap", "cdrs")
+REPORTS = ("queues", "agents", "campaigns", "heatmap", "cdrs", "quality")
 INTERVALS = ("15min", "hour", "day", "period")
 SVG_REPORTS = ("queues", "agents", "heatmap")
 
@@ -46,10 +50,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=REPORTS, help="the report")
     p.add_argument("--from", dest="start", help="first local day, YYYY-MM-DD (default: today)")
     p.add_argument("--to", dest="end", help="last local day, inclusive (default: --from)")
-    p.add_argument("--interval", choices=INTERVALS, default="hour", help="queues: rows per")
+    p.add_argument(
+        "--interval", choices=INTERVALS, help="queues (default hour), quality (period): rows per"
+    )
     p.add_argument("--tz", default="UTC", help="IANA time zone of the days and intervals (UTC)")
     p.add_argument("--queue", action="append", default=[], help="a queue (default: all)")
-    p.add_argument("--agent", action="append", default=[], help="agents: one (default: all)")
+    p.add_argument("--agent", action="append", default=[], help="agents, quality: one (all)")
+    p.add_argument("--scorecard", default="", help="quality: one scorecard (default: all)")
     p.add_argument("--by-channel", action="store_true", help="queues: a row per channel too")
     p.add_argument("--csv", action="store_true", help="CSV instead of a table")
     p.add_argument("--svg", metavar="FILE", help="queues, agents, heatmap: also write a chart")
@@ -95,7 +102,7 @@ def _run(args: argparse.Namespace, stub: Any, md: Any, start: int, end: int, zon
         request = reports_pb2.QueueReportRequest(
             from_ms=start,
             to_ms=end,
-            interval=_interval(args.interval),
+            interval=_interval(args.interval or "hour"),
             time_zone=args.tz,
             queue_ids=args.queue,
             by_channel=args.by_channel,
@@ -139,6 +146,17 @@ def _run(args: argparse.Namespace, stub: Any, md: Any, start: int, end: int, zon
             report_png.write_chart(svg, args.svg, args.png)
         columns, table = heatmap_cells(heat_cells)
         return render(columns, table, args.csv)
+    if what == "quality":
+        quality = reports_pb2.QualityReportRequest(
+            from_ms=start,
+            to_ms=end,
+            interval=_interval(args.interval or "period"),
+            time_zone=args.tz,
+            agent_ids=args.agent,
+            scorecard_id=args.scorecard,
+        )
+        quality_rows = list(stub.QualityReport(quality, metadata=md, timeout=30).rows)
+        return render(QUALITY_COLUMNS, [quality_cells(r, zone) for r in quality_rows], args.csv)
     export = reports_pb2.ExportCdrsRequest(from_ms=start, to_ms=end)
     records = [cdr_cells(m.cdr, zone) for m in stub.ExportCdrs(export, metadata=md, timeout=300)]
     return render(CDR_COLUMNS, records, args.csv)

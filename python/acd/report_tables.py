@@ -27,6 +27,11 @@ CDR_COLUMNS = (
     *("call_id", "queue_id", "first_queue_id", "channel", "caller_number", "dialled_number"),
     *("campaign", "enqueued_at", "answered_at", "ended_at", "outcome", "wait_ms", "talk_ms"),
     *("wrapup_ms", "agent_id", "disposition", "notes", "within_hours", "missed"),
+    *("routing_rule", "routing_detail", "transfer_count", "transfers", "recording"),
+)
+QUALITY_COLUMNS = (
+    *("interval", "agent", "scorecard", "evaluations", "mean_total", "min_total", "max_total"),
+    "criteria",
 )
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -105,6 +110,24 @@ def cdr_cells(cdr: Any, zone: datetime.tzinfo) -> dict[str, str]:
         out[name] = _time(getattr(cdr, f"{name}_ms"), zone)
     out["within_hours"] = "yes" if cdr.within_hours else "no"
     out["missed"] = "yes" if cdr.missed else "no"
+    # kind:target in order, e.g. "queue:support agent:ben destination:+4940999"
+    out["transfers"] = " ".join(f"{t.kind}:{t.target}" for t in cdr.transfers)
+    return out
+
+
+def quality_cells(row: Any, zone: datetime.tzinfo) -> dict[str, str]:
+    """One row of the quality report; ``criteria`` is each criterion's mean score on its scale
+    (``greeting=3.5 resolution=8``)."""
+    start = datetime.datetime.fromtimestamp(row.interval_start_ms / 1000, zone)
+    out = {
+        "interval": start.strftime("%Y-%m-%d %H:%M"),
+        "agent": row.agent_id,
+        "scorecard": row.scorecard_id,
+        "evaluations": str(row.evaluations),
+    }
+    for name in ("mean_total", "min_total", "max_total"):
+        out[name] = number(getattr(row, name))
+    out["criteria"] = " ".join(f"{c.criterion_id}={number(c.mean_score)}" for c in row.criteria)
     return out
 
 
@@ -119,6 +142,7 @@ def render(columns: Sequence[str], rows: Sequence[dict[str, str]], as_csv: bool)
     table = [list(columns)] + [[r.get(c) or "-" for c in columns] for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     text_columns = {"interval", "queue", "channel", "agent", "campaign", "day", "dispositions"}
+    text_columns |= {"scorecard", "criteria", "routing_rule", "routing_detail", "transfers"}
     lines = []
     for line in table:
         cells = [

@@ -12,6 +12,7 @@ import grpc
 
 from acd.client.agents import AgentMethods
 from acd.client.connection import auth_metadata
+from acd.client.quality import QualityMethods
 from acd.client.routing import RoutingMethods
 from acd.client.supervision import SupervisionMethods
 
@@ -33,7 +34,7 @@ class TlsOptions:
     server_name: str | None = None
 
 
-class AcdClient(RoutingMethods, AgentMethods, SupervisionMethods):
+class AcdClient(RoutingMethods, AgentMethods, SupervisionMethods, QualityMethods):
     """A connection to the ACD service, acting as the identity of its token.
 
     Methods return the generated acd.v1 messages (their ``.pyi`` stubs type every field)

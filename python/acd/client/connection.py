@@ -12,7 +12,13 @@ from typing import TypeVar
 import grpc
 
 from acd.client.errors import ServiceError
-from acd.v1 import agent_pb2_grpc, crm_pb2_grpc, routing_pb2_grpc, supervision_pb2_grpc
+from acd.v1 import (
+    agent_pb2_grpc,
+    crm_pb2_grpc,
+    quality_pb2_grpc,
+    routing_pb2_grpc,
+    supervision_pb2_grpc,
+)
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -47,6 +53,7 @@ class Connection:
         self._agents = agent_pb2_grpc.AgentServiceStub(channel)
         self._supervision = supervision_pb2_grpc.SupervisionServiceStub(channel)
         self._crm = crm_pb2_grpc.CrmServiceStub(channel)
+        self._quality = quality_pb2_grpc.QualityServiceStub(channel)
 
     async def _unary(
         self, method: grpc.aio.UnaryUnaryMultiCallable[Req, Resp], request: Req

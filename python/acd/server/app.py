@@ -37,6 +37,7 @@ from acd.server.journal import Journal
 from acd.server.metrics import ServiceMetrics
 from acd.server.outbound_service import OutboundService
 from acd.server.platform_service import PlatformService
+from acd.server.quality_service import QualityService
 from acd.server.report_service import ReportService
 from acd.server.routing_service import RoutingService
 from acd.server.service_base import Shared
@@ -55,6 +56,8 @@ from acd.v1 import (
     outbound_pb2_grpc,
     platform_pb2,
     platform_pb2_grpc,
+    quality_pb2,
+    quality_pb2_grpc,
     reports_pb2,
     reports_pb2_grpc,
     routing_pb2,
@@ -76,6 +79,7 @@ SERVICE_NAMES = (
     platform_pb2.DESCRIPTOR.services_by_name["PlatformService"].full_name,
     reports_pb2.DESCRIPTOR.services_by_name["ReportService"].full_name,
     outbound_pb2.DESCRIPTOR.services_by_name["OutboundService"].full_name,
+    quality_pb2.DESCRIPTOR.services_by_name["QualityService"].full_name,
 )
 
 
@@ -165,14 +169,10 @@ class AcdServer:
         self.tenants = registry.tenants  # the same dict: tenants created later show up here
         shared = self._shared = Shared(self.config, self.tenants, self.clock)
         s = self.config.server
+        audit = AuditLog(self._journal, self.clock.now)
         server = self._server = aio.server(
             interceptors=[
-                AuthInterceptor(
-                    registry.tokens,
-                    s.rate_limit,
-                    s.max_concurrent_rpcs,
-                    audit=AuditLog(self._journal, self.clock.now),
-                )
+                AuthInterceptor(registry.tokens, s.rate_limit, s.max_concurrent_rpcs, audit=audit)
             ],
             options=_options(self.config),
         )
@@ -184,8 +184,9 @@ class AcdServer:
         crm_pb2_grpc.add_CrmServiceServicer_to_server(CrmService(shared), server)
         admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(shared, registry), server)
         platform_pb2_grpc.add_PlatformServiceServicer_to_server(PlatformService(registry), server)
-        reports_pb2_grpc.add_ReportServiceServicer_to_server(ReportService(shared), server)
+        reports_pb2_grpc.add_ReportServiceServicer_to_server(ReportService(shared, audit), server)
         outbound_pb2_grpc.add_OutboundServiceServicer_to_server(OutboundService(shared), server)
+        quality_pb2_grpc.add_QualityServiceServicer_to_server(QualityService(shared, audit), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if s.reflection:
             names = (*SERVICE_NAMES, reflection.SERVICE_NAME, "grpc.health.v1.Health")

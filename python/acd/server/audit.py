@@ -2,8 +2,10 @@
 refused, one row each (who, role, method, object, decision, status), append-only.
 
 Audited: every method of AdminService and PlatformService, SupervisionService.ForceAgentState,
-AgentService.PickCall, CrmService.GetScreenPop and ReportService.ExportCdrs (the calls that
-change what others see, or read a customer's data). The interceptor writes a row when such a
+AgentService.PickCall, CrmService.GetScreenPop, ReportService.ExportCdrs and
+QualityService.GetRecording, ListRecordings and CreateEvaluation (the calls that change what
+others see, or read a customer's data). A recording handed out is a row of its own too, with
+``object`` ``call_id=...`` (acd.server.recordings). The interceptor writes a row when such a
 call ends (``decision`` allowed, with the handler's status) or is refused before it runs
 (unauthenticated, denied, rate-limited). ``object`` is the request's first id among agent,
 call, caller number, queue, tenant or account name.
@@ -53,6 +55,9 @@ _METHODS = frozenset(
         "/acd.v1.AgentService/PickCall",
         "/acd.v1.CrmService/GetScreenPop",
         "/acd.v1.ReportService/ExportCdrs",
+        "/acd.v1.QualityService/GetRecording",
+        "/acd.v1.QualityService/ListRecordings",
+        "/acd.v1.QualityService/CreateEvaluation",
     }
 )
 # Where a request names what it acts on, in this order (nested: the upserted object's id).

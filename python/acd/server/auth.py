@@ -21,7 +21,7 @@ to everyone. ``own`` = allowed, but only on the caller's own objects:
 | SupervisionService: ForceAgentState, StreamAlerts,               | supervisor                    |
 |   ListMissedCalls                                                |                               |
 | ReportService: QueueReport, AgentReport, CampaignReport,         | supervisor, admin             |
-|   Heatmap, ExportCdrs                                            |                               |
+|   Heatmap, ExportCdrs, QualityReport                             |                               |
 | CrmService: GetScreenPop                                         | crm, supervisor, agent (own)  |
 | AdminService: UpsertQueue, ListQueues, UpsertSkill, ListSkills,  | admin                         |
 |   UpsertAgent, ListAgents, UpsertGroup, ListGroups, UpsertHours, |                               |
@@ -33,6 +33,11 @@ to everyone. ``own`` = allowed, but only on the caller's own objects:
 | OutboundService: UpsertWorkList, AddEntries, PauseWorkList,      | admin, supervisor             |
 |   ResumeWorkList, ListWorkLists, GetWorkList                     |                               |
 | OutboundService: RecordOutcome                                   | agent (own), supervisor       |
+| QualityService: AttachRecording                                  | adapter                       |
+| QualityService: ListRecordings, GetRecording, ListEvaluations,   | supervisor, agent (own)       |
+|   GetEvaluation                                                  |                               |
+| QualityService: ListScorecards                                   | supervisor, agent, admin      |
+| QualityService: CreateEvaluation                                 | supervisor                    |
 | grpc.health.v1.Health: Check, Watch                              | everyone, no token needed     |
 | grpc.reflection ServerReflectionInfo (when reflection is on)     | every authenticated identity  |
 
@@ -41,8 +46,12 @@ What ``authorize`` cannot see, the services check per object:
   request). Only platform-admin names a tenant in the request (PlatformService, SeatReport).
 - own: an agent token acts only as its own agent (``Identity.agent_id``): it logs in, sets state,
   accepts, picks, records outbound outcomes and sees screen-pops for itself and its own calls
-  only; anything else is PERMISSION_DENIED, exactly as a method it may not call. ``OWN_ONLY``
-  lists these pairs.
+  only; anything else is PERMISSION_DENIED, exactly as a method it may not call. It sees the
+  recordings of the calls it answered and its own evaluations only: another's is NOT_FOUND
+  (acd.server.quality_service). ``OWN_ONLY`` lists these pairs.
+- team lead: there is no role of its own. A team lead is a supervisor: it sees every
+  recording and evaluation of its tenant and evaluates calls (a tenant per team, where teams
+  must not see each other's).
 - reflection exposes only the public proto schema; it still needs a token, so an anonymous
   scanner learns nothing (grpcurl sends its ``-H`` headers with reflection requests too).
 
@@ -178,7 +187,10 @@ POLICY: Mapping[str, frozenset[Role]] = {
     **_methods("SupervisionService", "ForceAgentState StreamAlerts ListMissedCalls", _S),
     **_methods("CrmService", "GetScreenPop", _C, _S, _G),
     **_methods(
-        "ReportService", "QueueReport AgentReport CampaignReport Heatmap ExportCdrs", _S, _D
+        "ReportService",
+        "QueueReport AgentReport CampaignReport Heatmap ExportCdrs QualityReport",
+        _S,
+        _D,
     ),
     **_methods(
         "AdminService",
@@ -195,6 +207,12 @@ POLICY: Mapping[str, frozenset[Role]] = {
         _S,
     ),
     **_methods("OutboundService", "RecordOutcome", _G, _S),
+    **_methods("QualityService", "AttachRecording", _A),
+    **_methods(
+        "QualityService", "ListRecordings GetRecording ListEvaluations GetEvaluation", _S, _G
+    ),
+    **_methods("QualityService", "ListScorecards", _S, _G, _D),
+    **_methods("QualityService", "CreateEvaluation", _S),
 }
 
 # (method, role) pairs allowed only on the caller's own objects; the service checks them.
@@ -203,6 +221,13 @@ OWN_ONLY: frozenset[tuple[str, Role]] = frozenset(
     for method in POLICY
     if method.startswith("/acd.v1.AgentService/")
     or method in ("/acd.v1.CrmService/GetScreenPop", "/acd.v1.OutboundService/RecordOutcome")
+    or method
+    in (
+        "/acd.v1.QualityService/ListRecordings",
+        "/acd.v1.QualityService/GetRecording",
+        "/acd.v1.QualityService/ListEvaluations",
+        "/acd.v1.QualityService/GetEvaluation",
+    )
 )
 
 PUBLIC_METHODS: frozenset[str] = frozenset(

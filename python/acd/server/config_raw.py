@@ -16,6 +16,7 @@ from typing import Any
 from acd.server.config_alerts import alert_notify_raw, queue_alerts_raw
 from acd.server.config_contacts import queue_contacts_raw, tenant_contacts_raw
 from acd.server.config_hours import WEEKDAYS, HoursConfig
+from acd.server.config_quality import tenant_quality_raw
 from acd.server.config_queue_options import options_raw
 from acd.server.config_tenant import (
     WRAPUP_UNTIL_DONE,
@@ -138,6 +139,7 @@ def tenant_raw(t: TenantConfig) -> Raw:
         "agents": [agent_raw(a) for a in t.agents],
         **tenant_contacts_raw(t.contacts),
         **alert_notify_raw(t.alert_notify),
+        **tenant_quality_raw(t.quality),
     }
 
 

@@ -9,7 +9,8 @@ Keys (every one optional but ``id``; defaults as in ROUTING.md):
 - tenant: ``name``, ``seed``, ``dedup_window_s``, ``skills`` (the skills: each a skill id, or a
   table {``id``, ``name``, ``description``}), and the arrays of tables ``groups``, ``hours``
   (config_hours), ``queues``, ``agents``; the contact-history options ``campaigns``,
-  ``knowledge_base``, ``repeat_caller_window_days`` (config_contacts).
+  ``knowledge_base``, ``repeat_caller_window_days`` (config_contacts); the quality
+  ``scorecards`` (config_quality).
 - group: ``id``, ``name``, ``tier`` (1 = first line). An agent's tier is its group's.
 - queue: ``id``, ``name``, ``skills`` {skill = min level}, ``strategy``, ``ring_all_max``,
   ``sl_threshold_s``, ``short_abandon_s``, ``offer_timeout_s``, ``wrapup`` (seconds or
@@ -63,6 +64,7 @@ from acd.server.config_fields import (
     unique,
 )
 from acd.server.config_hours import HOURS_KEYS, HoursConfig, parse_hours
+from acd.server.config_quality import QUALITY_TENANT_KEYS, TenantQuality, parse_tenant_quality
 from acd.server.config_queue_options import (
     QUEUE_OPTION_KEYS,
     QueueOptions,
@@ -180,6 +182,7 @@ class TenantConfig:
     skill_info: tuple[SkillConfig, ...] = ()
     contacts: TenantContacts = field(default_factory=TenantContacts)  # config_contacts
     alert_notify: AlertNotify = field(default_factory=AlertNotify)  # config_alerts
+    quality: TenantQuality = field(default_factory=TenantQuality)  # config_quality
 
     def agent_ids(self) -> frozenset[str]:
         return frozenset(a.id for a in self.agents)
@@ -189,6 +192,7 @@ _TENANT_KEYS = (
     *("name", "seed", "dedup_window_s", "skills", "groups", "hours", "queues", "agents"),
     *CONTACT_TENANT_KEYS,
     *ALERT_TENANT_KEYS,
+    *QUALITY_TENANT_KEYS,
 )
 _GROUP_KEYS = ("id", "name", "tier", "can_pick")
 _QUEUE_KEYS = (
@@ -403,6 +407,7 @@ def parse_tenant(raw: object, tenant_id: str) -> TenantConfig:
         skill_info=skill_info,
         contacts=parse_tenant_contacts(t, queue_ids),
         alert_notify=parse_alert_notify(t),
+        quality=parse_tenant_quality(t),
     )
     try:
         Router(core_config_json(tenant))

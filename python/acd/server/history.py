@@ -6,7 +6,12 @@ campaign, attributes, whether the queue was within business hours), updated when
 answers (``answered_at``, ``agent_id``) and completed when the call finishes (``ended_at``,
 ``outcome`` as the router says it: completed, abandoned, expired, overflowed-out,
 transferred-out; ``wait_ms``, ``talk_ms``); the agent's wrap-up adds ``disposition``, ``notes``
-and ``wrapup_ms``. ``ended_at IS NULL`` marks a contact still live. A missed contact (see
+and ``wrapup_ms``. The answer also stores the rule that picked the agent (``route_rule``: the
+strategy name, ``preferred-agent`` or ``pick``; ``route_detail``: the offer's
+``step=<escalation step> tier=<tier> level=<skill level>``); every transfer adds its target to
+``transfers`` (JSON ``[[kind, target, at_ms], ...]``, kind queue, agent or destination); the PBX
+adapter's recording reference is ``recording`` (acd.server.recordings).
+``ended_at IS NULL`` marks a contact still live. A missed contact (see
 ``acd.server.missed``) carries ``missed = 1``, the automatic callback made for it and when a
 later answered contact cleared it. Reports read this table; ``ended_at`` orders it.
 
@@ -32,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acd.server.agent_history import AgentHistoryStore
+from acd.server.quality_store import EvaluationStore
 
 # The (tenant, caller_number, enqueued_at) index serves the screen pop (calls from a number
 # in a period, the last one); (tenant, ended_at) serves the missed list's period and
@@ -66,6 +72,11 @@ CREATE TABLE IF NOT EXISTS contacts (
     callback_due_at INTEGER,
     cleared_at INTEGER,
     cleared_by TEXT NOT NULL DEFAULT '',
+    route_rule TEXT NOT NULL DEFAULT '',
+    route_detail TEXT NOT NULL DEFAULT '',
+    transfers TEXT NOT NULL DEFAULT '[]',
+    recording TEXT NOT NULL DEFAULT '',
+    recording_at INTEGER,
     PRIMARY KEY (tenant, call_id, enqueued_at)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS contacts_by_caller ON contacts (tenant, caller_number, enqueued_at);
@@ -75,9 +86,35 @@ CREATE INDEX IF NOT EXISTS contacts_missed ON contacts (tenant, ended_at) WHERE 
 CREATE INDEX IF NOT EXISTS contacts_live ON contacts (tenant) WHERE ended_at IS NULL;
 """
 TABLE = "contacts"
+# Columns added since the table's first version, in the order they were added: ``migrate``
+# adds what an older file lacks, at the end, where a new file has them too (an export copies
+# rows by position).
+ADDED_COLUMNS = (
+    ("route_rule", "TEXT NOT NULL DEFAULT ''"),
+    ("route_detail", "TEXT NOT NULL DEFAULT ''"),
+    ("transfers", "TEXT NOT NULL DEFAULT '[]'"),
+    ("recording", "TEXT NOT NULL DEFAULT ''"),
+    ("recording_at", "INTEGER"),
+)
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Adds the columns an older journal file's contacts table lacks (after ``SCHEMA`` ran);
+    gives their names. Old rows read them as their defaults: no rule, no transfer, no
+    recording."""
+    present = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
+    added = []
+    for name, kind in ADDED_COLUMNS:
+        if name not in present:
+            conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {kind}")
+            added.append(name)
+    return added
+
 
 # One statement of a journal transaction: SQL and its parameters.
 Statement = tuple[str, tuple[Any, ...]]
+# One transfer of a contact: kind (queue, agent, destination), target, when (ms).
+Transfer = tuple[str, str, int]
 
 
 @dataclass(slots=True)
@@ -108,6 +145,11 @@ class Contact:
     cleared_at: int | None = None
     cleared_by: str = ""
     wrapup_ms: int | None = None  # after-call work, once the agent finished it
+    route_rule: str = ""  # the rule that picked the agent who answered last
+    route_detail: str = ""  # its offer's detail: "step=2 tier=1 level=7"
+    transfers: tuple[Transfer, ...] = ()  # in order
+    recording: str = ""  # the PBX adapter's reference (a URL or an absolute path)
+    recording_at: int | None = None  # when it was attached
 
     @property
     def wait_ms(self) -> int:
@@ -127,7 +169,7 @@ _COLUMNS = (
     *("dialled_number", "campaign", "within_hours", "attributes", "callback_for"),
     *("first_queue_id", "answered_at", "agent_id", "ended_at", "outcome", "disposition"),
     *("notes", "missed", "callback_call_id", "callback_due_at", "cleared_at", "cleared_by"),
-    "wrapup_ms",
+    *("wrapup_ms", "route_rule", "route_detail", "transfers", "recording", "recording_at"),
 )
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM contacts"
 
@@ -137,11 +179,18 @@ def _contact(row: Sequence[Any]) -> Contact:
     values["within_hours"] = bool(values["within_hours"])
     values["missed"] = bool(values["missed"])
     values["attributes"] = json.loads(values["attributes"] or "{}")
+    values["transfers"] = tuple(
+        (str(kind), str(target), int(at)) for kind, target, at in json.loads(values["transfers"])
+    )
     return Contact(**values)
 
 
 def _attributes(contact: Contact) -> str:
     return json.dumps(dict(contact.attributes), ensure_ascii=False, sort_keys=True)
+
+
+def _transfers(contact: Contact) -> str:
+    return json.dumps([list(t) for t in contact.transfers], ensure_ascii=False)
 
 
 # ---- statements (written by the journal's writer, in the entry's transaction) -------------
@@ -167,26 +216,51 @@ def insert_live(tenant: str, c: Contact) -> Statement:
 
 def answered(tenant: str, c: Contact) -> Statement:
     """An agent took the call (the first answer stays: a transfer answered again is the same
-    contact, its wait ended at the first answer)."""
+    contact, its wait ended at the first answer), picked by ``c.route_rule``."""
     return (
-        "UPDATE contacts SET answered_at = COALESCE(answered_at, ?), agent_id = ?"
+        "UPDATE contacts SET answered_at = COALESCE(answered_at, ?), agent_id = ?,"
+        " route_rule = ?, route_detail = ? WHERE tenant = ? AND call_id = ? AND enqueued_at = ?",
+        (
+            *(c.answered_at, c.agent_id, c.route_rule, c.route_detail),
+            *(tenant, c.call_id, c.enqueued_at),
+        ),
+    )
+
+
+def transferred(tenant: str, c: Contact) -> Statement:
+    """``c.transfers`` grew by one."""
+    return (
+        "UPDATE contacts SET transfers = ? WHERE tenant = ? AND call_id = ? AND enqueued_at = ?",
+        (_transfers(c), tenant, c.call_id, c.enqueued_at),
+    )
+
+
+def recording(tenant: str, c: Contact) -> Statement:
+    """The PBX adapter attached ``c.recording`` (at ``c.recording_at``)."""
+    return (
+        "UPDATE contacts SET recording = ?, recording_at = ?"
         " WHERE tenant = ? AND call_id = ? AND enqueued_at = ?",
-        (c.answered_at, c.agent_id, tenant, c.call_id, c.enqueued_at),
+        (c.recording, c.recording_at, tenant, c.call_id, c.enqueued_at),
     )
 
 
 # The whole row, so a contact live before the history existed (no row yet) is complete too;
-# disposition and notes are the wrap-up's and stay as they are.
+# disposition and notes are the wrap-up's and stay as they are. The open contact holds its
+# rule, transfers and recording as its row does, so writing them again changes nothing there.
 _FINISH = (
     "INSERT INTO contacts (tenant, call_id, enqueued_at, queue_id, first_queue_id, channel,"
     " priority, caller_number, dialled_number, campaign, within_hours, attributes, callback_for,"
     " answered_at, agent_id, ended_at, outcome, wait_ms, talk_ms, missed, callback_call_id,"
-    " callback_due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " callback_due_at, route_rule, route_detail, transfers, recording, recording_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (tenant, call_id, enqueued_at) DO UPDATE SET queue_id = excluded.queue_id,"
     " answered_at = excluded.answered_at, agent_id = excluded.agent_id,"
     " ended_at = excluded.ended_at, outcome = excluded.outcome, wait_ms = excluded.wait_ms,"
     " talk_ms = excluded.talk_ms, missed = excluded.missed,"
-    " callback_call_id = excluded.callback_call_id, callback_due_at = excluded.callback_due_at"
+    " callback_call_id = excluded.callback_call_id, callback_due_at = excluded.callback_due_at,"
+    " route_rule = excluded.route_rule, route_detail = excluded.route_detail,"
+    " transfers = excluded.transfers, recording = excluded.recording,"
+    " recording_at = excluded.recording_at"
 )
 
 
@@ -199,7 +273,8 @@ def finished(tenant: str, c: Contact) -> Statement:
             *(c.channel, c.priority, c.caller_number, c.dialled_number, c.campaign),
             *(int(c.within_hours), _attributes(c), c.callback_for, c.answered_at, c.agent_id),
             *(c.ended_at, c.outcome, c.wait_ms, c.talk_ms, int(c.missed), c.callback_call_id),
-            c.callback_due_at,
+            *(c.callback_due_at, c.route_rule, c.route_detail, _transfers(c), c.recording),
+            c.recording_at,
         ),
     )
 
@@ -255,6 +330,10 @@ class HistoryStore:
     def agents(self) -> AgentHistoryStore:
         """The agents' history through the same read connection (reports)."""
         return AgentHistoryStore(self._db(), self.tenant)
+
+    def evaluations(self) -> EvaluationStore:
+        """The quality evaluations through the same read connection."""
+        return EvaluationStore(self._db(), self.tenant)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -326,6 +405,27 @@ class HistoryStore:
             where += " AND (ended_at, call_id, enqueued_at) > (?, ?, ?)"
             args += after
         where += f" ORDER BY ended_at, call_id, enqueued_at LIMIT {int(limit)}"
+        return list(self._rows(where, args))
+
+    def recordings_page(
+        self,
+        start_ms: int,
+        end_ms: int,
+        agent_id: str | None,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> list[Contact]:
+        """Up to ``limit`` contacts with a recording that entered in [start_ms, end_ms) (of
+        ``agent_id`` only, when given), by (enqueued_at, call_id), after the key ``after``."""
+        where = "recording != '' AND enqueued_at >= ? AND enqueued_at < ?"
+        args: list[Any] = [start_ms, end_ms]
+        if agent_id is not None:
+            where += " AND agent_id = ?"
+            args.append(agent_id)
+        if after is not None:
+            where += " AND (enqueued_at, call_id) > (?, ?)"
+            args += after
+        where += f" ORDER BY enqueued_at, call_id LIMIT {int(limit)}"
         return list(self._rows(where, args))
 
     def missed(

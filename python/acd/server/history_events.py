@@ -5,9 +5,11 @@ applied it, with no ``await`` in between (the command path of ``acd.server.recov
 
 - an enqueue the router took in (not a repeat) opens a contact: its campaign comes from the
   dialled number (config_contacts), ``within_hours`` from the queue's schedule at arrival;
-- ``connected`` stamps the first answer and the agent, and clears the caller's missed calls
-  in that queue (acd.server.missed);
-- ``overflow`` / ``transferred`` move the contact to its new queue;
+- ``offer`` notes the rule that picked the agent (the router's ``rule`` and ``detail``), and
+  ``connected`` stamps the first answer, the agent and that rule, and clears the caller's
+  missed calls in that queue (acd.server.missed);
+- ``overflow`` / ``transferred`` move the contact to its new queue; a ``transfer`` command the
+  router took adds its target to the contact's transfers;
 - ``terminal`` finishes it; a missed one may ask for an automatic callback;
 - an accepted ``wrapup_done`` stores the disposition FinishWrapUp checked
   (``expect_disposition``).
@@ -20,7 +22,12 @@ this module: the router stays deterministic, the history is never written twice.
 
 The open contacts live in memory (``open``); at start they are read back from the history's
 live rows, and a call the router holds without a row (journaled before the history existed)
-is taken from the router as it is.
+is taken from the router as it is. The offers' rules live only in memory until the answer
+stores one: an offer made before a restart and accepted after it leaves the rule empty.
+
+Requests that change a contact without a router command (a recording attached, an evaluation)
+hand their rows to ``add_statement`` right before the tenant executes the service command
+that journals them (acd.server.recordings, acd.server.quality).
 """
 
 from __future__ import annotations
@@ -102,6 +109,8 @@ class ContactLog:
         self._statements: list[Statement] = []  # recorded, not yet handed to the journal
         self._finished: OrderedDict[str, Contact] = OrderedDict()
         self._wrapping: dict[str, list[str]] = {}  # agent -> calls ended, wrap-up not over
+        # call -> agent -> (rule, detail) of its open offers (ring-all: several at once).
+        self._offered: dict[str, dict[str, tuple[str, str]]] = {}
 
     def load(self, router: Router, config: TenantConfig) -> None:
         """The open contacts at start: the history's live rows for the calls the router
@@ -144,6 +153,11 @@ class ContactLog:
 
     def forget_disposition(self, agent_id: str, call_id: str) -> None:
         self._dispositions.pop((agent_id, call_id), None)
+
+    def add_statement(self, statement: Statement) -> None:
+        """A row for the next journal entry; the caller executes the command it goes with
+        right after (no ``await`` in between)."""
+        self._statements.append(statement)
 
     def take_statements(self) -> list[Statement]:
         """The rows recorded since the last call, for the journal entry being written."""
@@ -216,11 +230,23 @@ class ContactLog:
                     if opened.channel == "callback":
                         self.open_callbacks[opened.call_id] = opened
                     out.append(history.insert_live(self.tenant, opened))
+            elif name == "request_callback":
+                original = self.open.get(command[1])
+                if original is not None and i not in refused:
+                    taken = _callback_in_place(original, command)
+                    self.open[taken.call_id] = self.open_callbacks[taken.call_id] = taken
+                    out.append(history.insert_live(self.tenant, taken))
             elif name == "wrapup_done":
                 pending = self._dispositions.pop((command[1], command[2]), None)
                 if pending is not None and i not in refused:
                     done_at = command[NOW_INDEX["wrapup_done"]]
                     out.append(history.disposition(self.tenant, command[2], *pending, done_at))
+            elif name == "transfer" and i not in refused:
+                moved = self.open.get(command[1])
+                if moved is not None:
+                    kind, target, at = command[2], command[3], command[NOW_INDEX["transfer"]]
+                    moved.transfers = (*moved.transfers, (kind, target, at))
+                    out.append(history.transferred(self.tenant, moved))
         follow: list[Command] = []
         for e in events:
             kind = e.kind
@@ -232,15 +258,19 @@ class ContactLog:
             elif kind == "agent-state" and e.detail != "wrap-up" and e.agent_id in self._wrapping:
                 for call_id in self._wrapping.pop(e.agent_id):
                     out.append(history.wrapup_over(self.tenant, call_id, e.at_ms))
-            if kind == "error" or kind == "offer":
+            if kind == "error":
                 continue
             contact = self.open.get(e.call_id)
             if contact is None:
                 continue
-            if kind == "connected":
+            if kind == "offer":
+                self._offered.setdefault(e.call_id, {})[e.agent_id] = (e.rule, e.detail)
+            elif kind == "connected":
                 if contact.answered_at is None:
                     contact.answered_at = e.at_ms
                 contact.agent_id = e.agent_id
+                offers = self._offered.pop(e.call_id, {})
+                contact.route_rule, contact.route_detail = offers.get(e.agent_id, ("", ""))
                 out.append(history.answered(self.tenant, contact))
                 if contact.caller_number:
                     out.append(history.clear_missed(self.tenant, contact, e.at_ms))
@@ -249,6 +279,7 @@ class ContactLog:
             elif kind == "terminal":
                 del self.open[e.call_id]
                 self.open_callbacks.pop(e.call_id, None)
+                self._offered.pop(e.call_id, None)
                 self._finished[e.call_id] = contact
                 if len(self._finished) > RECENT_FINISHED:
                     self._finished.popitem(last=False)
@@ -280,3 +311,24 @@ class ContactLog:
             attributes=attributes,
             callback_for=attributes.get(missed.CALLBACK_FOR, ""),
         )
+
+
+def _callback_in_place(original: Contact, command: Command) -> Contact:
+    """The contact of the callback taking ``original``'s place (the router's
+    ``request_callback``: call, callback id, number, now): the same queue, campaign and
+    attributes, channel callback, the number to call."""
+    callback_id, number, at = command[2], command[3], command[NOW_INDEX["request_callback"]]
+    return Contact(
+        call_id=callback_id,
+        enqueued_at=at,
+        queue_id=original.queue_id,
+        first_queue_id=original.queue_id,
+        channel="callback",
+        priority=original.priority,
+        caller_number=number or original.caller_number,
+        dialled_number=original.dialled_number,
+        campaign=original.campaign,
+        within_hours=original.within_hours,
+        attributes=dict(original.attributes),
+        callback_for=original.call_id,
+    )

@@ -36,6 +36,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from acd.server import history
 from acd.server.group_commit import GroupCommitWriter, JournalStats, Statement, transaction
 from acd.server.journal_format import (
     SCHEMA,
@@ -114,6 +115,7 @@ class Journal(ServiceTables):
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.executescript(SCHEMA + CONFIG_SCHEMA)
+            history.migrate(conn)  # a file from before the contacts' newer columns
             last_seqs = {t: s for t, s in conn.execute("SELECT tenant, last_seq FROM tenants")}
         except BaseException:
             conn.close()
@@ -262,7 +264,14 @@ class Journal(ServiceTables):
                 with transaction(conn):
                     for table in TENANT_TABLES:
                         if table in present:  # an export from before a table existed
-                            conn.execute(f"INSERT INTO main.{table} SELECT * FROM source.{table}")
+                            # By name: an older export lacks the columns added since.
+                            names = ", ".join(
+                                row[1] for row in conn.execute(f"PRAGMA source.table_info({table})")
+                            )
+                            conn.execute(
+                                f"INSERT INTO main.{table} ({names})"
+                                f" SELECT {names} FROM source.{table}"
+                            )
             finally:
                 conn.execute("DETACH DATABASE source")
             last_seqs[tenant] = last

@@ -14,7 +14,7 @@ import json
 import math
 from typing import Any
 
-from acd.server import agent_history, history
+from acd.server import agent_history, history, quality_store
 
 Command = tuple[Any, ...]
 
@@ -41,11 +41,14 @@ CREATE TABLE IF NOT EXISTS snapshots (
     PRIMARY KEY (tenant, seq)
 ) WITHOUT ROWID;
 """
-# The contact and agent histories live in the same file, written with the entries
-# (acd.server.history, acd.server.agent_history).
-SCHEMA = _JOURNAL_SCHEMA + history.SCHEMA + agent_history.SCHEMA
+# The contact and agent histories and the quality evaluations live in the same file, written
+# with the entries (acd.server.history, acd.server.agent_history, acd.server.quality_store).
+SCHEMA = _JOURNAL_SCHEMA + history.SCHEMA + agent_history.SCHEMA + quality_store.SCHEMA
 
-TABLES = ("tenants", "entries", "snapshots", history.TABLE, agent_history.TABLE)
+TABLES = (
+    *("tenants", "entries", "snapshots", history.TABLE, agent_history.TABLE),
+    quality_store.TABLE,
+)
 
 
 class JournalError(Exception):

@@ -2,28 +2,45 @@
 
 The rows come from ``acd.server.reports`` over the contacts that entered the tenant's queues in
 the period (``HistoryStore.entered``): finished contacts and the ones still live, exactly as
-committed. The read runs on the event loop's thread through the history's read connection (WAL:
-it never waits for the writer); a period is bounded to a year so one request stays cheap.
+committed; the quality report's from the evaluations of the calls that arrived in the period
+(``acd.server.quality_report``). A CDR export hands out recording references: each one is an
+audit row (acd.server.recordings). The read runs on the event loop's thread through the
+history's read connection (WAL: it never waits for the writer); a period is bounded to a year so
+one request stays cheap.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import zoneinfo
 from collections.abc import AsyncIterator
 
-from acd.server import reports
+from acd.server import recordings, reports
 from acd.server.agent_report import AgentRow, agent_report
+from acd.server.audit import AuditLog
 from acd.server.commands import Refusal
 from acd.server.convert import CHANNEL_ENUM
 from acd.server.history import Contact
+from acd.server.interceptors import identity
+from acd.server.quality_report import QualityRow, quality_report
 from acd.server.reports_traffic import campaign_report, heatmap
-from acd.server.service_base import Context, Shared, guarded, invalid, not_found, queue_ids_of
+from acd.server.service_base import (
+    Context,
+    Shared,
+    guarded,
+    invalid,
+    not_found,
+    queue_ids_of,
+    require_id,
+)
 from acd.server.tenant import Tenant
 from acd.v1 import common_pb2, reports_pb2, reports_pb2_grpc
 
 MAX_PERIOD_MS = 366 * 86_400_000
 EXPORT_PAGE = 500  # records read per query of an export (then the loop runs other work)
+_EXPORT = "/acd.v1.ReportService/ExportCdrs"
+_STEP = re.compile(r"\bstep=(\d+)")
 _INTERVALS = {
     reports_pb2.REPORT_INTERVAL_UNSPECIFIED: "hour",
     reports_pb2.REPORT_INTERVAL_15_MIN: "15min",
@@ -95,8 +112,9 @@ def queue_report(
 
 
 class ReportService(reports_pb2_grpc.ReportServiceServicer):
-    def __init__(self, shared: Shared) -> None:
+    def __init__(self, shared: Shared, audit: AuditLog | None = None) -> None:
         self._shared = shared
+        self._audit = audit
 
     @guarded
     async def QueueReport(
@@ -181,10 +199,12 @@ class ReportService(reports_pb2_grpc.ReportServiceServicer):
             _period(request.from_ms, request.to_ms)
         except Refusal as r:
             await context.abort(r.code, r.message)
-        store = tenant.contacts.store
+        store, who = tenant.contacts.store, identity()
         after: tuple[int, str, int] | None = None
         sequence = 0
         while page := store.finished_page(request.from_ms, request.to_ms, after, EXPORT_PAGE):
+            recorded = (c.call_id for c in page if c.recording)
+            recordings.record_access(self._audit, who, _EXPORT, recorded)
             for contact in page:
                 sequence += 1
                 yield reports_pb2.ExportCdrsResponse(cdr=cdr(contact), sequence=sequence)
@@ -192,6 +212,50 @@ class ReportService(reports_pb2_grpc.ReportServiceServicer):
             assert last.ended_at is not None
             after = (last.ended_at, last.call_id, last.enqueued_at)
             await asyncio.sleep(0)  # a long export shares the loop with live traffic
+
+    @guarded
+    async def QualityReport(
+        self, request: reports_pb2.QualityReportRequest, context: Context
+    ) -> reports_pb2.QualityReportResponse:
+        tenant = self._shared.tenant()
+        _period(request.from_ms, request.to_ms)
+        interval = _INTERVALS.get(request.interval)
+        if interval is None:
+            raise invalid("interval", f"unknown interval {request.interval}")
+        if request.interval == reports_pb2.REPORT_INTERVAL_UNSPECIFIED:
+            interval = "period"
+        zone = _zone(request.time_zone)
+        for i, agent_id in enumerate(request.agent_ids):
+            if agent_id not in tenant.agents:
+                raise not_found(f"agent_ids[{i}]", agent_id, "agent")
+        scorecard_id = None
+        if request.scorecard_id:
+            scorecard_id = require_id(request.scorecard_id, "scorecard_id")
+            if tenant.config.quality.scorecard(scorecard_id) is None:
+                raise not_found("scorecard_id", scorecard_id, "scorecard")
+        agent_ids = list(request.agent_ids) or list(tenant.agents)
+        store = tenant.contacts.store.evaluations()
+        found = store.between(request.from_ms, request.to_ms, agent_ids, scorecard_id)
+        rows = quality_report(found, request.from_ms, request.to_ms, interval, zone, agent_ids)
+        return reports_pb2.QualityReportResponse(rows=[_quality_row(r) for r in rows])
+
+
+def _quality_row(r: QualityRow) -> reports_pb2.QualityReportRow:
+    return reports_pb2.QualityReportRow(
+        interval_start_ms=r.start_ms,
+        agent_id=r.agent_id,
+        scorecard_id=r.scorecard_id,
+        evaluations=r.evaluations,
+        mean_total=r.mean_total,
+        min_total=r.min_total,
+        max_total=r.max_total,
+        criteria=[
+            reports_pb2.CriterionMean(
+                criterion_id=c.criterion_id, mean_score=c.mean_score, mean_percent=c.mean_percent
+            )
+            for c in r.criteria
+        ],
+    )
 
 
 def _agent_row(r: AgentRow) -> reports_pb2.AgentReportRow:
@@ -239,4 +303,13 @@ def cdr(c: Contact) -> reports_pb2.Cdr:
         missed=c.missed,
         callback_for=c.callback_for,
         attributes=dict(c.attributes),
+        routing_rule=c.route_rule,
+        routing_detail=c.route_detail,
+        escalation_step=int(step.group(1)) if (step := _STEP.search(c.route_detail)) else 0,
+        transfer_count=len(c.transfers),
+        transfers=[
+            reports_pb2.CdrTransfer(kind=kind, target=target, at_ms=at)
+            for kind, target, at in c.transfers
+        ],
+        recording=c.recording,
     )

@@ -13,6 +13,10 @@ them). Every service command's name starts with ``svc:``:
   applies ``enqueue_command`` (a router enqueue tuple, as a list);
 - ``("svc:callback-off", call_id, now_ms)``: it was enqueued (in the same batch) or dropped;
 - ``("svc:ob-...", ...)``: outbound work lists (acd.server.outbound_store);
+- ``("svc:recording", call_id, reference, now_ms)``, ``("svc:evaluation", evaluation_id,
+  call_id, now_ms)``: a recording attached, an evaluation made. Their rows are the history's,
+  written with the entry (acd.server.recordings, acd.server.quality); there is nothing to
+  rebuild, so applying them changes nothing;
 - ``("svc:state", {"breaks": {...}, "callbacks": {...}, "outbound": {...}})``: the whole
   state, written after each snapshot, which covers only the router; replay from that snapshot
   starts with it.
@@ -70,6 +74,8 @@ class ServiceState:
                 self.callbacks.pop(command[1], None)
             elif name.startswith(OUTBOUND_PREFIX):
                 self.outbound.apply(command)
+            elif name in ("svc:recording", "svc:evaluation"):
+                pass
             elif name == "svc:state":
                 self._load(command[1])
             else:

@@ -60,6 +60,11 @@ class ReportServiceStub:
                 request_serializer=acd_dot_v1_dot_reports__pb2.ExportCdrsRequest.SerializeToString,
                 response_deserializer=acd_dot_v1_dot_reports__pb2.ExportCdrsResponse.FromString,
                 _registered_method=True)
+        self.QualityReport = channel.unary_unary(
+                '/acd.v1.ReportService/QualityReport',
+                request_serializer=acd_dot_v1_dot_reports__pb2.QualityReportRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_reports__pb2.QualityReportResponse.FromString,
+                _registered_method=True)
 
 
 class ReportServiceServicer:
@@ -102,6 +107,14 @@ class ReportServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def QualityReport(self, request, context):
+        """Quality evaluations per agent, scorecard and interval: how many, the mean weighted total
+        and the mean score of each criterion.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReportServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -129,6 +142,11 @@ def add_ReportServiceServicer_to_server(servicer, server):
                     servicer.ExportCdrs,
                     request_deserializer=acd_dot_v1_dot_reports__pb2.ExportCdrsRequest.FromString,
                     response_serializer=acd_dot_v1_dot_reports__pb2.ExportCdrsResponse.SerializeToString,
+            ),
+            'QualityReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.QualityReport,
+                    request_deserializer=acd_dot_v1_dot_reports__pb2.QualityReportRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_reports__pb2.QualityReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -267,6 +285,33 @@ class ReportService:
             '/acd.v1.ReportService/ExportCdrs',
             acd_dot_v1_dot_reports__pb2.ExportCdrsRequest.SerializeToString,
             acd_dot_v1_dot_reports__pb2.ExportCdrsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QualityReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.ReportService/QualityReport',
+            acd_dot_v1_dot_reports__pb2.QualityReportRequest.SerializeToString,
+            acd_dot_v1_dot_reports__pb2.QualityReportResponse.FromString,
             options,
             channel_credentials,
             insecure,
