@@ -49,7 +49,7 @@ DEPS_STAMP := $(VENV)/.deps-installed
 BUILD_STAMP := $(VENV)/.native-built
 
 .PHONY: help test lint lint-rust lint-python test-rust stubtest test-python \
-	build run demo simulate bench bench-service bench-overload sim-soak crash-test fuzz fmt clean \
+	build run demo simulate figures bench bench-service bench-overload sim-soak crash-test fuzz fmt clean \
 	protos protos-check
 
 help:
@@ -62,6 +62,7 @@ help:
 	@echo 'make run       start the gRPC service with the bundled dev config (prints demo tokens)'
 	@echo 'make demo      calls of the sample day flowing through the service `make run` started'
 	@echo 'make simulate  simulate a store day with the CLI'
+	@echo 'make figures   the README report charts: a week of calls through the service, then acd report --png'
 	@echo 'make bench     Python core-vs-reference comparison and cargo bench'
 	@echo 'make bench-service  the gRPC service against a bare echo server (quick run)'
 	@echo 'make sim-soak  randomized invariant simulation, SEEDS=$(SEEDS) seeds'
@@ -197,6 +198,12 @@ demo: $(BUILD_STAMP)
 
 simulate: $(BUILD_STAMP)
 	$(BIN)/acd simulate --day python/acd/data/store_day.csv
+
+# The README's report charts (tests/figures/heatmap.png, volume_and_sl.png): a week of the sample
+# store day's callers through an in-process service on a clock the script sets, then
+# `acd report ... --png` (tests/report_figures.py; a minute or two; same seed, same pixels).
+figures: $(BUILD_STAMP)
+	$(BIN)/python tests/report_figures.py
 
 bench: $(BUILD_STAMP)
 	$(BIN)/python bench/core_vs_reference.py

@@ -20,6 +20,7 @@ from PIL import Image
 from acd import report_png, report_svg
 from acd.cli import main
 from acd.server.clock import Clock
+from report_figures import make_figures
 from server_helpers import running
 from test_server_lifecycle import enqueue
 from test_server_queue_kpis import DAY, FakeWall
@@ -230,3 +231,31 @@ def test_report_writes_svg_and_png_of_the_same_chart(
     x, y, _, _ = cells["Sun 2:00: 1"]
     assert pixel(image, x + 2, y + 2) == (188, 188, 255)  # 255 - 200 * 1/3
     assert Image.open(queues_png).format == "PNG"
+
+
+def test_figure_script_plays_a_day_through_the_service(tmp_path: Path) -> None:
+    """``make figures`` at a small scale: one Monday, 5% of the store day's callers."""
+    tally, tables = make_figures(tmp_path, days=1, load=0.05)
+    assert tally.offered > 20 and tally.answered > 0
+    assert tally.offered == tally.answered + tally.abandoned  # every caller was answered or left
+    rows = {
+        line.split()[0]: [int(n) for n in line.split()[1:]]
+        for line in tables["heatmap"].splitlines()[1:]
+    }
+    assert sum(rows["Mon"]) == tally.offered
+    assert all(sum(counts) == 0 for day, counts in rows.items() if day != "Mon")
+    assert all(n == 0 for hour, n in enumerate(rows["Mon"]) if not 8 <= hour < 22)  # shop hours
+    layout, root = rendered(report_svg.heatmap({}, "the same cells whatever the data"))
+    image = Image.open(tmp_path / "heatmap.png").convert("RGB")
+    assert image.size == layout.size
+    shade: dict[tuple[str, int], int] = {}
+    for title, rect in titled(root):
+        day, hour = title.partition(":")[0].split()
+        x, y, _, _ = box(rect)
+        shade[(day, int(hour))] = sum(pixel(image, x + 2, y + 2))
+    assert {k for k, v in shade.items() if v < 3 * 255} == {
+        (day, hour) for day, counts in rows.items() for hour, n in enumerate(counts) if n
+    }
+    peak = max(rows["Mon"])
+    assert {rows["Mon"][h] for (d, h), v in shade.items() if v == min(shade.values())} == {peak}
+    assert Image.open(tmp_path / "volume_and_sl.png").format == "PNG"

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -71,8 +72,11 @@ def volume_and_sl(
     title: str,
 ) -> str:
     """Bars of ``offered`` per interval, the service level (0..1) as a line; gaps stay gaps."""
-    width, height, left, top, bottom = max(400, 40 + 22 * len(labels)), 300, 40, 40, 250
+    # Wide enough for the bold title (about 9 px a character) as well as the bars.
+    width = max(400, 40 + 22 * len(labels), 20 + 9 * len(title))
+    height, left, top, bottom = 300, 40, 40, 250
     step = (width - left - 20) / max(1, len(labels))
+    every = max(1, math.ceil(40 / step))  # a label ("08:00", about 32 px) every few bars
     peak = max(offered, default=0) or 1
     body = [
         f'<line x1="{left}" y1="{bottom}" x2="{width - 10}" y2="{bottom}" stroke="black"/>',
@@ -86,7 +90,7 @@ def volume_and_sl(
             f'<rect x="{x:.1f}" y="{bottom - h:.1f}" width="{step * 0.7:.1f}" height="{h:.1f}"'
             f' fill="#90caf9"><title>{escape(label)}: {n} offered</title></rect>'
         )
-        if i % max(1, len(labels) // 12) == 0:
+        if i % every == 0:
             body.append(f'<text x="{x:.1f}" y="{bottom + 14}" {FONT}>{escape(label)}</text>')
     points: list[tuple[float, float]] = []
     for i, sl in enumerate(service_level):
