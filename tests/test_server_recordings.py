@@ -273,3 +273,13 @@ def test_every_recording_handed_out_is_an_audit_row(tmp_path: Path) -> None:
         ]
     )
     assert all(r.at_ms == MONDAY_10 + 67_000 for r in records if "Recording" in r.method)
+
+
+def test_the_escalation_step_comes_from_the_offer_detail() -> None:
+    from acd.server.history import Contact
+    from acd.server.report_service import cdr
+
+    picked = Contact("c1", MONDAY_10, "sales", "voice", route_rule="best-skill")
+    picked.route_detail = "step=2 tier=1 level=7"
+    assert (cdr(picked).routing_rule, cdr(picked).escalation_step) == ("best-skill", 2)
+    assert cdr(Contact("c2", MONDAY_10, "sales", "voice")).escalation_step == 0  # not answered
