@@ -15,6 +15,7 @@ README's figure).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from acd.server.clock import Clock
 from acd.v1 import agent_pb2, common_pb2, supervision_pb2
 from server_helpers import TEST_CONFIG, md, running
 from test_server_lifecycle import enqueue, login_ready, offer_of
@@ -71,10 +73,22 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
+class Wall:
+    """The service's wall clock, set by the test (a Tuesday morning, 10:15 UTC)."""
+
+    def __init__(self) -> None:
+        self.s = 1_773_137_700.0
+
+    def __call__(self) -> float:
+        return self.s
+
+
 def test_the_page_follows_the_calls(tmp_path: Path, browser: Any) -> None:
     from playwright.sync_api import expect
 
-    with running(tmp_path, wallboard_config(CONFIG, refresh_ms=200)) as (server, s):
+    wall = Wall()
+    config = wallboard_config(CONFIG, refresh_ms=200)
+    with running(tmp_path, config, clock=Clock(wall)) as (server, s):
         address = address_of(server)
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         page = context.new_page()
@@ -108,6 +122,18 @@ def test_the_page_follows_the_calls(tmp_path: Path, browser: Any) -> None:
             expect(page.locator('[data-agent="ben"]')).to_have_attribute("data-state", "break")
             on_call = page.locator('#agent-summary [data-state="on_call"] .value')
             expect(on_call).to_have_text("1")
+            # Two calls have waited 42 s: past the queue's 20 s limit, so red.
+            wall.s += 42
+            longest = sales.locator('[data-figure="longest_wait"]')
+            expect(longest.locator(".value")).to_have_text("0:42", timeout=EXPECT_MS)
+            expect(longest).to_have_class("figure big level-red")
+            expect(sales.locator('[data-figure="sl"]')).to_have_class("figure big level-green")
+            # The alerts raised while nobody was logged in clear; the wait's is raised.
+            alerts = page.locator("#alerts .alert")
+            # (the first was raised at 3 or 2 waiting: whenever its check came)
+            waiting_alert = re.compile(r"sales: [23] calls waiting \(limit 1\)")
+            raised = [waiting_alert, "sales: a call has waited 42 s (limit 20 s)"]
+            expect(alerts).to_have_text(raised, timeout=EXPECT_MS)
 
             ARTIFACTS.mkdir(exist_ok=True)
             shot = page.screenshot(path=str(ARTIFACTS / "wallboard.png"), full_page=True)
