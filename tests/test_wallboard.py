@@ -254,3 +254,37 @@ def test_stopping_the_service_ends_the_streams(tmp_path: Path) -> None:
             stream.next()
     finally:
         stream.close()
+
+
+def raw_status(address: str, data: bytes) -> int:
+    """Sends ``data`` as it is; gives the status of the answer."""
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=T) as sock:
+        sock.sendall(data)
+        answer = b""
+        while b"\r\n" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_malformed_and_oversized_requests_are_refused(tmp_path: Path) -> None:
+    with running(tmp_path, wallboard_config()) as (server, _):
+        address = address_of(server)
+        assert raw_status(address, b"GARBAGE\r\n\r\n") == 400
+        assert raw_status(address, b"GET http://x/ HTTP/1.1\r\n\r\n") == 400
+        assert raw_status(address, b"GET / HTTP/1.1\r\nbad header\r\n\r\n") == 400
+        huge = b"GET / HTTP/1.1\r\nX-Pad: " + b"a" * 20_000 + b"\r\n\r\n"
+        assert raw_status(address, huge) == 431
+        many = b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(65)) + b"\r\n"
+        assert raw_status(address, many) == 431
+        big_body = b"POST /login HTTP/1.1\r\nContent-Length: 9000\r\n\r\n"
+        assert raw_status(address, big_body) == 413
+        chunked = b"POST /login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        assert raw_status(address, chunked) == 501
+        not_json = b"POST /login HTTP/1.1\r\nContent-Type: application/json\r\n"
+        assert raw_status(address, not_json + b"Content-Length: 3\r\n\r\n{{{") == 400
+        # The service still answers after all of that.
+        assert request(address, "GET", "/").status == 200

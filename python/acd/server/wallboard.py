@@ -176,7 +176,10 @@ class Wallboard:
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(self.settings.refresh_ms / 1000)
-            await self.refresh()
+            try:
+                await self.refresh()
+            except Exception:  # one bad update must not freeze every wallboard for good
+                log.exception("wallboard: update failed")
 
     async def refresh(self) -> None:
         """Ends what is no longer allowed, then sends every watched tenant its snapshot."""
