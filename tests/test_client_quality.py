@@ -12,6 +12,7 @@ import pytest
 from acd.client import ServiceError, connect
 from acd.client.quality import Scores
 from acd.server.clock import Clock
+from acd.v1 import quality_pb2
 from quality_helpers import (
     MONDAY_10,
     FakeWall,
@@ -20,7 +21,7 @@ from quality_helpers import (
     finish,
     login_ready,
 )
-from server_helpers import running
+from server_helpers import md, running
 
 FROM, TO = MONDAY_10 - 1, MONDAY_10 + 86_400_000
 
@@ -70,3 +71,25 @@ def test_the_client_attaches_lists_evaluates_and_reads(tmp_path: Path) -> None:
                 assert await ben.list_evaluations(FROM, TO) == []
 
         asyncio.run(scenario())
+
+
+def test_concurrent_repeats_of_an_attach_change_it_once(tmp_path: Path) -> None:
+    wall = FakeWall(MONDAY_10)
+    with running(tmp_path, config(), clock=Clock(wall)) as (server, s):
+        anna = login_ready(s, "anna")
+        answered_call(s, anna, "anna", "c1", wall)
+        anna.close()
+
+        async def repeats() -> list[bool]:
+            async with connect(server.address, "t-adapter") as adapter:
+                request = quality_pb2.AttachRecordingRequest(call_id="c1", reference="/rec/c1.wav")
+                calls = [adapter._quality.AttachRecording(request, metadata=adapter.metadata)]
+                calls += [adapter._quality.AttachRecording(request, metadata=adapter.metadata)]
+                return [r.changed for r in await asyncio.gather(*calls)]
+
+        assert sorted(asyncio.run(repeats())) == [False, True]
+    with running(tmp_path, config(), clock=Clock(wall)) as (server, s):
+        got = s.quality.GetRecording(
+            quality_pb2.GetRecordingRequest(call_id="c1"), metadata=md("t-supervisor")
+        )
+        assert got.recording.reference == "/rec/c1.wav"

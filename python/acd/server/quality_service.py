@@ -113,6 +113,7 @@ class QualityService(quality_pb2_grpc.QualityServiceServicer):
     ) -> q.GetRecordingResponse:
         tenant, who = self._shared.tenant(), identity()
         call_id = require_id(request.call_id, "call_id")
+        await tenant.committed_view()  # an attach on its way to the disk: once it landed
         contact = tenant.contacts.contact(call_id)
         if contact is None or not recordings.sees(who, contact):
             raise not_found("call_id", call_id, "call")

@@ -23,8 +23,11 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+import grpc
+
 from acd.server.audit import AuditLog
 from acd.server.auth import Identity, Role
+from acd.server.commands import Refusal
 from acd.server.history import Contact, recording
 from acd.server.service_base import invalid, not_found, require_id
 from acd.server.tenant import Tenant
@@ -87,6 +90,10 @@ async def attach(tenant: Tenant, call_id: str, reference: str) -> tuple[Contact,
     if contact is None:
         raise not_found("call_id", call_id, "call")
     if contact.recording == reference:
+        # Maybe a repeat of a request whose commit is still on its way: answer once it landed.
+        await tenant.committed_view()
+        if tenant.failed is not None:
+            raise Refusal(grpc.StatusCode.UNAVAILABLE, f"tenant {tenant.id!r}: {tenant.failed}")
         return contact, False
     now = tenant.clock.now()
     contact.recording, contact.recording_at = reference, now
