@@ -35,7 +35,7 @@ from quality_helpers import (
     next_offer,
     transfer,
 )
-from server_helpers import Stubs, error_of, md, running
+from server_helpers import StreamReader, Stubs, error_of, md, running
 
 DAY_MS = 86_400_000
 Metadata = tuple[tuple[str, str | bytes], ...]
@@ -283,3 +283,27 @@ def test_the_escalation_step_comes_from_the_offer_detail() -> None:
     picked.route_detail = "step=2 tier=1 level=7"
     assert (cdr(picked).routing_rule, cdr(picked).escalation_step) == ("best-skill", 2)
     assert cdr(Contact("c2", MONDAY_10, "sales", "voice")).escalation_step == 0  # not answered
+
+
+def test_an_offer_open_at_a_restart_is_made_again_and_its_rule_recorded(tmp_path: Path) -> None:
+    wall = FakeWall(MONDAY_10)
+    with running(tmp_path, config(), clock=Clock(wall)) as (_, s):
+        anna = login_ready(s, "anna")
+        enqueue(s, "c1")
+        assert next_offer(anna).offer.call_id == "c1"  # not accepted before the stop
+        anna.close()
+    with running(tmp_path, config(), clock=Clock(wall)) as (_, s):
+        # The restart withdrew the offer; the router offers the call again, with its rule.
+        stream = StreamReader(
+            s.agent.StreamOffers(agent_pb2.StreamOffersRequest(agent_id="anna"), metadata=ANNA)
+        )
+        set_ready = agent_pb2.SetStateRequest(
+            agent_id="anna", availability=agent_pb2.AVAILABILITY_READY
+        )
+        s.agent.SetState(set_ready, metadata=ANNA, timeout=T)
+        assert next_offer(stream).offer.call_id == "c1"
+        accept(s, "anna", "c1")
+        finish(s, "anna", "c1", wall)
+        stream.close()
+        (c1,) = cdrs(s, **PERIOD)
+    assert (c1.agent_id, c1.routing_rule) == ("anna", "longest-idle")

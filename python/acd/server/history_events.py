@@ -23,7 +23,8 @@ this module: the router stays deterministic, the history is never written twice.
 The open contacts live in memory (``open``); at start they are read back from the history's
 live rows, and a call the router holds without a row (journaled before the history existed)
 is taken from the router as it is. The offers' rules live only in memory until the answer
-stores one: an offer made before a restart and accepted after it leaves the rule empty.
+stores one; no offer outlives a restart (the tenant withdraws the open ones at start and the
+router makes them again, with their rules).
 
 Requests that change a contact without a router command (a recording attached, an evaluation)
 hand their rows to ``add_statement`` right before the tenant executes the service command

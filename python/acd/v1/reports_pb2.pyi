@@ -615,8 +615,7 @@ class Cdr(_message.Message):
     """For an automatic callback: the missed call it is for."""
     routing_rule: _builtins.str
     """The rule that picked the agent who answered last: the queue's strategy ("longest-idle",
-    "round-robin", ...), "preferred-agent" or "pick"; empty if never answered (or offered
-    before a restart of the service and answered after it).
+    "round-robin", ...), "preferred-agent" or "pick"; empty if never answered.
     """
     routing_detail: _builtins.str
     """That offer's detail: "step=<escalation step> tier=<agent tier> level=<skill level>"."""
