@@ -13,11 +13,12 @@ import grpc
 
 from acd.server.clock import Clock
 from acd.server.config import Config, ConfigError
-from acd.v1 import agent_pb2, common_pb2, routing_pb2
+from acd.v1 import agent_pb2, common_pb2, reports_pb2, routing_pb2
 from history_helpers import (
     ADAPTER,
     CONFIG,
     MONDAY_10,
+    SUP,
     FakeWall,
     accept,
     contacts,
@@ -31,6 +32,7 @@ from test_server_lifecycle import adapter_stream
 
 T = 5.0
 ANN, BOB = "+4930111", "+4930222"
+CALLBACKS = ("c1-cb", "c1-cb-retry2")
 
 
 def config(**sales: Any) -> Config:
@@ -112,6 +114,8 @@ def test_a_waiting_caller_keeps_their_place_as_a_callback(tmp_path: Path) -> Non
     assert (rows["c2-cb"]["channel"], rows["c2-cb"]["callback_for"]) == ("callback", "c2")
     assert rows["c2-cb"]["caller_number"] == BOB
     assert rows["c2-cb"]["outcome"] == "completed"
+    assert (rows["c2-cb"]["callback_attempt"], rows["c2-cb"]["callback_result"]) == (1, "reached")
+    assert (rows["c1"]["callback_attempt"], rows["c1"]["callback_result"]) == (0, "")
 
 
 def test_callback_in_place_errors(tmp_path: Path) -> None:
@@ -189,11 +193,20 @@ def test_a_callback_not_reached_is_retried_after_the_gap(tmp_path: Path) -> None
         last = end(s, "c1-cb-retry2", common_pb2.CALLBACK_RESULT_BUSY)
         assert (last.retry_call_id, last.retry_at_ms) == ("", 0)
         wrap_up(s, "anna", "c1-cb-retry2", "no-interest")
+        export = reports_pb2.ExportCdrsRequest(from_ms=MONDAY_10, to_ms=wall.ms + 1)
+        cdrs = {m.cdr.call_id: m.cdr for m in s.reports.ExportCdrs(export, metadata=SUP)}
+        assert [(cdrs[c].callback_attempt, cdrs[c].callback_result) for c in CALLBACKS] == [
+            (1, "no-answer"),
+            (2, "busy"),
+        ]
+        assert (cdrs["c1"].outcome, cdrs["c1"].callback_attempt) == ("callback-requested", 0)
         adapter.close()
         anna.close()
     rows = {r["call_id"]: r for r in contacts(tmp_path / "data")}
     assert rows["c1-cb-retry2"]["callback_for"] == "c1"
     assert rows["c1-cb-retry2"]["channel"] == "callback"
+    attempts = [(rows[c]["callback_attempt"], rows[c]["callback_result"]) for c in CALLBACKS]
+    assert attempts == [(1, "no-answer"), (2, "busy")]
 
 
 def test_a_failed_number_is_not_retried_and_a_voice_call_ignores_the_result(

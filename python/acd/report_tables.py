@@ -28,6 +28,7 @@ CDR_COLUMNS = (
     *("campaign", "enqueued_at", "answered_at", "ended_at", "outcome", "wait_ms", "talk_ms"),
     *("wrapup_ms", "agent_id", "disposition", "notes", "within_hours", "missed"),
     *("routing_rule", "routing_detail", "transfer_count", "transfers", "recording"),
+    *("callback_for", "callback_attempt", "callback_result"),
 )
 QUALITY_COLUMNS = (
     *("interval", "agent", "scorecard", "evaluations", "mean_total", "min_total", "max_total"),
@@ -112,6 +113,7 @@ def cdr_cells(cdr: Any, zone: datetime.tzinfo) -> dict[str, str]:
     out["missed"] = "yes" if cdr.missed else "no"
     # kind:target in order, e.g. "queue:support agent:ben destination:+4940999"
     out["transfers"] = " ".join(f"{t.kind}:{t.target}" for t in cdr.transfers)
+    out["callback_attempt"] = str(cdr.callback_attempt or "")  # empty: not a callback
     return out
 
 

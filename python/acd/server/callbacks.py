@@ -130,6 +130,8 @@ async def end_call(
     if info is not None and info["state"] != "connected":
         info = None  # the router refuses the end below; nothing may be scheduled for it
     planned = retry(tenant, info, result, now) if info is not None else None
+    if info is not None and info["channel"] == "callback":
+        tenant.contacts.expect_callback_result(call_id, RESULT_NAMES[result])
     service: list[Command] = []
     if planned is not None:
         command, answer.retry_call_id, answer.retry_at_ms = planned

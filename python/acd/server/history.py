@@ -77,6 +77,8 @@ CREATE TABLE IF NOT EXISTS contacts (
     transfers TEXT NOT NULL DEFAULT '[]',
     recording TEXT NOT NULL DEFAULT '',
     recording_at INTEGER,
+    callback_attempt INTEGER NOT NULL DEFAULT 0,
+    callback_result TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (tenant, call_id, enqueued_at)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS contacts_by_caller ON contacts (tenant, caller_number, enqueued_at);
@@ -95,6 +97,8 @@ ADDED_COLUMNS = (
     ("transfers", "TEXT NOT NULL DEFAULT '[]'"),
     ("recording", "TEXT NOT NULL DEFAULT ''"),
     ("recording_at", "INTEGER"),
+    ("callback_attempt", "INTEGER NOT NULL DEFAULT 0"),
+    ("callback_result", "TEXT NOT NULL DEFAULT ''"),
 )
 
 
@@ -150,6 +154,8 @@ class Contact:
     transfers: tuple[Transfer, ...] = ()  # in order
     recording: str = ""  # the PBX adapter's reference (a URL or an absolute path)
     recording_at: int | None = None  # when it was attached
+    callback_attempt: int = 0  # a callback: its try, 1 for the first; 0: not a callback
+    callback_result: str = ""  # the adapter's EndCall: reached, no-answer, busy, failed
 
     @property
     def wait_ms(self) -> int:
@@ -170,6 +176,7 @@ _COLUMNS = (
     *("first_queue_id", "answered_at", "agent_id", "ended_at", "outcome", "disposition"),
     *("notes", "missed", "callback_call_id", "callback_due_at", "cleared_at", "cleared_by"),
     *("wrapup_ms", "route_rule", "route_detail", "transfers", "recording", "recording_at"),
+    *("callback_attempt", "callback_result"),
 )
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM contacts"
 
@@ -251,8 +258,9 @@ _FINISH = (
     "INSERT INTO contacts (tenant, call_id, enqueued_at, queue_id, first_queue_id, channel,"
     " priority, caller_number, dialled_number, campaign, within_hours, attributes, callback_for,"
     " answered_at, agent_id, ended_at, outcome, wait_ms, talk_ms, missed, callback_call_id,"
-    " callback_due_at, route_rule, route_detail, transfers, recording, recording_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " callback_due_at, route_rule, route_detail, transfers, recording, recording_at,"
+    " callback_attempt, callback_result)"
+    f" VALUES ({', '.join('?' * 29)})"
     " ON CONFLICT (tenant, call_id, enqueued_at) DO UPDATE SET queue_id = excluded.queue_id,"
     " answered_at = excluded.answered_at, agent_id = excluded.agent_id,"
     " ended_at = excluded.ended_at, outcome = excluded.outcome, wait_ms = excluded.wait_ms,"
@@ -260,7 +268,8 @@ _FINISH = (
     " callback_call_id = excluded.callback_call_id, callback_due_at = excluded.callback_due_at,"
     " route_rule = excluded.route_rule, route_detail = excluded.route_detail,"
     " transfers = excluded.transfers, recording = excluded.recording,"
-    " recording_at = excluded.recording_at"
+    " recording_at = excluded.recording_at, callback_attempt = excluded.callback_attempt,"
+    " callback_result = excluded.callback_result"
 )
 
 
@@ -274,7 +283,7 @@ def finished(tenant: str, c: Contact) -> Statement:
             *(int(c.within_hours), _attributes(c), c.callback_for, c.answered_at, c.agent_id),
             *(c.ended_at, c.outcome, c.wait_ms, c.talk_ms, int(c.missed), c.callback_call_id),
             *(c.callback_due_at, c.route_rule, c.route_detail, _transfers(c), c.recording),
-            c.recording_at,
+            *(c.recording_at, c.callback_attempt, c.callback_result),
         ),
     )
 

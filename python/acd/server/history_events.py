@@ -41,6 +41,7 @@ from acd._core import Router
 from acd.server import agent_history, history, missed
 from acd.server.commands import Applied, RouterEvent
 from acd.server.config import TenantConfig
+from acd.server.convert import attempt_of
 from acd.server.history import Contact, HistoryStore, Statement
 from acd.server.journal_format import Command
 from acd.server.out_of_hours import within_hours
@@ -151,6 +152,14 @@ class ContactLog:
         """FinishWrapUp's code and notes, stored if the ``wrapup_done`` that follows (with no
         ``await`` in between) is accepted."""
         self._dispositions[(agent_id, call_id)] = (code, notes)
+
+    def expect_callback_result(self, call_id: str, result: str) -> None:
+        """EndCall's callback result, stored when the call's ``terminal`` follows (the end
+        command runs right after, with no ``await`` in between; a refused end leaves it
+        unused, and the next end of the call replaces it)."""
+        contact = self.open.get(call_id)
+        if contact is not None:
+            contact.callback_result = result
 
     def forget_disposition(self, agent_id: str, call_id: str) -> None:
         self._dispositions.pop((agent_id, call_id), None)
@@ -311,6 +320,7 @@ class ContactLog:
             within_hours=within_hours(config, queue_id, at),
             attributes=attributes,
             callback_for=attributes.get(missed.CALLBACK_FOR, ""),
+            callback_attempt=attempt_of(options) if options.get("channel") == "callback" else 0,
         )
 
 
@@ -332,4 +342,5 @@ def _callback_in_place(original: Contact, command: Command) -> Contact:
         within_hours=original.within_hours,
         attributes=dict(original.attributes),
         callback_for=original.call_id,
+        callback_attempt=1,
     )

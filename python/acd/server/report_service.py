@@ -312,4 +312,6 @@ def cdr(c: Contact) -> reports_pb2.Cdr:
             for kind, target, at in c.transfers
         ],
         recording=c.recording,
+        callback_attempt=c.callback_attempt,
+        callback_result=c.callback_result,
     )

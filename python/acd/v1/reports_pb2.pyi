@@ -571,6 +571,8 @@ class Cdr(_message.Message):
     TRANSFER_COUNT_FIELD_NUMBER: _builtins.int
     TRANSFERS_FIELD_NUMBER: _builtins.int
     RECORDING_FIELD_NUMBER: _builtins.int
+    CALLBACK_ATTEMPT_FIELD_NUMBER: _builtins.int
+    CALLBACK_RESULT_FIELD_NUMBER: _builtins.int
     call_id: _builtins.str
     """The call's id."""
     queue_id: _builtins.str
@@ -594,7 +596,9 @@ class Cdr(_message.Message):
     ended_at_ms: _builtins.int
     """When it finished."""
     outcome: _builtins.str
-    """How it finished: completed, abandoned, expired, overflowed-out, transferred-out."""
+    """How it finished: completed, abandoned, expired, overflowed-out, transferred-out,
+    callback-requested (the caller took a callback in their place).
+    """
     wait_ms: _builtins.int
     """Time in line until answered or until it left, ms."""
     talk_ms: _builtins.int
@@ -626,6 +630,12 @@ class Cdr(_message.Message):
     recording: _builtins.str
     """The recording reference the PBX adapter attached (QualityService.AttachRecording); empty
     if none.
+    """
+    callback_attempt: _builtins.int
+    """For a callback: which attempt it was (1 for the first; a retry counts on); 0 otherwise."""
+    callback_result: _builtins.str
+    """For a callback: how dialling went, as the adapter said at EndCall ("reached",
+    "no-answer", "busy", "failed"); empty if it did not say or the callback never connected.
     """
     @_builtins.property
     def attributes(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
@@ -666,10 +676,12 @@ class Cdr(_message.Message):
         transfer_count: _builtins.int = ...,
         transfers: _abc.Iterable[Global___CdrTransfer] | None = ...,
         recording: _builtins.str = ...,
+        callback_attempt: _builtins.int = ...,
+        callback_result: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "answered_at_ms", b"answered_at_ms", "attributes", b"attributes", "call_id", b"call_id", "callback_for", b"callback_for", "caller_number", b"caller_number", "campaign", b"campaign", "channel", b"channel", "dialled_number", b"dialled_number", "disposition", b"disposition", "ended_at_ms", b"ended_at_ms", "enqueued_at_ms", b"enqueued_at_ms", "escalation_step", b"escalation_step", "first_queue_id", b"first_queue_id", "missed", b"missed", "notes", b"notes", "outcome", b"outcome", "priority", b"priority", "queue_id", b"queue_id", "recording", b"recording", "routing_detail", b"routing_detail", "routing_rule", b"routing_rule", "talk_ms", b"talk_ms", "transfer_count", b"transfer_count", "transfers", b"transfers", "wait_ms", b"wait_ms", "within_hours", b"within_hours", "wrapup_ms", b"wrapup_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "answered_at_ms", b"answered_at_ms", "attributes", b"attributes", "call_id", b"call_id", "callback_attempt", b"callback_attempt", "callback_for", b"callback_for", "callback_result", b"callback_result", "caller_number", b"caller_number", "campaign", b"campaign", "channel", b"channel", "dialled_number", b"dialled_number", "disposition", b"disposition", "ended_at_ms", b"ended_at_ms", "enqueued_at_ms", b"enqueued_at_ms", "escalation_step", b"escalation_step", "first_queue_id", b"first_queue_id", "missed", b"missed", "notes", b"notes", "outcome", b"outcome", "priority", b"priority", "queue_id", b"queue_id", "recording", b"recording", "routing_detail", b"routing_detail", "routing_rule", b"routing_rule", "talk_ms", b"talk_ms", "transfer_count", b"transfer_count", "transfers", b"transfers", "wait_ms", b"wait_ms", "within_hours", b"within_hours", "wrapup_ms", b"wrapup_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
