@@ -284,6 +284,28 @@ def test_only_the_newest_snapshots_are_kept_and_pruning_follows_the_oldest(
     run(main())
 
 
+def test_the_service_state_commits_with_its_snapshot(tmp_path: Path) -> None:
+    """The snapshot holds the router only; the service's state (scheduled callbacks, pending
+    breaks) is the entry right after it, in the same transaction: a crash keeps both or
+    neither, and replay from the snapshot starts with the state."""
+    state = ("svc:state", {"breaks": {"anna": "lunch"}, "callbacks": {}})
+
+    async def main() -> None:
+        async with Journal(tmp_path / "j.sqlite3") as journal:
+            await journal.append_many("t", [("timeout", i) for i in range(3)])
+            await journal.save_snapshot("t", 3, b"router", then=state)
+            assert journal.latest_snapshot("t") == (3, b"router")
+            assert list(journal.entries("t", after=3)) == [(4, state)]
+            assert journal.last_seq("t") == 4
+            assert await journal.append("t", ("timeout", 9)) == 5
+            with pytest.raises(ValueError, match="state after snapshot 4: the last entry is 5"):
+                await journal.save_snapshot("t", 4, b"stale", then=state)
+            assert journal.latest_snapshot("t") == (3, b"router")  # refused whole
+            assert journal.last_seq("t") == 5
+
+    run(main())
+
+
 def test_pruning_everything_up_to_the_last_seq_keeps_the_sequence(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
 

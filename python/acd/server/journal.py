@@ -178,12 +178,17 @@ class Journal(ServiceTables):
 
         return self._writer.submit_op(op)
 
-    def save_snapshot(self, tenant: str, seq: int, data: bytes) -> asyncio.Future[None]:
+    def save_snapshot(
+        self, tenant: str, seq: int, data: bytes, then: Command | None = None
+    ) -> asyncio.Future[None]:
         """Stores the router's snapshot taken right after entry ``seq`` (0: before any) was
-        applied, and drops all but the newest ``keep_snapshots`` of the tenant."""
+        applied, and drops all but the newest ``keep_snapshots`` of the tenant. ``then`` is
+        journaled as entry ``seq + 1`` in the same transaction: the service's own state, which
+        the snapshot does not hold, so that no crash can keep the one without the other."""
         if type(data) is not bytes or type(seq) is not int or seq < 0:
             raise TypeError("a snapshot is bytes at an int seq >= 0")
         keep = self._keep
+        after = None if then is None else encode_command(then)
 
         def op(conn: sqlite3.Connection, last_seqs: dict[str, int]) -> None:
             last = last_seqs.get(tenant, 0)
@@ -199,8 +204,17 @@ class Journal(ServiceTables):
                     "INSERT OR REPLACE INTO snapshots (tenant, seq, data) VALUES (?, ?, ?)",
                     (tenant, seq, data),
                 )
+                if after is not None:
+                    if seq != last:
+                        raise ValueError(f"state after snapshot {seq}: the last entry is {last}")
+                    last += 1
+                    conn.execute(
+                        "INSERT INTO entries (tenant, seq, command) VALUES (?, ?, ?)",
+                        (tenant, last, after),
+                    )
                 conn.execute(
-                    "INSERT INTO tenants (tenant, last_seq) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    "INSERT INTO tenants (tenant, last_seq) VALUES (?, ?)"
+                    " ON CONFLICT DO UPDATE SET last_seq = excluded.last_seq",
                     (tenant, last),
                 )
                 conn.execute(
@@ -208,7 +222,7 @@ class Journal(ServiceTables):
                     " WHERE tenant = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
                     (tenant, tenant, keep - 1),
                 )
-            last_seqs.setdefault(tenant, last)
+            last_seqs[tenant] = last
 
         return self._writer.submit_op(op)
 

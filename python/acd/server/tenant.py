@@ -549,9 +549,12 @@ class Tenant:
         self._flush_journal()  # the snapshot op must follow every entry it covers
         self._snapshot_seq = self._appended
         self._snapshot_at = self.clock.now()
-        future = self.journal.save_snapshot(self.id, self._appended, self.router.snapshot())
-        if self.service:  # the snapshot holds the router only: the service's state follows
-            self._journal_later([self.service.dump()]).add_done_callback(_log_snapshot_error)
+        # The snapshot holds the router only: the service's state follows it, as the next
+        # entry of the same transaction.
+        state = self.service.dump() if self.service else None
+        future = self.journal.save_snapshot(self.id, self._appended, self.router.snapshot(), state)
+        if state is not None:  # the router is at that entry as at the snapshot's
+            self._appended = self._snapshot_seq = self._appended + 1
         return future
 
     async def _save_snapshot(self) -> None:
