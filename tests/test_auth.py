@@ -83,6 +83,14 @@ EXPECTED: dict[str, set[Role]] = {
     "/acd.v1.ReportService/AgentReport": {S, D},
     "/acd.v1.ReportService/Heatmap": {S, D},
     "/acd.v1.ReportService/ExportCdrs": {S, D},
+    "/acd.v1.ReportService/QualityReport": {S, D},
+    "/acd.v1.QualityService/AttachRecording": {A},
+    "/acd.v1.QualityService/ListRecordings": {S, G},
+    "/acd.v1.QualityService/GetRecording": {S, G},
+    "/acd.v1.QualityService/ListEvaluations": {S, G},
+    "/acd.v1.QualityService/GetEvaluation": {S, G},
+    "/acd.v1.QualityService/ListScorecards": {S, G, D},
+    "/acd.v1.QualityService/CreateEvaluation": {S},
     "/acd.v1.OutboundService/UpsertWorkList": {D, S},
     "/acd.v1.OutboundService/AddEntries": {D, S},
     "/acd.v1.OutboundService/PauseWorkList": {D, S},
@@ -138,8 +146,12 @@ def test_health_is_open_and_reflection_needs_a_token(role: Role | None) -> None:
     assert authorize(caller, REFLECTION) is (caller is not None)
 
 
+# Agent methods that name no one's objects: the tenant's scorecards are the same for all.
+SHARED_WITH_AGENTS = {"/acd.v1.QualityService/ListScorecards"}
+
+
 def test_own_only_marks_the_agent_methods_the_service_must_scope() -> None:
-    agent_methods = {m for m, roles in EXPECTED.items() if G in roles}
+    agent_methods = {m for m, roles in EXPECTED.items() if G in roles} - SHARED_WITH_AGENTS
     assert {(m, G) for m in agent_methods} == OWN_ONLY
 
 

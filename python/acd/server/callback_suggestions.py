@@ -42,17 +42,18 @@ class CallbackSuggestions:
         self._timer: asyncio.TimerHandle | None = None
         self._armed_at: int | None = None
 
-    def watch(self, call_ids: Iterable[str], now_ms: int) -> None:
-        """Calls that entered the router: each is suggested a callback once it has waited its
-        queue's ``callback_offer_after_s``."""
+    def watch(self, calls: Iterable[tuple[str, str]], now_ms: int) -> None:
+        """Calls (id, queue) that entered the router: each is suggested a callback once it has
+        waited its queue's ``callback_offer_after_s``. The queue is looked at first: most
+        queues suggest nothing, and their calls cost no look at the router."""
         tenant = self._tenant
-        for call_id in call_ids:
-            info = tenant.router.call_info(call_id)
-            if info is None or info["channel"] == "callback":
-                continue
-            queue = tenant.queues.get(info["queue_id"])
+        for call_id, queue_id in calls:
+            queue = tenant.queues.get(queue_id)
             after = queue.contacts.callback_offer_after_ms if queue is not None else 0
-            if after:
+            if not after:
+                continue
+            info = tenant.router.call_info(call_id)
+            if info is not None and info["channel"] != "callback":
                 heapq.heappush(self._due, (info["enqueued_at_ms"] + after, call_id))
         self._arm(now_ms)
 

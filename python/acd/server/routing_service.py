@@ -117,7 +117,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         if p.commands:
             if not duplicate:  # a call that only waits makes no event: the lines learn here
                 tenant.waits.enter(tenant, [call.call_id], now)
-                tenant.suggestions.watch([call.call_id], now)
+                tenant.suggestions.watch([(call.call_id, p.commands[0][2])], now)
             response.position, response.estimated_wait_ms = tenant.waits.estimate(
                 tenant, call.call_id, now
             )
@@ -282,7 +282,9 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         outcome = await tenant.execute(commands, service)
         fresh = [c[1] for j, c in enumerate(commands) if j not in outcome.duplicates]
         tenant.waits.enter(tenant, fresh, now)  # refused ones are not in the router: skipped
-        tenant.suggestions.watch(fresh, now)
+        tenant.suggestions.watch(
+            [(c[1], c[2]) for j, c in enumerate(commands) if j not in outcome.duplicates], now
+        )
         for e in outcome.events:
             if e.kind == "error":
                 index = int(e.detail.split(":", 1)[0].removeprefix("command "))

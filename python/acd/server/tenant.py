@@ -137,7 +137,8 @@ class Tenant:
             # moved it on (tenant_registry warns when acd.toml differs from what runs).
         self.live_calls = set(self.router.call_ids())
         self.waits.rebuild(self)
-        self.suggestions.watch(self.live_calls, self.clock.now())
+        live = ((c, self.router.call_info(c) or {}) for c in self.live_calls)
+        self.suggestions.watch([(c, i.get("queue_id", "")) for c, i in live], self.clock.now())
         self.contacts.load(self.router, self.config)
         self.outbound.rebuild()
         self._snapshot_at = self.clock.now()
