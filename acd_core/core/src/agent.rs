@@ -126,7 +126,19 @@ impl Agent {
 
     /// True when the agent could be offered something on some channel.
     pub fn offerable(&self) -> bool {
-        Channel::ALL.iter().any(|&c| self.can_take(c))
+        if self.presence != Presence::Available
+            || self.pending_logout
+            || self.blocked_until.is_some()
+        {
+            return false;
+        }
+        // The usual answers without a look at each channel: no work (any capacity will do),
+        // or a voice-like call held (nothing else fits beside it).
+        match self.work.first() {
+            None => self.capacity.iter().any(|&c| c > 0),
+            Some(w) if w.channel.is_voice_like() => false,
+            Some(_) => Channel::ALL.iter().any(|&c| self.can_take(c)),
+        }
     }
 
     /// The agent's work item for call `call_seq` in `phase`. The phase matters: a chat

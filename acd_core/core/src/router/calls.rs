@@ -39,7 +39,7 @@ pub enum TransferTarget {
 }
 
 pub(crate) fn check_id(field: &'static str, id: &str) -> Result<()> {
-    if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {
+    if id.is_empty() || id.len() > 256 || crate::model::has_control(id) {
         return Err(AcdError::invalid(
             field,
             "must be 1..256 characters without control characters",

@@ -270,6 +270,12 @@ impl Router {
         self.events.drain(..).collect()
     }
 
+    /// Takes the events produced so far one by one, without the copy `drain` makes (the
+    /// binding turns each into a Python object as it goes). Dropping the iterator clears them.
+    pub fn drain_iter(&mut self) -> std::vec::Drain<'_, Event> {
+        self.events.drain(..)
+    }
+
     /// Events produced so far, without clearing them.
     pub fn pending_events(&self) -> &[Event] {
         &self.events
