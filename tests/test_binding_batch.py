@@ -6,6 +6,7 @@ Every expected value here is worked out by hand from acd_core/ROUTING.md and DES
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -113,6 +114,29 @@ def test_apply_batch_returns_earlier_undrained_events_first() -> None:
         ("agent-state", 0, "not-ready"),
         ("agent-state", 1, "ready"),
     ]
+
+
+def test_a_batch_s_events_are_a_read_only_sequence() -> None:
+    """apply_batch keeps the events native until read; every way of reading gives the same."""
+    r = make([{"id": "q", "offer_timeout_ms": 1000}], [{"id": "a1"}])
+    events = r.apply_batch([("login", "a1", 0), ("ready", "a1", 1), ("enqueue", "c1", "q", 2, 0)])
+    assert isinstance(events, Sequence)
+    rows = [
+        ("agent-state", "", "a1", "", 0, 0, "login", "not-ready"),
+        ("agent-state", "", "a1", "", 1, 0, "", "ready"),
+        ("offer", "c1", "a1", "q", 2, 1002, "longest-idle", "step=0 tier=1 level=0"),
+        ("agent-state", "", "a1", "", 2, 0, "", "reserved"),
+    ]
+    assert len(events) == 4
+    assert [e.as_tuple() for e in events] == rows
+    assert events.as_tuples() == rows
+    assert [events[i].as_tuple() for i in range(-4, 4)] == rows + rows
+    assert [e.as_tuple() for e in events[1::2]] == rows[1::2]
+    assert events[4:] == []
+    for bad in (4, -5):
+        with pytest.raises(IndexError):
+            events[bad]
+    assert [e.kind for e in r.apply_batch([])] == []
 
 
 def test_the_batch_speaks_every_command_of_a_call_s_life() -> None:

@@ -31,7 +31,7 @@ import functools
 import json
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -373,7 +373,7 @@ def outcome(router: RouterLike, command: Command) -> tuple[object, str | None, s
         return None, type(exc).__name__, str(exc)
 
 
-def rows(events: list[Any], kinds: frozenset[str]) -> list[Row]:
+def rows(events: Sequence[Any], kinds: frozenset[str]) -> list[Row]:
     return [e.as_tuple() for e in events if e.kind in kinds]
 
 

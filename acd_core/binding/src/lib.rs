@@ -24,6 +24,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     m.add_class::<event::PyEvent>()?;
+    m.add_class::<event::PyEvents>()?;
     m.add_class::<router::PyRouter>()?;
     m.add_function(wrap_pyfunction!(heap_bytes, m)?)?;
     Ok(())

@@ -9,7 +9,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 
 use crate::batch;
 use crate::errors::IntoPyResult;
-use crate::event::wrap;
+use crate::event::{wrap, PyEvents};
 use crate::request::{enqueue_request, EnqueueOptions};
 
 #[pyclass(name = "Router", module = "acd._core")]
@@ -198,22 +198,18 @@ impl PyRouter {
         self.inner.poll_timeout()
     }
     fn drain<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        wrap(py, self.inner.drain())
+        wrap(py, self.inner.drain_iter())
     }
 
     /// Applies many commands with the GIL released (ROUTING.md, Batch commands).
-    fn apply_batch<'py>(
-        &mut self,
-        py: Python<'py>,
-        commands: &Bound<'py, PyList>,
-    ) -> PyResult<Bound<'py, PyList>> {
+    fn apply_batch(&mut self, py: Python<'_>, commands: &Bound<'_, PyList>) -> PyResult<PyEvents> {
         let commands = batch::parse(commands)?;
         let inner = &mut self.inner;
         let events = py.detach(move || {
             inner.apply_batch(&commands);
             inner.drain()
         });
-        wrap(py, events)
+        Ok(PyEvents(events))
     }
 
     fn queue_stats<'py>(

@@ -160,7 +160,9 @@ pub fn has_control(s: &str) -> bool {
     let b = s.as_bytes();
     if b.is_ascii() {
         // No early exit: the loop vectorises, and ids are short.
-        return b.iter().fold(false, |found, &c| found | (c < 0x20) | (c == 0x7f));
+        return b
+            .iter()
+            .fold(false, |found, &c| found | (c < 0x20) | (c == 0x7f));
     }
     s.chars().any(char::is_control)
 }
