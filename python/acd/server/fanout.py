@@ -8,7 +8,10 @@ client can neither grow the service's memory nor delay anyone's offers:
   ring gets exactly what it missed, otherwise it starts again with a snapshot.
 - ``AdapterFeed``: one per adapter stream, a bounded queue. Routing decisions cannot be
   coalesced, so an adapter that falls ``ADAPTER_BUFFER`` messages behind is disconnected
-  (RESOURCE_EXHAUSTED) and resynchronises by reconnecting.
+  (RESOURCE_EXHAUSTED) and resynchronises by reconnecting. Queue positions are advice for
+  announcements: they wait in a second lane, the latest per call, and go out only when no
+  decision or acknowledgement is waiting (one answered call moves every call behind it, so
+  with a long line they would otherwise hold every acknowledgement back).
 - ``StatsFeed``: one per StreamQueueStats subscriber, holding at most the latest figures per
   queue; newer figures replace unsent ones and count as dropped updates. ``StatsHub`` counts
   what it handed out (``published``) and what slow readers lost (``dropped``, closed feeds
@@ -25,6 +28,8 @@ from collections.abc import AsyncIterator, Callable, Collection
 from acd.v1 import agent_pb2, common_pb2, routing_pb2
 
 log = logging.getLogger("acd.server")
+# Adapter messages that close or change a call's wait (a pending position of it is stale).
+_ABOUT_A_CALL = frozenset({"offer", "connected", "finished"})
 
 RING = 256
 ADAPTER_BUFFER = 10_000
@@ -86,6 +91,9 @@ class AdapterFeed:
 
     def __init__(self, limit: int = ADAPTER_BUFFER) -> None:
         self._queue: asyncio.Queue[routing_pb2.AdapterStreamResponse] = asyncio.Queue(limit)
+        # call -> its latest unsent position (insertion order: the oldest change first)
+        self._positions: dict[str, common_pb2.QueuePositionChanged] = {}
+        self.coalesced = 0  # positions replaced by a newer one before they were sent
         self.overflowed = False
         self.closed = False
         self.finishing = False
@@ -104,10 +112,23 @@ class AdapterFeed:
     def put(self, message: routing_pb2.AdapterStreamResponse) -> None:
         if self.overflowed:
             return
+        if self._positions:  # a decision about a call makes its unsent position moot
+            kind = message.WhichOneof("message")
+            if kind in _ABOUT_A_CALL:
+                self._positions.pop(getattr(message, kind).call_id, None)
         try:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
             self.overflowed = True
+        self._wake.set()
+
+    def put_position(self, change: common_pb2.QueuePositionChanged) -> None:
+        """A call's new place in line, after what is queued; replaces its unsent one."""
+        if self.overflowed:
+            return
+        if self._positions.pop(change.call_id, None) is not None:
+            self.coalesced += 1
+        self._positions[change.call_id] = change
         self._wake.set()
 
     async def get(self) -> routing_pb2.AdapterStreamResponse | None:
@@ -115,6 +136,10 @@ class AdapterFeed:
         while not self.overflowed and not self.closed:
             if not self._queue.empty():
                 return self._queue.get_nowait()
+            if self._positions:
+                call_id = next(iter(self._positions))
+                change = self._positions.pop(call_id)
+                return routing_pb2.AdapterStreamResponse(position=change)
             if self.finishing:
                 break
             self._wake.clear()

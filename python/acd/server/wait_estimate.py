@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from acd.server.commands import RouterEvent
 from acd.server.config_queue_options import DEFAULT_HANDLE_MS
-from acd.v1 import common_pb2, routing_pb2
+from acd.v1 import common_pb2
 
 if TYPE_CHECKING:
     from acd.server.tenant import Tenant
@@ -198,5 +198,5 @@ class WaitEstimates:
                     at_ms=now_ms,
                 )
                 for feed in list(tenant.adapters):
-                    feed.put(routing_pb2.AdapterStreamResponse(position=change))
+                    feed.put_position(change)
                 tenant.suggestions.estimated(call_id, queue_id, change.estimated_wait_ms, now_ms)

@@ -696,7 +696,10 @@ class AdapterStreamResponse(_message.Message):
 
     @_builtins.property
     def position(self) -> _common_pb2.QueuePositionChanged:
-        """A waiting call's place in line changed (for position announcements)."""
+        """A waiting call's place in line changed (for position announcements). Sent when no
+        decision or acknowledgement is waiting on this stream; a call that moved again before
+        its change was sent gets only its latest place, and none after its offer or end.
+        """
 
     @_builtins.property
     def finished(self) -> _common_pb2.CallFinished:
