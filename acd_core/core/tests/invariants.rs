@@ -1,33 +1,47 @@
 //! Seeded randomized simulation of the router, checking DESIGN.md's invariants I1-I7 after
-//! every step (see `sim/`), plus a few small scenarios with concrete outcomes.
+//! every step (see `sim/`), with faults and adversarial timings injected: crashes and restarts
+//! from the journal's snapshot plus entries, lost unsynced journal tails, answers at the
+//! instant an offer times out, hangups, logouts and breaks during offers, duplicate and
+//! reordered messages, transfers racing hangups, simultaneous ring-all accepts. Plus a few
+//! small scenarios with concrete outcomes.
 //!
-//! Default: 200 seeds x 5,000 steps in release builds; 200 seeds x 1,000 steps in debug
-//! builds, where a step costs ~17 times more (200 x 1,000 is ~65 CPU-seconds there, i.e.
-//! ~35 s on two cores). Environment:
-//! - `ACD_SIM_SEEDS=N`: seeds 0..N (`make sim-soak SEEDS=10000` runs this in release mode);
-//! - `ACD_SIM_STEPS=N`: random steps per seed (then every call is driven to its end);
-//! - `ACD_SIM_SEED=S`: only seed S, to replay a failure. A seed's first N steps are the same
-//!   in any build profile and for any `ACD_SIM_STEPS` >= N.
+//! Default: 200 seeds, each run until its events reach 10,000 in release builds (about 3,800
+//! steps) and 2,500 in debug builds, where a step costs ~17 times more; then every call is
+//! driven to its end. Every 25th seed runs twice and must give the same event-log hash.
+//! Environment:
+//! - `ACD_SIM_SEEDS=N`: seeds 0..N (`make soak SEEDS=10000` runs this in release mode);
+//! - `ACD_SIM_EVENTS=N`: events per seed (the random part stops at the first step that
+//!   reaches N);
+//! - `ACD_SIM_STEPS=N`: N random steps per seed instead; a seed's first N steps are the same
+//!   in any build profile and for any `ACD_SIM_STEPS` >= N;
+//! - `ACD_SIM_SEED=S`: only seed S, run twice, to replay a failure;
+//! - `ACD_SIM_LABEL=L`: the summary line starts with `L:` (`make soak`: `soak`);
+//! - `ACD_SIM_STATS=1`: print the summed stats in detail (also done on a failure).
 //!
 //! A failure panics with `seed S step N: what`, the commands and events of that step, the
-//! configuration, and the command that replays it.
+//! configuration, and the command that replays it; the summary line before it counts the
+//! failing seeds as violations.
 
 mod sim;
-
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use acd_core::{
     AgentState, Command, Detail, EnqueueRequest, Event, EventKind, Outcome, RevokeReason, Router,
     Rule, Strategy,
 };
 
+use sim::driver::run_seeds;
 use sim::gen::STRATEGIES;
-use sim::run::run_seed;
-use sim::stats::Stats;
+use sim::run::Length;
+use sim::stats::{Stats, FAULTS};
 
 const DEFAULT_SEEDS: u64 = 200;
-const DEFAULT_STEPS: usize = if cfg!(debug_assertions) { 1_000 } else { 5_000 };
+const DEFAULT_EVENTS: u64 = if cfg!(debug_assertions) {
+    2_500
+} else {
+    10_000
+};
+/// Seeds that are multiples of this run twice (event-log hash compared).
+const RERUN_EVERY: u64 = 25;
 
 fn env_u64(name: &str) -> Option<u64> {
     let value = std::env::var(name).ok()?;
@@ -41,54 +55,54 @@ fn env_u64(name: &str) -> Option<u64> {
 
 #[test]
 fn random_simulations_keep_every_invariant() {
-    let steps = env_u64("ACD_SIM_STEPS").map_or(DEFAULT_STEPS, |s| s as usize);
+    let length = match env_u64("ACD_SIM_STEPS") {
+        Some(steps) => Length::Steps(steps as usize),
+        None => Length::Events(env_u64("ACD_SIM_EVENTS").unwrap_or(DEFAULT_EVENTS)),
+    };
     let single = env_u64("ACD_SIM_SEED");
     let seeds: Vec<u64> = match single {
         Some(seed) => vec![seed],
         None => (0..env_u64("ACD_SIM_SEEDS").unwrap_or(DEFAULT_SEEDS)).collect(),
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(seeds.len())
-        .max(1);
-    let started = std::time::Instant::now();
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let total = Mutex::new(Stats::default());
-    let failures = Mutex::new(Vec::<(u64, String)>::new());
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= seeds.len() || stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                match run_seed(seeds[i], steps) {
-                    Ok(stats) => total.lock().expect("stats").merge(&stats),
-                    Err(message) => {
-                        stop.store(true, Ordering::Relaxed);
-                        failures.lock().expect("failures").push((seeds[i], message));
-                    }
-                }
-            });
-        }
+    let label = std::env::var("ACD_SIM_LABEL").unwrap_or_else(|_| "simulation".into());
+    let run = run_seeds(&seeds, length, |seed| {
+        single.is_some() || seed % RERUN_EVERY == 0
     });
-    let total = total.into_inner().expect("stats");
+    let total = &run.stats;
+    if run.failures.is_empty() && std::env::var_os("ACD_SIM_STATS").is_none() {
+        println!("(ACD_SIM_STATS=1 prints what the runs did in detail)");
+    } else {
+        println!("{total:#?}");
+    }
     println!(
-        "simulated {} seeds x {steps} steps in {:.1} s on {threads} threads: {total:#?}",
+        "{} seeds ({length:?} each, {} steps, fewest events in a seed {}) in {:.1} s on {} threads; {} seeds run twice, same event-log hash; sum of the seeds' event-log hashes {:016x}",
         total.seeds,
-        started.elapsed().as_secs_f64()
+        total.steps,
+        total.min_events,
+        run.seconds,
+        run.threads,
+        run.reruns,
+        total.log_hash
     );
-    let mut failures = failures.into_inner().expect("failures");
-    failures.sort();
-    if let Some((_, message)) = failures.first() {
+    println!("{}", total.summary(&label, run.seeds, run.failures.len()));
+    if let Some((_, message)) = run.failures.first() {
+        let seeds: Vec<String> = run.failures.iter().map(|f| f.0.to_string()).collect();
         panic!(
-            "{message}\n({} failing seed(s) found before stopping)",
-            failures.len()
+            "{message}\n({} failing seed(s): {}; replay each with ACD_SIM_SEED=<seed> {} cargo test --release -p acd-core --test invariants -- --nocapture)",
+            run.failures.len(),
+            seeds.join(", "),
+            length.env()
         );
     }
-    if single.is_none() && seeds.len() >= 100 && steps >= 1_000 {
-        assert_drives_real_traffic(&total);
+    if let Length::Events(n) = length {
+        assert!(
+            total.min_events >= n,
+            "a seed made only {} events: {total:#?}",
+            total.min_events
+        );
+    }
+    if single.is_none() && seeds.len() >= 100 && total.steps >= 100 * 1_000 {
+        assert_drives_real_traffic(total);
     }
 }
 
@@ -130,6 +144,12 @@ fn assert_drives_real_traffic(s: &Stats) {
     assert!(s.enqueued > 100 * s.seeds, "too few calls: {s:#?}");
     assert!(offers > s.enqueued / 2, "too few offers: {s:#?}");
     assert!(s.connected > s.enqueued / 4, "too few answers: {s:#?}");
+    for kind in FAULTS {
+        assert!(
+            s.faults.get(kind).copied().unwrap_or(0) > 0,
+            "no {kind}: {s:#?}"
+        );
+    }
     for (what, n) in [
         ("rejections", s.missed_rejected),
         ("offer timeouts", s.missed_timed_out),

@@ -51,6 +51,42 @@ impl Cmd {
     pub fn is_timeout(&self) -> bool {
         matches!(self, Cmd::Core(Command::Timeout(_)))
     }
+
+    /// The command as a batch command (what the service journals).
+    pub fn to_command(&self) -> Command {
+        match self {
+            Cmd::Core(c) => c.clone(),
+            Cmd::Transfer(c, target, t) => Command::Transfer(c.clone(), target.clone(), *t),
+            Cmd::Pick(a, c, t) => Command::Pick(a.clone(), c.clone(), *t),
+        }
+    }
+
+    /// The same message arriving at time `t` (the service stamps a message when it arrives).
+    /// None for the commands no adapter or desktop sends (timers, configuration).
+    pub fn at(&self, t: u64) -> Option<Cmd> {
+        Some(match self.clone() {
+            Cmd::Transfer(c, target, _) => Cmd::Transfer(c, target, t),
+            Cmd::Pick(a, c, _) => Cmd::Pick(a, c, t),
+            Cmd::Core(c) => Cmd::Core(match c {
+                Command::Enqueue(req, _) => Command::Enqueue(req, t),
+                Command::Abandon(c, _) => Command::Abandon(c, t),
+                Command::Login(a, _) => Command::Login(a, t),
+                Command::Logout(a, _) => Command::Logout(a, t),
+                Command::Ready(a, _) => Command::Ready(a, t),
+                Command::NotReady(a, r, _) => Command::NotReady(a, r, t),
+                Command::Accept(a, c, _) => Command::Accept(a, c, t),
+                Command::Reject(a, c, _) => Command::Reject(a, c, t),
+                Command::End(c, _) => Command::End(c, t),
+                Command::WrapupDone(a, c, _) => Command::WrapupDone(a, c, t),
+                Command::Withdraw(a, c, r, _) => Command::Withdraw(a, c, r, t),
+                Command::RequestCallback(c, cb, n, _) => Command::RequestCallback(c, cb, n, t),
+                Command::Transfer(..)
+                | Command::Pick(..)
+                | Command::Configure(..)
+                | Command::Timeout(_) => return None,
+            }),
+        })
+    }
 }
 
 /// Runs one command; `Ok(false)` only for an enqueue of a live or recently finished id.

@@ -11,10 +11,14 @@
 //!   - `offers`: offer, revoke / missed and connected events;
 //!   - `order`: I6, a strategy's order and choice;
 //!   - `compare`: the model against what the router reports after each step.
-//! - `stats`: what the runs did, summed over seeds.
-//! - `run`: the driver: random commands with non-decreasing time, refused-command checks,
-//!   driving every call to its end; `stream` generates the commands, and `replay` does the
-//!   snapshot-restore and replay comparisons (I7).
+//! - `stats`: what the runs did, summed over seeds, and the event-log hash.
+//! - `run`: one seed: random commands with non-decreasing time, refused-command checks,
+//!   driving every call to its end; `stream` generates the commands, `adversary` the
+//!   adversarial timings (races at one instant, duplicate and reordered messages),
+//!   `journal` the service's journal with crashes, restarts and lost unsynced tails, and
+//!   `replay` does the snapshot-restore and replay comparisons (I7).
+//! - `driver`: many seeds on all cores, a sample of them run twice (same event-log hash),
+//!   and the summary.
 
 /// Returns `Err(format!(..))` from the enclosing function when the condition is false.
 macro_rules! ensure {
@@ -25,10 +29,13 @@ macro_rules! ensure {
     };
 }
 
+pub mod adversary;
 pub mod command;
 pub mod compare;
+pub mod driver;
 pub mod events;
 pub mod gen;
+pub mod journal;
 pub mod model;
 pub mod offers;
 pub mod order;

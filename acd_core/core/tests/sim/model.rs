@@ -168,6 +168,7 @@ pub struct QueueTotals {
     pub completed: u64,
 }
 
+#[derive(Clone)]
 pub struct Model {
     pub queues: Vec<QueueConfig>,
     pub queue_ix: BTreeMap<String, usize>,

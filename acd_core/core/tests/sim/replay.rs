@@ -33,6 +33,7 @@ impl Sim {
             fresh.snapshot() == final_state,
             "I7: the replayed router's final state differs from the run's"
         );
+        self.replay_whole_journal()?;
         if let Some((ci, ei, bytes)) = &self.snapshot {
             let mut restored = Router::restore(bytes).map_err(|e| format!("I7: restore: {e}"))?;
             replay_into(
@@ -52,7 +53,8 @@ impl Sim {
 
     /// Replays the run through `apply_batch`, a batch per stretch of batchable commands
     /// (transfer and pick are not: one by one). A refused command must turn into an `error`
-    /// event (`command <i>: <message>`) exactly where the command was in the stream.
+    /// event (`command <i>: <message>`) exactly where the command was in the stream, after
+    /// the events of the timers it fired before refusing.
     fn replay_batched(&self, router: &mut Router) -> Check {
         let mut got = Vec::with_capacity(self.events.len());
         let mut i = 0;
@@ -102,11 +104,12 @@ impl Sim {
                         ))
                     }
                 };
+                // After the events of the timers the command fired before refusing.
                 ensure!(
-                    *text == want && got.len() == self.offsets[m],
+                    *text == want && got.len() == self.offsets[m + 1],
                     "I7: batch error '{text}' after {} events; the run refused command {m} with '{want}' after {}",
                     got.len(),
-                    self.offsets[m]
+                    self.offsets[m + 1]
                 );
                 errors += 1;
             }

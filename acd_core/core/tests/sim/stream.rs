@@ -11,15 +11,18 @@ use super::gen;
 use super::run::Sim;
 
 impl Sim {
-    pub(super) fn generate(&mut self) -> Cmd {
-        let now = self.router.now();
+    /// The time of the next step: mostly soon, sometimes after a long quiet spell.
+    pub(super) fn next_time(&mut self) -> u64 {
         let dt = match self.rng.below(100) {
             0..=34 => self.rng.range(0, 300),
             35..=79 => self.rng.range(300, 4_000),
             80..=97 => self.rng.range(4_000, 20_000),
             _ => self.rng.range(20_000, 120_000),
         };
-        let t = now + dt;
+        self.router.now() + dt
+    }
+
+    pub(super) fn generate(&mut self, t: u64) -> Cmd {
         // enqueue, abandon, login, logout, ready, not-ready, accept, reject, end, wrap-up done,
         // transfer, pick, timeout at the next deadline, invalid.
         const WEIGHTS: [u64; 14] = [16, 3, 4, 1, 8, 2, 20, 4, 12, 5, 2, 2, 8, 6];
@@ -41,11 +44,11 @@ impl Sim {
             .collect()
     }
 
-    fn pick_of(&mut self, items: Vec<String>) -> Option<String> {
+    pub(super) fn pick_of(&mut self, items: Vec<String>) -> Option<String> {
         (!items.is_empty()).then(|| self.rng.pick(&items).clone())
     }
 
-    fn calls_where(&self, f: impl Fn(&super::model::CallM) -> bool) -> Vec<String> {
+    pub(super) fn calls_where(&self, f: impl Fn(&super::model::CallM) -> bool) -> Vec<String> {
         self.model
             .calls
             .values()
@@ -155,7 +158,7 @@ impl Sim {
         }
     }
 
-    fn random_agent(&mut self) -> String {
+    pub(super) fn random_agent(&mut self) -> String {
         let n = self.model.agents.len() as u64;
         self.model.agents[self.rng.below(n) as usize].id.clone()
     }
@@ -165,7 +168,7 @@ impl Sim {
         self.model.queues[self.rng.below(n) as usize].id.clone()
     }
 
-    fn gen_transfer_target(&mut self) -> TransferTarget {
+    pub(super) fn gen_transfer_target(&mut self) -> TransferTarget {
         match self.rng.below(100) {
             0..=39 => TransferTarget::Queue(self.random_queue()),
             40..=74 => TransferTarget::Agent(self.random_agent()),
@@ -178,7 +181,7 @@ impl Sim {
         format!("c{}", self.next_call)
     }
 
-    fn gen_enqueue(&mut self, t: u64) -> Cmd {
+    pub(super) fn gen_enqueue(&mut self, t: u64) -> Cmd {
         let call_id = if self.rng.percent(6) {
             // A duplicate: live (refused as a no-op), or finished (inside or past the window).
             let mut ids: Vec<String> = self.model.calls.keys().cloned().collect();
