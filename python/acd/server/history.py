@@ -88,6 +88,7 @@ CREATE INDEX IF NOT EXISTS contacts_missed ON contacts (tenant, ended_at) WHERE 
 CREATE INDEX IF NOT EXISTS contacts_live ON contacts (tenant) WHERE ended_at IS NULL;
 """
 TABLE = "contacts"
+COUNT_CAP = 1000  # a screen pop's call counts stop here (ScreenPop.calls_today, calls_30_days)
 # Columns added since the table's first version, in the order they were added: ``migrate``
 # adds what an older file lacks, at the end, where a new file has them too (an export copies
 # rows by position).
@@ -365,14 +366,16 @@ class HistoryStore:
         return next(rows, None)
 
     def count_by_caller(self, caller_number: str, since_ms: int, until_ms: int) -> int:
-        """How many contacts came in from ``caller_number`` in [since_ms, until_ms] (the index
-        answers it: no row is read, however often the number called)."""
+        """How many contacts came in from ``caller_number`` in [since_ms, until_ms], up to
+        ``COUNT_CAP``. The index answers it without reading a row, but counting walks one index
+        entry per contact: uncapped, a switchboard number with 50,000 calls in 30 days cost
+        6.6 ms per screen pop on the event loop (0.2 ms at 100)."""
         row = (
             self._db()
             .execute(
-                "SELECT COUNT(*) FROM contacts WHERE tenant = ? AND caller_number = ?"
-                " AND enqueued_at >= ? AND enqueued_at <= ?",
-                (self.tenant, caller_number, since_ms, until_ms),
+                "SELECT COUNT(*) FROM (SELECT 1 FROM contacts WHERE tenant = ?"
+                " AND caller_number = ? AND enqueued_at >= ? AND enqueued_at <= ? LIMIT ?)",
+                (self.tenant, caller_number, since_ms, until_ms, COUNT_CAP),
             )
             .fetchone()
         )

@@ -1301,9 +1301,11 @@ class ScreenPop(_message.Message):
     campaign: _builtins.str
     """The campaign the dialled number belongs to, empty if none."""
     calls_today: _builtins.int
-    """Calls from this number today (the tenant's local day), this one included."""
+    """Calls from this number today (the tenant's local day), this one included; counted up to
+    1,000 (a switchboard or withheld number that called more shows 1,000).
+    """
     calls_30_days: _builtins.int
-    """Calls from this number in the last 30 days, this one included."""
+    """Calls from this number in the last 30 days, this one included; counted up to 1,000."""
     first_time_caller: _builtins.bool
     """True when the number has not called before (within the retained history)."""
     last_agent_id: _builtins.str

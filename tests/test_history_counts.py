@@ -1,0 +1,42 @@
+"""The screen pop's call counts come from the caller index and stop at ``COUNT_CAP``, so a
+number that called thousands of times costs no more per offer than one that called a few."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from acd.server import history
+from acd.server.history import SCHEMA, Contact, HistoryStore, finished, migrate
+
+NOW = 1_766_390_400_000
+
+
+def store_with_calls(path: Path, numbers: list[str]) -> HistoryStore:
+    with closing(sqlite3.connect(path)) as conn:
+        conn.executescript(SCHEMA)
+        migrate(conn)
+        for i, number in enumerate(numbers):
+            at = NOW - (len(numbers) - i) * 60_000
+            contact = Contact(f"c{i}", at, "sales", "voice", caller_number=number, ended_at=at)
+            conn.execute(*finished("store", contact))
+        conn.commit()
+    return HistoryStore(str(path), "store")
+
+
+def test_counts_are_exact_below_the_cap_and_stop_at_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = store_with_calls(tmp_path / "j.sqlite3", ["+1"] * 7 + ["+2"] * 2)
+    try:
+        assert store.count_by_caller("+1", 0, NOW) == 7
+        assert store.count_by_caller("+2", 0, NOW) == 2
+        assert store.count_by_caller("+1", NOW - 3 * 60_000, NOW) == 1  # the window counts
+        monkeypatch.setattr(history, "COUNT_CAP", 5)
+        assert store.count_by_caller("+1", 0, NOW) == 5
+        assert store.count_by_caller("+2", 0, NOW) == 2
+    finally:
+        store.close()
