@@ -5,7 +5,7 @@
 //! reordered messages, transfers racing hangups, simultaneous ring-all accepts. Plus a few
 //! small scenarios with concrete outcomes.
 //!
-//! Default: 200 seeds, each run until its events reach 10,000 in release builds (about 3,800
+//! Default: 200 seeds, each run until its events reach 10,000 in release builds (about 4,000
 //! steps) and 2,500 in debug builds, where a step costs ~17 times more; then every call is
 //! driven to its end. Every 25th seed runs twice and must give the same event-log hash.
 //! Environment:

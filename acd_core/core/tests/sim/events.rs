@@ -106,11 +106,13 @@ impl Model {
                         agent.presence = Presence::LoggedOut;
                         agent.pending_logout = false;
                         agent.blocked_until = None;
-                        // Calls held for it (or about to be, after its offer is revoked) go
-                        // to the line at once.
+                        // Calls held for it go to the line at once. A call offered at this
+                        // moment (to it, revoked right after, or picked by another) decides
+                        // when its offer closes (`on_close`): held again if the agent is back.
                         for c in self.calls.values_mut() {
                             if c.preferred.is_some_and(|(p, _)| p == a)
                                 && c.connected.is_none()
+                                && c.offers.is_empty()
                                 && !c.ended
                             {
                                 c.preferred = None;
@@ -131,8 +133,13 @@ impl Model {
                             agent.work_ids()
                         );
                     }
+                    // A wrap-up that ends at this very instant still counts while the
+                    // agent's own offer expiry, which fires first, is handled.
                     _ => ensure!(
-                        agent.has_work(),
+                        agent.has_work()
+                            || (state == AgentState::WrapUp
+                                && agent.wrapup_ended_at == Some(e.at_ms)
+                                && self.op_agents.contains(&a)),
                         "agent '{}' announced {state:?} without work",
                         agent.id
                     ),

@@ -57,6 +57,8 @@ pub struct AgentM {
     pub connected: BTreeMap<String, Channel>,
     /// Wrap-ups: (call id, channel, automatic end).
     pub wrapups: Vec<(String, Channel, Option<u64>)>,
+    /// When its last wrap-up ended by time alone (see `purge`).
+    pub wrapup_ended_at: Option<u64>,
 }
 
 impl AgentM {
@@ -217,6 +219,7 @@ impl Model {
                 offers: BTreeMap::new(),
                 connected: BTreeMap::new(),
                 wrapups: Vec::new(),
+                wrapup_ended_at: None,
             })
             .collect();
         Model {
@@ -297,8 +300,16 @@ impl Model {
     }
 
     /// Applies what time alone does by `t`: wrap-ups and miss delays that ran out.
+    /// The end of a wrap-up is remembered: timers due at one instant fire offer expiries
+    /// before wrap-up ends (ROUTING.md, timer order), so an agent whose offer times out at the
+    /// very instant its wrap-up ends is still in wrap-up when the miss is handled.
     pub fn purge(&mut self, t: u64) {
         for a in &mut self.agents {
+            for w in &a.wrapups {
+                if let Some(end) = w.2.filter(|&end| end <= t) {
+                    a.wrapup_ended_at = Some(end);
+                }
+            }
             a.wrapups.retain(|w| w.2.is_none_or(|end| end > t));
             if a.blocked_until.is_some_and(|b| b <= t) {
                 a.blocked_until = None;
