@@ -410,3 +410,47 @@ fn scenario_replay_and_snapshot_restore_give_the_same_events() {
         .count();
     assert_eq!(completed, 2);
 }
+
+#[test]
+fn scenario_an_offer_expiring_as_the_wrapup_ends_fires_first() {
+    // ROUTING.md: timers due at one instant fire offer expiries before wrap-up ends, so the
+    // agent misses the offer while still in wrap-up, then its wrap-up ends, at that instant.
+    let mut r = Router::from_json(
+        r#"{"queues":[{"id":"q","offer_timeout_ms":5000,"wrapup_ms":5000}],
+            "agents":[{"id":"a1","capacity":{"chat":2}}]}"#,
+    )
+    .unwrap();
+    ready(&mut r, "a1", 0);
+    let chat = |call: &str| EnqueueRequest {
+        call_id: call.into(),
+        queue_id: "q".into(),
+        channel: Some(acd_core::Channel::Chat),
+        ..Default::default()
+    };
+    assert!(r.enqueue(&chat("c1"), 0).unwrap());
+    r.accept("a1", "c1", 0).unwrap();
+    r.end_call("c1", 1_000).unwrap();
+    assert!(r.enqueue(&chat("c2"), 1_000).unwrap());
+    r.drain();
+    r.handle_timeout(6_000).unwrap();
+    // Chat capacity 2: the returned call is offered again at once, beside the wrap-up that
+    // has not ended yet; the wrap-up's own end follows without a state change.
+    let events = r.drain();
+    assert_eq!(
+        calls_of(&events),
+        vec![
+            ev("missed", "c2", "a1", 6_000),
+            ev("offer", "c2", "a1", 6_000)
+        ]
+    );
+    let states: Vec<String> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::AgentState)
+        .map(|e| e.detail.to_string())
+        .collect();
+    assert_eq!(states, ["wrap-up", "reserved"]);
+    assert_eq!(events[0].rule, Rule::TimedOut);
+    let a1 = r.agent_info("a1").unwrap();
+    assert_eq!((a1.state, a1.calls.len()), (AgentState::Reserved, 1));
+    r.check_invariants().unwrap();
+}
