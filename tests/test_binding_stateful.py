@@ -208,6 +208,36 @@ class CoreMachine(RuleBasedStateMachine):
         for event in self.core.drain():
             self.observe(event)
 
+    @rule(data=st.data(), ms=st.integers(0, 5_000))
+    def request_callback(self, data: st.DataObject, ms: int) -> None:
+        """Core only (the reference has no callbacks): a waiting or ringing caller takes a
+        callback in their place; the callback is a call of its own for I1."""
+        assert self.core is not None
+        core = self.core
+        waiting = [
+            c
+            for c in core.call_ids()
+            if (info := core.call_info(c)) is not None
+            and info["state"] != "connected"
+            and info["channel"] != "callback"
+        ]
+        if not waiting:
+            return
+        call = data.draw(st.sampled_from(waiting), "call")
+        self.ref = None
+        before = core.call_info(call)
+        assert before is not None
+        try:
+            core.request_callback(call, f"{call}-cb", "+4930111", self.later(ms))
+            self.acknowledged.append(f"{call}-cb")
+        except acd.NotFoundError:  # its time-to-live ran out first (timers fire before)
+            assert core.call_info(call) is None
+        for event in core.drain():
+            self.observe(event)
+        after = core.call_info(f"{call}-cb")
+        if after is not None and after["state"] == "waiting":  # not offered at once
+            assert (after["score"], after["seq"]) == (before["score"], before["seq"])
+
     @rule()
     def snapshot_and_restore(self) -> None:
         assert self.core is not None
