@@ -3,7 +3,8 @@ reads) and evaluations (supervisor scores; an agent reads its own)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 from acd.client.connection import Connection
 from acd.v1 import quality_pb2
@@ -38,22 +39,10 @@ class QualityMethods(Connection):
         self, from_ms: int, to_ms: int, *, agent_id: str = "", page_size: int = 0
     ) -> list[quality_pb2.Recording]:
         """Every recording of calls that arrived in [from_ms, to_ms), all pages."""
-        out: list[quality_pb2.Recording] = []
-        token = ""
-        for _ in range(1_000_000):  # bounded: each page moves the key forward
-            request = quality_pb2.ListRecordingsRequest(
-                from_ms=from_ms,
-                to_ms=to_ms,
-                agent_id=agent_id,
-                page_size=page_size,
-                page_token=token,
-            )
-            response = await self._unary(self._quality.ListRecordings, request)
-            out += response.recordings
-            token = response.next_page_token
-            if not token:
-                break
-        return out
+        request = quality_pb2.ListRecordingsRequest(
+            from_ms=from_ms, to_ms=to_ms, agent_id=agent_id, page_size=page_size
+        )
+        return [r async for r in self._pages(self._quality.ListRecordings, request, "recordings")]
 
     async def list_scorecards(self) -> list[quality_pb2.Scorecard]:
         """The tenant's scorecards."""
@@ -96,20 +85,18 @@ class QualityMethods(Connection):
         page_size: int = 0,
     ) -> list[quality_pb2.Evaluation]:
         """Every evaluation of calls that arrived in [from_ms, to_ms), all pages."""
-        out: list[quality_pb2.Evaluation] = []
-        token = ""
+        request = quality_pb2.ListEvaluationsRequest(
+            from_ms=from_ms, to_ms=to_ms, agent_id=agent_id, call_id=call_id, page_size=page_size
+        )
+        method = self._quality.ListEvaluations
+        return [e async for e in self._pages(method, request, "evaluations")]
+
+    async def _pages(self, method: Any, request: Any, field: str) -> AsyncIterator[Any]:
+        """The items in ``field`` of every page of a listing, following next_page_token."""
         for _ in range(1_000_000):  # bounded: each page moves the key forward
-            request = quality_pb2.ListEvaluationsRequest(
-                from_ms=from_ms,
-                to_ms=to_ms,
-                agent_id=agent_id,
-                call_id=call_id,
-                page_size=page_size,
-                page_token=token,
-            )
-            response = await self._unary(self._quality.ListEvaluations, request)
-            out += response.evaluations
-            token = response.next_page_token
-            if not token:
-                break
-        return out
+            response = await self._unary(method, request)
+            for item in getattr(response, field):
+                yield item
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token

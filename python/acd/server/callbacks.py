@@ -21,13 +21,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import grpc
-
-from acd.server.commands import Refusal, refusal
+from acd.server.commands import refusal
 from acd.server.convert import ATTEMPT, attempt_of
 from acd.server.journal_format import Command
-from acd.server.missed import CALLBACK_FOR
-from acd.server.service_base import invalid, require_id
+from acd.server.missed import CALLBACK_FOR, callback_enqueue
+from acd.server.service_base import invalid, not_found, require_id
 from acd.v1 import common_pb2, routing_pb2
 
 if TYPE_CHECKING:
@@ -51,11 +49,7 @@ def in_place(tenant: Tenant, request: routing_pb2.RequestCallbackRequest, now: i
     callback_id = require_id(callback.call_id, "callback.call_id")
     info = tenant.router.call_info(original)
     if info is None:
-        raise Refusal(
-            grpc.StatusCode.NOT_FOUND,
-            f"original_call_id {original!r}: unknown call",
-            "original_call_id",
-        )
+        raise not_found("original_call_id", original, "call")
     if callback.queue_id and callback.queue_id != info["queue_id"]:
         why = f"a callback in place stays in the call's queue {info['queue_id']!r}"
         raise invalid("callback.queue_id", why)
@@ -96,7 +90,7 @@ def retry(
     if queue is None:
         return None
     options = queue.contacts
-    attempt = attempt_of(info)
+    attempt = attempt_of(info["attributes"])
     if attempt >= options.callback_max_attempts:
         return None
     attributes = dict(info.get("attributes", {}))
@@ -108,12 +102,15 @@ def retry(
     attributes[ATTEMPT] = str(attempt + 1)
     call_id = f"{first}-retry{attempt + 1}"
     due = now + options.callback_retry_gap_ms
-    enqueue_options: dict[str, Any] = {"channel": "callback", "attributes": attributes}
-    if info.get("caller"):
-        enqueue_options["caller"] = info["caller"]
-    if info.get("dialled"):
-        enqueue_options["dialled"] = info["dialled"]
-    enqueue = ("enqueue", call_id, info["queue_id"], now, info["priority"], enqueue_options)
+    enqueue = callback_enqueue(
+        call_id,
+        info["queue_id"],
+        now,
+        info["priority"],
+        info["caller"],
+        info["dialled"],
+        attributes,
+    )
     return ("svc:callback", call_id, due, list(enqueue), now), call_id, due
 
 

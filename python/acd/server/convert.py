@@ -250,9 +250,9 @@ def queue_stats(
 ATTEMPT = "callback_attempt"
 
 
-def attempt_of(info: Mapping[str, Any]) -> int:
-    """Which try a live callback is (1 for the first), from its attributes."""
-    raw = str(info.get("attributes", {}).get(ATTEMPT, "1"))
+def attempt_of(attributes: Mapping[str, str]) -> int:
+    """Which try a callback is (1 for the first), from its attributes."""
+    raw = str(attributes.get(ATTEMPT, "1"))
     return int(raw) if raw.isdigit() and int(raw) > 0 else 1
 
 
@@ -268,5 +268,5 @@ def connected(e: RouterEvent, endpoint: str, callback: Contact | None) -> c.Call
     )
     if callback is not None:
         message.dial_number = callback.caller_number
-        message.callback_attempt = attempt_of({"attributes": callback.attributes})
+        message.callback_attempt = attempt_of(callback.attributes)
     return message

@@ -320,7 +320,7 @@ class ContactLog:
             within_hours=within_hours(config, queue_id, at),
             attributes=attributes,
             callback_for=attributes.get(missed.CALLBACK_FOR, ""),
-            callback_attempt=attempt_of(options) if options.get("channel") == "callback" else 0,
+            callback_attempt=attempt_of(attributes) if options.get("channel") == "callback" else 0,
         )
 
 

@@ -28,7 +28,7 @@ are late.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from acd.server import convert
 from acd.server.config import TenantConfig
@@ -70,15 +70,30 @@ def on_finished(config: TenantConfig, contact: Contact, now: int) -> Command | N
     call_id = contact.call_id + CALLBACK_SUFFIX
     contact.callback_call_id = call_id
     contact.callback_due_at = (contact.ended_at or now) + within
-    options: dict[str, object] = {
-        "channel": "callback",
-        "caller": contact.caller_number,
-        "attributes": {**contact.attributes, CALLBACK_FOR: contact.call_id},
-    }
-    if contact.dialled_number:
-        options["dialled"] = contact.dialled_number
+    attributes = {**contact.attributes, CALLBACK_FOR: contact.call_id}
     priority = callback_priority(within, queue.aging_ms)
-    return ("enqueue", call_id, queue.id, now, priority, options)
+    return callback_enqueue(
+        call_id, queue.id, now, priority, contact.caller_number, contact.dialled_number, attributes
+    )
+
+
+def callback_enqueue(
+    call_id: str,
+    queue_id: str,
+    at: int,
+    priority: int,
+    caller: str,
+    dialled: str,
+    attributes: Mapping[str, str],
+) -> Command:
+    """The router's enqueue of a callback (channel callback) to ``caller``: a missed call's,
+    or the next attempt of one not reached (acd.server.callbacks)."""
+    options: dict[str, object] = {"channel": "callback", "attributes": dict(attributes)}
+    if caller:
+        options["caller"] = caller
+    if dialled:
+        options["dialled"] = dialled
+    return ("enqueue", call_id, queue_id, at, priority, options)
 
 
 def missed_call(c: Contact) -> supervision_pb2.MissedCall:

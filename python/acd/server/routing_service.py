@@ -21,7 +21,15 @@ from acd.server.config_tenant import MAX_LEVEL, MIN_LEVEL
 from acd.server.enqueue_plan import plan
 from acd.server.fanout import AdapterFeed
 from acd.server.journal_format import Command
-from acd.server.service_base import Context, Shared, guarded, invalid, require_id, valid_id
+from acd.server.service_base import (
+    Context,
+    Shared,
+    guarded,
+    invalid,
+    not_found,
+    require_id,
+    valid_id,
+)
 from acd.server.stream_commands import serve_commands
 from acd.server.tenant import Tenant
 from acd.v1 import common_pb2, routing_pb2, routing_pb2_grpc
@@ -198,11 +206,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         commands: list[Command] = []
         if request.original_call_id:
             if tenant.router.call_info(request.original_call_id) is None:
-                raise Refusal(
-                    grpc.StatusCode.NOT_FOUND,
-                    f"original_call_id {request.original_call_id!r}: unknown call",
-                    "original_call_id",
-                )
+                raise not_found("original_call_id", request.original_call_id, "call")
             commands.append(("abandon", request.original_call_id, now))
         service: list[Command] = [("svc:callback", call_id, due, list(enqueue), now)]
         outcome = await tenant.execute(commands, service)
