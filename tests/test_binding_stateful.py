@@ -275,6 +275,19 @@ class CoreMachine(RuleBasedStateMachine):
                 assert deadline >= self.now, f"I4: {call} waits past its time-to-live"
 
     @invariant()
+    def waiting_keys_match_call_info(self) -> None:
+        """The lean key the service's position estimates read says what call_info says."""
+        if self.core is None:
+            return
+        for call in [*self.core.call_ids(), "never-enqueued"]:
+            info = self.core.call_info(call)
+            key = self.core.waiting_key(call)
+            if info is None or info["state"] != "waiting":
+                assert key is None, f"{call}: {key} while {info and info['state']}"
+            else:
+                assert key == (info["queue_id"], info["score"], info["seq"]), call
+
+    @invariant()
     def views_match_the_events(self) -> None:  # I2 through the views
         if self.core is None:
             return

@@ -40,3 +40,23 @@ def test_counts_are_exact_below_the_cap_and_stop_at_it(
         assert store.count_by_caller("+2", 0, NOW) == 2
     finally:
         store.close()
+
+
+def test_several_windows_in_one_walk_match_one_count_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The screen pop asks for today and 30 days at once: each window's count is the one a
+    query of its own would give, capped alike."""
+    store = store_with_calls(tmp_path / "j.sqlite3", ["+1"] * 9 + ["+2"] * 2)
+    try:
+        windows = (NOW - 4 * 60_000, 0, NOW - 9 * 60_000)
+        single = tuple(store.count_by_caller("+1", since, NOW) for since in windows)
+        assert store.counts_by_caller("+1", windows, NOW) == single
+        assert single[0] == 2  # the last two of +1's calls came in the last 4 minutes
+        assert store.counts_by_caller("+3", windows, NOW) == (0, 0, 0)
+        monkeypatch.setattr(history, "COUNT_CAP", 3)
+        capped = store.counts_by_caller("+1", windows, NOW)
+        assert capped == tuple(store.count_by_caller("+1", since, NOW) for since in windows)
+        assert capped == (2, 3, 3)
+    finally:
+        store.close()

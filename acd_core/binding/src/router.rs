@@ -309,6 +309,14 @@ impl PyRouter {
         Ok(Some(d))
     }
 
+    /// (queue_id, score, seq) of a waiting call (its line is ordered by (-score, seq)); None
+    /// otherwise. A tuple, not `call_info`'s dict: the service asks for every call a batch moved.
+    fn waiting_key(&self, call_id: &str) -> Option<(String, i64, u64)> {
+        self.inner
+            .waiting_key(call_id)
+            .map(|(q, score, seq)| (q.to_string(), score, seq))
+    }
+
     fn queue_ids(&self) -> Vec<String> {
         self.inner
             .queue_ids()

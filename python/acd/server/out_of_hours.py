@@ -38,10 +38,24 @@ MAX_HOPS = 8
 
 def hours_of(config: TenantConfig, queue_id: str) -> HoursConfig | None:
     """The schedule of ``queue_id``; None for a queue without one (or an unknown queue)."""
-    queue = next((q for q in config.queues if q.id == queue_id), None)
-    if queue is None or queue.hours is None:
-        return None
-    return next((h for h in config.hours if h.id == queue.hours), None)
+    return _schedules(config).get(queue_id)
+
+
+# Each call's history row asks for its queue's schedule: a map per configuration (the last
+# few, by identity; a reload makes a new one) instead of two scans of its lists per call.
+_SCHEDULES: dict[int, tuple[TenantConfig, dict[str, HoursConfig | None]]] = {}
+
+
+def _schedules(config: TenantConfig) -> dict[str, HoursConfig | None]:
+    cached = _SCHEDULES.get(id(config))
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    by_id = {h.id: h for h in config.hours}
+    schedules = {q.id: by_id.get(q.hours) if q.hours else None for q in config.queues}
+    if len(_SCHEDULES) >= 64:
+        _SCHEDULES.clear()
+    _SCHEDULES[id(config)] = (config, schedules)
+    return schedules
 
 
 def _ranges(hours: HoursConfig, date: datetime.date) -> tuple[tuple[int, int], ...]:

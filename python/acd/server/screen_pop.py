@@ -101,8 +101,8 @@ def screen_pop(
     today = day_start(config, anchor.queue_id, now_ms) if anchor is not None else now_ms
     # Counts and single rows from the (tenant, caller_number, enqueued_at) index: a number
     # that called thousands of times (a withheld one, a switchboard) costs no more per offer.
-    pop.calls_today = store.count_by_caller(caller, today, now_ms)
-    pop.calls_30_days = store.count_by_caller(caller, now_ms - 30 * DAY_MS, now_ms)
+    counts = store.counts_by_caller(caller, (today, now_ms - 30 * DAY_MS), now_ms)
+    pop.calls_today, pop.calls_30_days = counts
     repeat_since = before - window_days * DAY_MS
     pop.first_time_caller = previous is None or previous.enqueued_at < repeat_since
     if previous is not None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from acd.server.commands import RouterEvent
 from acd.server.config_queue_options import DEFAULT_HANDLE_MS
@@ -106,14 +106,12 @@ class WaitEstimates:
         self._lines, self._where = {}, {}
         self._sync(tenant, tenant.router.call_ids())
 
-    def _key(self, tenant: Tenant, info: dict[str, Any]) -> tuple[int, int, str]:
-        # The router's own score: a callback in a caller's place keeps the caller's.
-        return (-info["score"], info["seq"], info["id"])
-
     def _sync(self, tenant: Tenant, call_ids: Iterable[str]) -> dict[str, int]:
         """Moves each call where the router has it now; gives each changed queue's first
-        changed index."""
+        changed index. A line is ordered as the router's: by (-score, seq), the router's own
+        score (a callback in a caller's place keeps the caller's)."""
         changed: dict[str, int] = {}
+        waiting_key = tenant.router.waiting_key
         for call_id in call_ids:
             old = self._where.pop(call_id, None)
             if old is not None:
@@ -121,16 +119,17 @@ class WaitEstimates:
                 i = bisect.bisect_left(line, old[1])
                 del line[i]
                 changed[old[0]] = min(changed.get(old[0], i), i)
-            info = tenant.router.call_info(call_id)
-            if info is None or info["state"] != "waiting":
+            now = waiting_key(call_id)
+            if now is None:
                 self._announced.pop(call_id, None)
                 continue
-            key = self._key(tenant, info)
-            line = self._lines.setdefault(info["queue_id"], [])
+            queue_id, score, seq = now
+            key = (-score, seq, call_id)
+            line = self._lines.setdefault(queue_id, [])
             i = bisect.bisect_left(line, key)
             line.insert(i, key)
-            self._where[call_id] = (info["queue_id"], key)
-            changed[info["queue_id"]] = min(changed.get(info["queue_id"], i), i)
+            self._where[call_id] = (queue_id, key)
+            changed[queue_id] = min(changed.get(queue_id, i), i)
         return changed
 
     def position(self, call_id: str) -> tuple[str, int]:

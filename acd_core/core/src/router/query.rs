@@ -160,6 +160,18 @@ impl Router {
         })
     }
 
+    /// A waiting call's place in its queue's line as (queue, score, seq): the line is ordered by
+    /// (-score, seq). None for a call that is not waiting (held, offered, connected, unknown).
+    /// The shell's position estimates read this for each call a batch moved, so it copies
+    /// nothing but the queue id.
+    pub fn waiting_key(&self, call_id: &str) -> Option<(Arc<str>, i64, u64)> {
+        let c = self.call(*self.ix.calls.get(call_id)?);
+        match c.state {
+            CallState::Waiting => Some((self.queues[c.queue as usize].id.clone(), c.score, c.seq)),
+            _ => None,
+        }
+    }
+
     pub fn queue_ids(&self) -> Vec<Arc<str>> {
         self.queues.iter().map(|q| q.id.clone()).collect()
     }
