@@ -78,10 +78,16 @@ class AgentOutbox:
             changed = self._changed
             if not self.can_resume(cursor) and cursor != self._last:
                 return
-            for message in list(self._ring):
-                if message.sequence > cursor:
-                    cursor = message.sequence
-                    yield message
+            # The new messages are the ring's newest: read back to the cursor, not the whole
+            # ring (a wake-up used to copy and look at all RING messages of the agent).
+            fresh: list[agent_pb2.StreamOffersResponse] = []
+            for message in reversed(self._ring):
+                if message.sequence <= cursor:
+                    break
+                fresh.append(message)
+            for message in reversed(fresh):
+                cursor = message.sequence
+                yield message
             if cursor == self._last:
                 await changed.wait()
 
