@@ -34,7 +34,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from acd.server.agent_history import AgentHistoryStore
 from acd.server.quality_store import EvaluationStore
@@ -327,6 +327,19 @@ def clear_missed(tenant: str, by: Contact, at: int) -> Statement:
 # ---- reads ----------------------------------------------------------------------------------
 
 
+class PreviousCall(NamedTuple):
+    """What a screen pop shows of a caller's earlier contact."""
+
+    enqueued_at: int
+    campaign: str
+    answered_at: int | None
+    agent_id: str
+    disposition: str
+
+
+_PREVIOUS = ", ".join(PreviousCall._fields)
+
+
 class HistoryStore:
     """Reads of one tenant's contacts through one read connection (opened on first use)."""
 
@@ -407,14 +420,27 @@ class HistoryStore:
         )
         return next(self._rows(where, (caller_number, before_ms, exclude)), None)
 
-    def last_handled(self, caller_number: str, before_ms: int, exclude: str) -> Contact | None:
+    def previous_by_caller(
+        self, caller_number: str, before_ms: int, exclude: str
+    ) -> PreviousCall | None:
+        """``latest_by_caller``'s contact, only what a screen pop shows of it: a third of the
+        cost of a whole contact (36 columns, two JSON fields) on every offer."""
+        return self._previous(caller_number, before_ms, exclude, "", ", call_id")
+
+    def last_handled(self, caller_number: str, before_ms: int, exclude: str) -> PreviousCall | None:
         """The latest answered contact of ``caller_number`` before ``before_ms`` (not
         ``exclude``)."""
-        where = (
-            "caller_number = ? AND enqueued_at <= ? AND call_id != ? AND answered_at IS NOT NULL"
-            " ORDER BY enqueued_at DESC LIMIT 1"
+        return self._previous(caller_number, before_ms, exclude, " AND answered_at IS NOT NULL")
+
+    def _previous(
+        self, caller: str, before_ms: int, exclude: str, also: str, tie: str = ""
+    ) -> PreviousCall | None:
+        sql = (
+            f"SELECT {_PREVIOUS} FROM contacts WHERE tenant = ? AND caller_number = ?"
+            f" AND enqueued_at <= ? AND call_id != ?{also} ORDER BY enqueued_at DESC{tie} LIMIT 1"
         )
-        return next(self._rows(where, (caller_number, before_ms, exclude)), None)
+        row = self._db().execute(sql, (self.tenant, caller, before_ms, exclude)).fetchone()
+        return None if row is None else PreviousCall(*row)
 
     def entered(self, start_ms: int, end_ms: int, queue_ids: Sequence[str]) -> list[Contact]:
         """Contacts that entered one of ``queue_ids`` in [start_ms, end_ms) (reports)."""

@@ -96,7 +96,7 @@ def screen_pop(
     this = call.call_id if call is not None else ""
     # A finished call is looked at as of its arrival: what came after it is not "before".
     before = call.enqueued_at if call is not None else now_ms
-    previous = store.latest_by_caller(caller, before, this)
+    previous = store.previous_by_caller(caller, before, this)
     anchor = call if call is not None else store.latest_by_caller(caller, now_ms, "")
     today = day_start(config, anchor.queue_id, now_ms) if anchor is not None else now_ms
     # Counts and single rows from the (tenant, caller_number, enqueued_at) index: a number
