@@ -226,6 +226,15 @@ def insert_live(tenant: str, c: Contact) -> Statement:
     )
 
 
+def contact_keys(statements: Sequence[Statement]) -> Iterator[tuple[str, int, str]]:
+    """(caller_number, enqueued_at, call_id) of each row ``statements`` may add to contacts
+    (``insert_live`` and ``finished``: both start with tenant, call_id, enqueued_at, queue ids,
+    channel, priority, caller_number)."""
+    for sql, params in statements:
+        if sql in (_INSERT_LIVE, _FINISH):
+            yield params[7], params[2], params[1]
+
+
 def answered(tenant: str, c: Contact) -> Statement:
     """An agent took the call (the first answer stays: a transfer answered again is the same
     contact, its wait ended at the first answer), picked by ``c.route_rule``."""
@@ -410,6 +419,19 @@ class HistoryStore:
             .fetchone()
         )
         return tuple(int(n) for n in row)
+
+    def newest_by_caller(self, caller_number: str, since_ms: int) -> list[tuple[int, str]]:
+        """(enqueued_at, call_id) of the newest ``COUNT_CAP`` contacts of ``caller_number``
+        from ``since_ms`` on (``caller_counts`` loads a busy number with it)."""
+        return (
+            self._db()
+            .execute(
+                "SELECT enqueued_at, call_id FROM contacts WHERE tenant = ? AND caller_number = ?"
+                " AND enqueued_at >= ? ORDER BY enqueued_at DESC LIMIT ?",
+                (self.tenant, caller_number, since_ms, COUNT_CAP),
+            )
+            .fetchall()
+        )
 
     def latest_by_caller(self, caller_number: str, before_ms: int, exclude: str) -> Contact | None:
         """The latest contact of ``caller_number`` that came in at or before ``before_ms``, not

@@ -33,12 +33,14 @@ that journals them (acd.server.recordings, acd.server.quality).
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from acd._core import Router
 from acd.server import agent_history, history, missed
+from acd.server.caller_counts import CallerCounts
 from acd.server.commands import Applied, RouterEvent
 from acd.server.config import TenantConfig
 from acd.server.convert import attempt_of
@@ -104,6 +106,7 @@ class ContactLog:
     def __init__(self, tenant: str, store: HistoryStore) -> None:
         self.tenant = tenant
         self.store = store
+        self.caller_counts = CallerCounts(store.counts_by_caller, store.newest_by_caller)
         self.open: dict[str, Contact] = {}
         # The open callbacks among them: a pop lists the caller's without scanning every call.
         self.open_callbacks: dict[str, Contact] = {}
@@ -169,6 +172,12 @@ class ContactLog:
         right after (no ``await`` in between)."""
         self._statements.append(statement)
 
+    def landed(self, statements: Sequence[Statement], commit: asyncio.Future[Any]) -> None:
+        """``statements`` were committed (or not, if ``commit`` failed): the counts kept in
+        memory learn the contacts they wrote."""
+        if not commit.cancelled() and commit.exception() is None:
+            self.caller_counts.committed(history.contact_keys(statements))
+
     def take_statements(self) -> list[Statement]:
         """The rows recorded since the last call, for the journal entry being written."""
         out, self._statements = self._statements, []
@@ -179,7 +188,8 @@ class ContactLog:
         contact = self.open.get(call_id)
         if contact is None:
             return common_pb2.ScreenPop(call_id=call_id)
-        return screen_pop(config, self.store, self.open_callbacks.values(), now, contact)
+        live = self.open_callbacks.values()
+        return screen_pop(config, self.store, live, now, contact, counts=self.caller_counts.counts)
 
     def lookup(
         self, config: TenantConfig, call: Contact | None, caller_number: str, now: int

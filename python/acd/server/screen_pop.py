@@ -25,6 +25,7 @@ import datetime
 import zoneinfo
 from collections.abc import Iterable
 
+from acd.server.caller_counts import Count
 from acd.server.config import TenantConfig
 from acd.server.history import Contact, HistoryStore
 from acd.server.out_of_hours import hours_of
@@ -79,6 +80,7 @@ def screen_pop(
     now_ms: int,
     call: Contact | None,
     caller_number: str = "",
+    counts: Count | None = None,
 ) -> common_pb2.ScreenPop:
     """The pop for ``call`` (a live or finished contact), or for ``caller_number`` alone;
     ``live`` are the tenant's open callbacks (the ones of this number are listed)."""
@@ -101,8 +103,8 @@ def screen_pop(
     today = day_start(config, anchor.queue_id, now_ms) if anchor is not None else now_ms
     # Counts and single rows from the (tenant, caller_number, enqueued_at) index: a number
     # that called thousands of times (a withheld one, a switchboard) costs no more per offer.
-    counts = store.counts_by_caller(caller, (today, now_ms - 30 * DAY_MS), now_ms)
-    pop.calls_today, pop.calls_30_days = counts
+    windows = (today, now_ms - 30 * DAY_MS)
+    pop.calls_today, pop.calls_30_days = (counts or store.counts_by_caller)(caller, windows, now_ms)
     repeat_since = before - window_days * DAY_MS
     pop.first_time_caller = previous is None or previous.enqueued_at < repeat_since
     if previous is not None:

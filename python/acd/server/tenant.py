@@ -311,7 +311,8 @@ class Tenant:
             future.add_done_callback(
                 functools.partial(_committed, self.metrics, self.id, time.perf_counter())
             )
-        future.add_done_callback(functools.partial(_settle_waiters, waiters))
+        future.add_done_callback(functools.partial(self.contacts.landed, rows))  # before...
+        future.add_done_callback(functools.partial(_settle_waiters, waiters))  # ...the pops
 
     async def run(self, command: Command, fields: Mapping[str, str] | None = None) -> Outcome:
         """Executes one command; its refusal is raised as :class:`Refusal`."""
