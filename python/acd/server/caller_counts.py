@@ -71,6 +71,8 @@ class CallerCounts:
     def committed(self, contacts: Iterable[tuple[str, int, str]]) -> None:
         """(caller, enqueued_at, call_id) of contact rows a commit just wrote (a row written
         again is ignored)."""
+        if not self._numbers:  # nobody busy yet: nothing to learn
+            return
         for caller, enqueued_at, call_id in contacts:
             number = self._numbers.get(caller)
             if number is None or enqueued_at < number.floor:
