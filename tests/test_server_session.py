@@ -24,16 +24,16 @@ class Session:
     """An open session of ``agent`` fed from a queue; ``ask`` sends a command and returns its
     result, keeping the events seen meanwhile in ``events``."""
 
-    def __init__(self, s: Stubs, agent: str, last_sequence: int = 0, token: str = "") -> None:
+    def __init__(
+        self, s: Stubs, agent: str, last_sequence: int = 0, token: str = "", packed: bool = False
+    ) -> None:
         self.commands: queue.Queue[agent_pb2.SessionRequest | None] = queue.Queue()
         self.events: list[agent_pb2.StreamOffersResponse] = []
         self.sequences: list[int] = []
         self._ids = 0
-        self.commands.put(
-            agent_pb2.SessionRequest(
-                open=agent_pb2.StreamOffersRequest(agent_id=agent, last_sequence=last_sequence)
-            )
-        )
+        self._packed: list[agent_pb2.SessionResponse] = []  # followers not yet taken
+        opened = agent_pb2.StreamOffersRequest(agent_id=agent, last_sequence=last_sequence)
+        self.commands.put(agent_pb2.SessionRequest(open=opened, packed=packed))
 
         def requests() -> Any:
             while (item := self.commands.get()) is not None:
@@ -43,7 +43,12 @@ class Session:
         self.reader = StreamReader(s.agent.Session(requests(), metadata=metadata))
 
     def next(self) -> agent_pb2.SessionResponse:
-        message: agent_pb2.SessionResponse = self.reader.next()
+        """The next message, a packed one's followers taken one by one."""
+        if self._packed:
+            message = self._packed.pop(0)
+        else:
+            message = self.reader.next()
+            self._packed = list(message.more)
         self.sequences.append(message.sequence)
         if message.HasField("event"):
             self.events.append(message.event)

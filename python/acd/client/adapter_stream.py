@@ -53,6 +53,7 @@ class AdapterStream(CorrelatedStream[Request, Response, routing_pb2.CommandAck])
         self._ids = itertools.count(1)
         self._decisions: asyncio.Queue[Response] = asyncio.Queue()
         self.last_sequence = 0
+        self._asked_packed = False  # the first command asks for packed responses
         super().__init__(call)
 
     # --- commands ------------------------------------------------------------------------
@@ -61,6 +62,8 @@ class AdapterStream(CorrelatedStream[Request, Response, routing_pb2.CommandAck])
         """Sends one command and returns its ack; a correlation id is filled in if empty."""
         if not request.correlation_id:
             request.correlation_id = str(next(self._ids))
+        if not self._asked_packed:
+            request.packed = self._asked_packed = True
         return await self._send(request.correlation_id, request)
 
     async def enqueue(self, call: common_pb2.Call) -> routing_pb2.CommandAck:
@@ -137,6 +140,11 @@ class AdapterStream(CorrelatedStream[Request, Response, routing_pb2.CommandAck])
         self._decisions.put_nowait(_END)
 
     def _dispatch(self, response: Response) -> None:
+        self._dispatch_one(response)
+        for follower in response.more:  # a packed message: the ones ready with it, in order
+            self._dispatch_one(follower)
+
+    def _dispatch_one(self, response: Response) -> None:
         self.last_sequence = response.sequence
         kind = response.WhichOneof("message")
         if kind == "ack":

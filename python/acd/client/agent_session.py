@@ -126,7 +126,7 @@ class AgentSession(CorrelatedStream[Request, Response, agent_pb2.SessionResult])
     async def _open(self, last_sequence: int) -> None:
         request = agent_pb2.StreamOffersRequest(agent_id=self.agent_id, last_sequence=last_sequence)
         async with self._write_lock:
-            await self._call.write(Request(open=request))
+            await self._call.write(Request(open=request, packed=True))
 
     async def _before_write(self) -> None:
         await self._opened
@@ -139,6 +139,11 @@ class AgentSession(CorrelatedStream[Request, Response, agent_pb2.SessionResult])
         self._events.put_nowait(_END)
 
     def _dispatch(self, response: Response) -> None:
+        self._dispatch_one(response)
+        for follower in response.more:  # a packed message: the ones ready with it, in order
+            self._dispatch_one(follower)
+
+    def _dispatch_one(self, response: Response) -> None:
         if response.HasField("result"):
             self._settle(response.result.correlation_id, response.result, None)
         elif response.HasField("event"):

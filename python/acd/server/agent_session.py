@@ -11,7 +11,9 @@ in the order the commands finish, interleaved with the events. Commands are appl
 order they arrive (each is applied before its first wait, like the adapter stream's), at most
 ``SESSION_WINDOW`` in flight. What waits for the desktop is bounded (``SESSION_BUFFER``): a
 desktop that stops reading holds back its own commands, and falls out of the outbox ring into
-a fresh snapshot rather than growing the service's memory.
+a fresh snapshot rather than growing the service's memory. A desktop that opens the session
+``packed`` gets what is ready at once in one stream message (``SessionResponse.more``): a
+stream message costs the service about as much as a small command.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 SESSION_WINDOW = 64
 SESSION_BUFFER = 1024
+PACK_MAX = 64  # messages in one packed SessionResponse (the first and its ``more``)
 _END = agent_pb2.SessionResponse()  # ends the session's output; identity-compared, never sent
 
 
@@ -84,12 +87,24 @@ async def run_session(
     loop = asyncio.get_running_loop()
     pump = loop.create_task(_pump(tenant, agent_id, first.open.last_sequence, out))
     reader = loop.create_task(_read(service, agent_id, requests, out))
-    sequence = 0
+    packed, sequence = first.packed, 0
     try:
         while (message := await out.get()) is not _END:
             sequence += 1
             message.sequence = sequence
+            ended = False
+            # Opened packed: what else is ready goes in the same stream message.
+            while packed and not out.empty() and len(message.more) < PACK_MAX:
+                follower = out.get_nowait()
+                if follower is _END:
+                    ended = True
+                    break
+                sequence += 1
+                follower.sequence = sequence
+                message.more.append(follower)
             yield message
+            if ended:
+                break
     finally:
         for task in (pump, reader):
             task.cancel()

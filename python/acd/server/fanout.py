@@ -103,6 +103,7 @@ class AdapterFeed:
         self.overflowed = False
         self.closed = False
         self.finishing = False
+        self.packed = False  # the adapter asked for packed responses (AdapterStreamRequest)
         self._wake = asyncio.Event()
 
     def close(self) -> None:
@@ -140,16 +141,26 @@ class AdapterFeed:
     async def get(self) -> routing_pb2.AdapterStreamResponse | None:
         """The next message, or None once the feed overflowed or was closed."""
         while not self.overflowed and not self.closed:
-            if not self._queue.empty():
-                return self._queue.get_nowait()
-            if self._positions:
-                call_id = next(iter(self._positions))
-                change = self._positions.pop(call_id)
-                return routing_pb2.AdapterStreamResponse(position=change)
+            message = self.get_ready()
+            if message is not None:
+                return message
             if self.finishing:
                 break
             self._wake.clear()
             await self._wake.wait()
+        return None
+
+    def get_ready(self) -> routing_pb2.AdapterStreamResponse | None:
+        """The next message if one is waiting (decisions and acknowledgements first, then
+        positions), else None."""
+        if self.overflowed or self.closed:
+            return None
+        if not self._queue.empty():
+            return self._queue.get_nowait()
+        if self._positions:
+            call_id = next(iter(self._positions))
+            change = self._positions.pop(call_id)
+            return routing_pb2.AdapterStreamResponse(position=change)
         return None
 
 

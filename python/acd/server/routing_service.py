@@ -37,6 +37,7 @@ from acd.v1 import common_pb2, routing_pb2, routing_pb2_grpc
 _VOICE = common_pb2.CHANNEL_VOICE
 # Commands of one adapter stream in flight at once (each waits for its commit).
 STREAM_WINDOW = 256
+PACK_MAX = 64  # messages in one packed AdapterStreamResponse (the first and its ``more``)
 # Calls one EnqueueCalls may carry: a batch is applied in one turn of the event loop, so a
 # larger one would hold every other tenant's offers back; more calls go in several requests.
 MAX_BATCH_CALLS = 1000
@@ -339,6 +340,14 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             while (message := await feed.get()) is not None:
                 sequence += 1
                 message.sequence = sequence
+                # Packed: what else is ready goes in the same stream message.
+                while feed.packed and len(message.more) < PACK_MAX:
+                    follower = feed.get_ready()
+                    if follower is None:
+                        break
+                    sequence += 1
+                    follower.sequence = sequence
+                    message.more.append(follower)
                 yield message
             if feed.overflowed:
                 await context.abort(
@@ -365,6 +374,8 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         self, tenant: Tenant, feed: AdapterFeed, request: routing_pb2.AdapterStreamRequest
     ) -> None:
         correlation = request.correlation_id
+        if request.packed:
+            feed.packed = True
         kind = request.WhichOneof("command")
         try:
             duplicate = False

@@ -584,8 +584,16 @@ class SessionRequest(_message.Message):
     REJECT_OFFER_FIELD_NUMBER: _builtins.int
     FINISH_WRAP_UP_FIELD_NUMBER: _builtins.int
     PICK_CALL_FIELD_NUMBER: _builtins.int
+    PACKED_FIELD_NUMBER: _builtins.int
     correlation_id: _builtins.str
     """Chosen by the desktop and echoed on the command's result. Should be unique per stream."""
+    packed: _builtins.bool
+    """First message only: the desktop takes packed responses. Messages that are ready at the
+    same moment (a command's result and the events it caused, say) then come in one
+    SessionResponse, the later ones in its `more`; each keeps its own sequence. Every stream
+    message costs the service as much as a small command does, so packing raises the calls
+    a service can carry.
+    """
     @_builtins.property
     def open(self) -> Global___StreamOffersRequest:
         """First message only: the agent and where to resume."""
@@ -630,10 +638,11 @@ class SessionRequest(_message.Message):
         reject_offer: Global___RejectOfferRequest | None = ...,
         finish_wrap_up: Global___FinishWrapUpRequest | None = ...,
         pick_call: Global___PickCallRequest | None = ...,
+        packed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["accept_offer", b"accept_offer", "command", b"command", "finish_wrap_up", b"finish_wrap_up", "login", b"login", "logout", b"logout", "open", b"open", "pick_call", b"pick_call", "reject_offer", b"reject_offer", "set_state", b"set_state"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_offer", b"accept_offer", "command", b"command", "correlation_id", b"correlation_id", "finish_wrap_up", b"finish_wrap_up", "login", b"login", "logout", b"logout", "open", b"open", "pick_call", b"pick_call", "reject_offer", b"reject_offer", "set_state", b"set_state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_offer", b"accept_offer", "command", b"command", "correlation_id", b"correlation_id", "finish_wrap_up", b"finish_wrap_up", "login", b"login", "logout", b"logout", "open", b"open", "packed", b"packed", "pick_call", b"pick_call", "reject_offer", b"reject_offer", "set_state", b"set_state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_command: _TypeAlias = _typing.Literal["open", "login", "logout", "set_state", "accept_offer", "reject_offer", "finish_wrap_up", "pick_call"]  # noqa: Y015
     _WhichOneofArgType_command: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
@@ -722,6 +731,7 @@ class SessionResponse(_message.Message):
     SEQUENCE_FIELD_NUMBER: _builtins.int
     EVENT_FIELD_NUMBER: _builtins.int
     RESULT_FIELD_NUMBER: _builtins.int
+    MORE_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Position of this message in this session: 1, 2, 3... without gaps; a new session starts
     again at 1. (Resuming uses the event's own outbox sequence, event.sequence.)
@@ -734,16 +744,23 @@ class SessionResponse(_message.Message):
     def result(self) -> Global___SessionResult:
         """The result of one of the desktop's commands."""
 
+    @_builtins.property
+    def more(self) -> _containers.RepeatedCompositeFieldContainer[Global___SessionResponse]:
+        """Only when the session was opened `packed`: the messages that follow this one, in order,
+        each with its own sequence (their own `more` is always empty).
+        """
+
     def __init__(
         self,
         *,
         sequence: _builtins.int = ...,
         event: Global___StreamOffersResponse | None = ...,
         result: Global___SessionResult | None = ...,
+        more: _abc.Iterable[Global___SessionResponse] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "message", b"message", "result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "message", b"message", "result", b"result", "sequence", b"sequence"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "message", b"message", "more", b"more", "result", b"result", "sequence", b"sequence"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_message: _TypeAlias = _typing.Literal["event", "result"]  # noqa: Y015
     _WhichOneofArgType_message: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015

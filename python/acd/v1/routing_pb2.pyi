@@ -543,9 +543,17 @@ class AdapterStreamRequest(_message.Message):
     END_CALL_FIELD_NUMBER: _builtins.int
     TRANSFER_CALL_FIELD_NUMBER: _builtins.int
     REQUEST_CALLBACK_FIELD_NUMBER: _builtins.int
+    PACKED_FIELD_NUMBER: _builtins.int
     correlation_id: _builtins.str
     """Chosen by the adapter and echoed on this command's acknowledgement or error, so that
     replies can be matched to commands. Should be unique per stream.
+    """
+    packed: _builtins.bool
+    """The adapter takes packed responses (set it on its first command; it holds from the
+    command that carries it on). Messages that are ready at the same moment (an end's
+    acknowledgement and the call's CallFinished, say) then come in one AdapterStreamResponse,
+    the later ones in its `more`; each keeps its own sequence. Every stream message costs the
+    service as much as a small command does, so packing raises the calls a service can carry.
     """
     @_builtins.property
     def enqueue_call(self) -> Global___EnqueueCallRequest:
@@ -576,10 +584,11 @@ class AdapterStreamRequest(_message.Message):
         end_call: Global___EndCallRequest | None = ...,
         transfer_call: Global___TransferCallRequest | None = ...,
         request_callback: Global___RequestCallbackRequest | None = ...,
+        packed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cancel_call", b"cancel_call", "command", b"command", "end_call", b"end_call", "enqueue_call", b"enqueue_call", "request_callback", b"request_callback", "transfer_call", b"transfer_call"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_call", b"cancel_call", "command", b"command", "correlation_id", b"correlation_id", "end_call", b"end_call", "enqueue_call", b"enqueue_call", "request_callback", b"request_callback", "transfer_call", b"transfer_call"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_call", b"cancel_call", "command", b"command", "correlation_id", b"correlation_id", "end_call", b"end_call", "enqueue_call", b"enqueue_call", "packed", b"packed", "request_callback", b"request_callback", "transfer_call", b"transfer_call"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_command: _TypeAlias = _typing.Literal["enqueue_call", "cancel_call", "end_call", "transfer_call", "request_callback"]  # noqa: Y015
     _WhichOneofArgType_command: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
@@ -670,6 +679,7 @@ class AdapterStreamResponse(_message.Message):
     POSITION_FIELD_NUMBER: _builtins.int
     FINISHED_FIELD_NUMBER: _builtins.int
     CALLBACK_SUGGESTED_FIELD_NUMBER: _builtins.int
+    MORE_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Position of this message in this stream: 1, 2, 3... without gaps. Lets the adapter detect
     loss and order replies; a new stream starts again at 1.
@@ -709,6 +719,12 @@ class AdapterStreamResponse(_message.Message):
     def callback_suggested(self) -> _common_pb2.CallbackSuggested:
         """Offer this waiting caller a callback (the queue's callback_offer_* rules)."""
 
+    @_builtins.property
+    def more(self) -> _containers.RepeatedCompositeFieldContainer[Global___AdapterStreamResponse]:
+        """Only once the adapter asked for `packed`: the messages that follow this one, in order,
+        each with its own sequence (their own `more` is always empty).
+        """
+
     def __init__(
         self,
         *,
@@ -721,10 +737,11 @@ class AdapterStreamResponse(_message.Message):
         position: _common_pb2.QueuePositionChanged | None = ...,
         finished: _common_pb2.CallFinished | None = ...,
         callback_suggested: _common_pb2.CallbackSuggested | None = ...,
+        more: _abc.Iterable[Global___AdapterStreamResponse] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "callback_suggested", b"callback_suggested", "connected", b"connected", "finished", b"finished", "message", b"message", "offer", b"offer", "position", b"position", "rejected", b"rejected", "revoked", b"revoked"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "callback_suggested", b"callback_suggested", "connected", b"connected", "finished", b"finished", "message", b"message", "offer", b"offer", "position", b"position", "rejected", b"rejected", "revoked", b"revoked", "sequence", b"sequence"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "callback_suggested", b"callback_suggested", "connected", b"connected", "finished", b"finished", "message", b"message", "more", b"more", "offer", b"offer", "position", b"position", "rejected", b"rejected", "revoked", b"revoked", "sequence", b"sequence"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_message: _TypeAlias = _typing.Literal["ack", "rejected", "offer", "revoked", "connected", "position", "finished", "callback_suggested"]  # noqa: Y015
     _WhichOneofArgType_message: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
