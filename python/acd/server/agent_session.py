@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from acd.server import convert
 from acd.server.commands import Refusal
+from acd.server.packing import pack
 from acd.server.service_base import Context, invalid
 from acd.server.stream_commands import serve_commands
 from acd.server.tenant import Tenant
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 SESSION_WINDOW = 64
 SESSION_BUFFER = 1024
-PACK_MAX = 64  # messages in one packed SessionResponse (the first and its ``more``)
 _END = agent_pb2.SessionResponse()  # ends the session's output; identity-compared, never sent
 
 
@@ -87,24 +87,29 @@ async def run_session(
     loop = asyncio.get_running_loop()
     pump = loop.create_task(_pump(tenant, agent_id, first.open.last_sequence, out))
     reader = loop.create_task(_read(service, agent_id, requests, out))
-    packed, sequence = first.packed, 0
+    sequence, budget = 0, service.pack_budget
+    carry: agent_pb2.SessionResponse | None = None
+    ended = False
+
+    def ready() -> agent_pb2.SessionResponse | None:
+        nonlocal ended
+        if ended or out.empty():
+            return None
+        message = out.get_nowait()
+        ended = message is _END
+        return None if ended else message
+
     try:
-        while (message := await out.get()) is not _END:
-            sequence += 1
-            message.sequence = sequence
-            ended = False
-            # Opened packed: what else is ready goes in the same stream message.
-            while packed and not out.empty() and len(message.more) < PACK_MAX:
-                follower = out.get_nowait()
-                if follower is _END:
-                    ended = True
-                    break
-                sequence += 1
-                follower.sequence = sequence
-                message.more.append(follower)
-            yield message
-            if ended:
+        while not ended:
+            message = carry if carry is not None else await out.get()
+            if message is _END:
                 break
+            if first.packed:  # what else is ready goes in the same stream message
+                sequence, carry = pack(message, ready, sequence, budget)
+            else:
+                sequence, carry = sequence + 1, None
+                message.sequence = sequence
+            yield message  # (a carry is never left over: ``ended`` is seen by an empty take)
     finally:
         for task in (pump, reader):
             task.cancel()

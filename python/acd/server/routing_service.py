@@ -21,6 +21,7 @@ from acd.server.config_tenant import MAX_LEVEL, MIN_LEVEL
 from acd.server.enqueue_plan import plan
 from acd.server.fanout import AdapterFeed
 from acd.server.journal_format import Command
+from acd.server.packing import pack
 from acd.server.service_base import (
     Context,
     Shared,
@@ -37,7 +38,6 @@ from acd.v1 import common_pb2, routing_pb2, routing_pb2_grpc
 _VOICE = common_pb2.CHANNEL_VOICE
 # Commands of one adapter stream in flight at once (each waits for its commit).
 STREAM_WINDOW = 256
-PACK_MAX = 64  # messages in one packed AdapterStreamResponse (the first and its ``more``)
 # Calls one EnqueueCalls may carry: a batch is applied in one turn of the event loop, so a
 # larger one would hold every other tenant's offers back; more calls go in several requests.
 MAX_BATCH_CALLS = 1000
@@ -337,17 +337,17 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         reader = asyncio.get_running_loop().create_task(self._read(tenant, feed, request_iterator))
         sequence = 0
         try:
-            while (message := await feed.get()) is not None:
-                sequence += 1
-                message.sequence = sequence
-                # Packed: what else is ready goes in the same stream message.
-                while feed.packed and len(message.more) < PACK_MAX:
-                    follower = feed.get_ready()
-                    if follower is None:
-                        break
+            budget = self._shared.config.server.max_message_bytes // 2
+            carry: routing_pb2.AdapterStreamResponse | None = None
+            while True:
+                message = carry if carry is not None else await feed.get()
+                if message is None:
+                    break
+                if feed.packed:  # what else is ready goes in the same stream message
+                    sequence, carry = pack(message, feed.get_ready, sequence, budget)
+                else:
                     sequence += 1
-                    follower.sequence = sequence
-                    message.more.append(follower)
+                    message.sequence = sequence
                 yield message
             if feed.overflowed:
                 await context.abort(
