@@ -140,11 +140,6 @@ class AdapterStream(CorrelatedStream[Request, Response, routing_pb2.CommandAck])
         self._decisions.put_nowait(_END)
 
     def _dispatch(self, response: Response) -> None:
-        self._dispatch_one(response)
-        for follower in response.more:  # a packed message: the ones ready with it, in order
-            self._dispatch_one(follower)
-
-    def _dispatch_one(self, response: Response) -> None:
         self.last_sequence = response.sequence
         kind = response.WhichOneof("message")
         if kind == "ack":

@@ -139,11 +139,6 @@ class AgentSession(CorrelatedStream[Request, Response, agent_pb2.SessionResult])
         self._events.put_nowait(_END)
 
     def _dispatch(self, response: Response) -> None:
-        self._dispatch_one(response)
-        for follower in response.more:  # a packed message: the ones ready with it, in order
-            self._dispatch_one(follower)
-
-    def _dispatch_one(self, response: Response) -> None:
         if response.HasField("result"):
             self._settle(response.result.correlation_id, response.result, None)
         elif response.HasField("event"):

@@ -16,9 +16,11 @@ from typing import Generic, Self, TypeVar
 import grpc
 
 from acd.client.errors import ServiceError
+from acd.v1 import agent_pb2, routing_pb2
 
 Req = TypeVar("Req")
-Resp = TypeVar("Resp")
+# The server's messages of the two streams: both may come packed (their ``more``).
+Resp = TypeVar("Resp", agent_pb2.SessionResponse, routing_pb2.AdapterStreamResponse)
 Answer = TypeVar("Answer")
 
 
@@ -26,7 +28,7 @@ class CorrelatedStream(Generic[Req, Resp, Answer]):
     NAME = "stream"  # in error messages
 
     def __init__(self, call: grpc.aio.StreamStreamCall[Req, Resp]) -> None:
-        self._call = call
+        self._call: grpc.aio.StreamStreamCall[Req, Resp] = call
         self._pending: dict[str, asyncio.Future[Answer]] = {}
         self._write_lock = asyncio.Lock()
         self._error: ServiceError | None = None
@@ -87,6 +89,8 @@ class CorrelatedStream(Generic[Req, Resp, Answer]):
         try:
             async for response in self._call:
                 self._dispatch(response)
+                for follower in response.more:  # packed: the ones ready with it, in order
+                    self._dispatch(follower)
         except grpc.aio.AioRpcError as err:
             error = ServiceError.from_rpc_error(err)
         except asyncio.CancelledError:

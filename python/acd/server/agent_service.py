@@ -36,8 +36,7 @@ _AGENT_FIELDS = {"reason": "reason_code"}
 class AgentService(agent_pb2_grpc.AgentServiceServicer):
     def __init__(self, shared: Shared) -> None:
         self._shared = shared
-        # A packed Session message stays within half the server's send limit (see packing).
-        self.pack_budget = shared.config.server.max_message_bytes // 2
+        self.send_limit = shared.config.server.max_message_bytes  # packed Session messages
 
     def agent_tenant(self, agent_id: str) -> Tenant:
         """The caller's tenant, once ``agent_id`` is known there and the caller may act for it."""

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from acd.server import convert
 from acd.server.commands import Refusal
-from acd.server.packing import pack
+from acd.server.packing import numbered
 from acd.server.service_base import Context, invalid
 from acd.server.stream_commands import serve_commands
 from acd.server.tenant import Tenant
@@ -87,9 +87,11 @@ async def run_session(
     loop = asyncio.get_running_loop()
     pump = loop.create_task(_pump(tenant, agent_id, first.open.last_sequence, out))
     reader = loop.create_task(_read(service, agent_id, requests, out))
-    sequence, budget = 0, service.pack_budget
-    carry: agent_pb2.SessionResponse | None = None
-    ended = False
+    ended = False  # _END taken: the session's output is over
+
+    async def get() -> agent_pb2.SessionResponse | None:
+        message = None if ended else await out.get()
+        return None if message is _END else message
 
     def ready() -> agent_pb2.SessionResponse | None:
         nonlocal ended
@@ -100,16 +102,8 @@ async def run_session(
         return None if ended else message
 
     try:
-        while not ended:
-            message = carry if carry is not None else await out.get()
-            if message is _END:
-                break
-            if first.packed:  # what else is ready goes in the same stream message
-                sequence, carry = pack(message, ready, sequence, budget)
-            else:
-                sequence, carry = sequence + 1, None
-                message.sequence = sequence
-            yield message  # (a carry is never left over: ``ended`` is seen by an empty take)
+        async for message in numbered(get, ready, lambda: first.packed, service.send_limit):
+            yield message
     finally:
         for task in (pump, reader):
             task.cancel()

@@ -391,11 +391,6 @@ class HistoryStore:
         rows = self._rows("call_id = ? ORDER BY enqueued_at DESC LIMIT 1", (call_id,))
         return next(rows, None)
 
-    def count_by_caller(self, caller_number: str, since_ms: int, until_ms: int) -> int:
-        """How many contacts came in from ``caller_number`` in [since_ms, until_ms], up to
-        ``COUNT_CAP``."""
-        return self.counts_by_caller(caller_number, (since_ms,), until_ms)[0]
-
     def counts_by_caller(
         self, caller_number: str, since_ms: Sequence[int], until_ms: int
     ) -> tuple[int, ...]:

@@ -4,13 +4,14 @@ that are ready when one is about to be written go in its ``more``, each numbered
 A stream message costs the service about as much as a small command (grpc.aio's own work per
 message), so a burst (an acknowledgement and the decisions it caused, a desktop's result and
 its state changes) goes out as one. Nothing waits to be packed: only what is already there.
-A packed message stays within ``budget`` bytes (half the server's send limit), so packing
-never makes a message the limit refuses; a message that would not fit starts the next one.
+A packed message stays within half the server's send limit, so packing never makes a
+message the limit refuses; a message that would not fit starts the next one. ``numbered`` is
+the writing side of both streams; ``pack`` is one message's packing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from acd.v1 import agent_pb2, routing_pb2
@@ -44,3 +45,24 @@ def pack(
         first.more.append(follower)
         size = grown
     return sequence, None
+
+
+async def numbered(
+    get: Callable[[], Awaitable[M | None]],
+    ready: Callable[[], M | None],
+    packed: Callable[[], bool],
+    send_limit: int,
+) -> AsyncIterator[M]:
+    """A stream's output: the messages ``get`` gives (None: the end), numbered 1, 2, 3...;
+    while ``packed()``, each also carries in its ``more`` what ``ready`` has at hand."""
+    sequence, carry, budget = 0, None, send_limit // 2
+    while True:
+        message = carry if carry is not None else await get()
+        if message is None:
+            return
+        if packed():
+            sequence, carry = pack(message, ready, sequence, budget)
+        else:
+            sequence, carry = sequence + 1, None
+            message.sequence = sequence
+        yield message

@@ -21,7 +21,7 @@ from acd.server.config_tenant import MAX_LEVEL, MIN_LEVEL
 from acd.server.enqueue_plan import plan
 from acd.server.fanout import AdapterFeed
 from acd.server.journal_format import Command
-from acd.server.packing import pack
+from acd.server.packing import numbered
 from acd.server.service_base import (
     Context,
     Shared,
@@ -335,19 +335,9 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         feed = AdapterFeed()
         tenant.adapters.add(feed)
         reader = asyncio.get_running_loop().create_task(self._read(tenant, feed, request_iterator))
-        sequence = 0
         try:
-            budget = self._shared.config.server.max_message_bytes // 2
-            carry: routing_pb2.AdapterStreamResponse | None = None
-            while True:
-                message = carry if carry is not None else await feed.get()
-                if message is None:
-                    break
-                if feed.packed:  # what else is ready goes in the same stream message
-                    sequence, carry = pack(message, feed.get_ready, sequence, budget)
-                else:
-                    sequence += 1
-                    message.sequence = sequence
+            limit = self._shared.config.server.max_message_bytes
+            async for message in numbered(feed.get, feed.get_ready, lambda: feed.packed, limit):
                 yield message
             if feed.overflowed:
                 await context.abort(
