@@ -33,12 +33,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from acd.server.journal_format import CommitError, JournalClosedError
+from acd.server.statement_batch import Statement, StatementBatch
 
 # An administrative operation (snapshot, prune, delete, import) runs alone, in the writer thread,
 # with the connection and the writer's table of last sequence numbers per tenant.
 Op = Callable[[sqlite3.Connection, dict[str, int]], Any]
-# SQL and its parameters, run in an append's transaction after its entries.
-Statement = tuple[str, tuple[Any, ...]]
+_INSERT_ENTRY = "INSERT INTO entries (tenant, seq, command) VALUES (?, ?, ?)"
+_SET_LAST_SEQ = (
+    "INSERT INTO tenants (tenant, last_seq) VALUES (?, ?) "
+    "ON CONFLICT (tenant) DO UPDATE SET last_seq = excluded.last_seq"
+)
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,7 @@ class GroupCommitWriter:
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         self._conn = conn
+        self._batch = StatementBatch(conn)
         self._last_seqs = last_seqs  # touched only by the writer thread from now on
         self._max_batch = max_batch
         self._cond = threading.Condition()
@@ -243,19 +248,18 @@ class GroupCommitWriter:
             seqs = list(range(first, first + len(item.encoded)))
             results.append(seqs if item.many else first)
         touched = {item.tenant for item in batch}
+        statements: list[Statement] = [(_INSERT_ENTRY, row) for row in rows]
+        statements.extend((_SET_LAST_SEQ, (tenant, last[tenant])) for tenant in sorted(touched))
+        for item in batch:
+            statements.extend(item.extra)
         try:
+            prepared = self._batch.prepare(statements)  # may create triggers: not in the BEGIN
             with transaction(self._conn):
-                self._conn.executemany(
-                    "INSERT INTO entries (tenant, seq, command) VALUES (?, ?, ?)", rows
-                )
-                self._conn.executemany(
-                    "INSERT INTO tenants (tenant, last_seq) VALUES (?, ?) "
-                    "ON CONFLICT (tenant) DO UPDATE SET last_seq = excluded.last_seq",
-                    [(tenant, last[tenant]) for tenant in sorted(touched)],
-                )
-                for item in batch:
+                if prepared is not None:
+                    self._batch.run(prepared)
+                else:
                     # Runs of the same statement (a batch's history rows) go in one call.
-                    for sql, run in itertools.groupby(item.extra, key=_sql):
+                    for sql, run in itertools.groupby(statements, key=_sql):
                         self._conn.executemany(sql, [params for _, params in run])
         except Exception as e:
             with self._cond:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from acd.server import history
-from acd.server.group_commit import GroupCommitWriter, JournalStats, Statement, transaction
+from acd.server.group_commit import GroupCommitWriter, JournalStats, transaction
 from acd.server.journal_format import (
     SCHEMA,
     Command,
@@ -56,6 +56,7 @@ from acd.server.journal_service import (
     ServiceTables,
     StoredConfig,
 )
+from acd.server.statement_batch import Statement
 
 __all__ = [
     "CONFIG_SCHEMA",
