@@ -126,8 +126,12 @@ class WaitEstimates:
             queue_id, score, seq = now
             key = (-score, seq, call_id)
             line = self._lines.setdefault(queue_id, [])
-            i = bisect.bisect_left(line, key)
-            line.insert(i, key)
+            if not line or line[-1] < key:  # the usual enqueue: last in its line
+                i = len(line)
+                line.append(key)
+            else:
+                i = bisect.bisect_left(line, key)
+                line.insert(i, key)
             self._where[call_id] = (queue_id, key)
             changed[queue_id] = min(changed.get(queue_id, i), i)
         return changed
