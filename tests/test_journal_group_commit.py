@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from acd.server import statement_batch
 from acd.server.journal import CommitError, Journal
 
 
@@ -67,12 +68,13 @@ def test_a_cancelled_waiter_does_not_withdraw_its_entry(tmp_path: Path) -> None:
 
 
 class FailingConnection(sqlite3.Connection):
-    """A connection whose COMMIT fails on demand, like an fsync error would make it."""
+    """A connection whose commits fail on demand, like an fsync error would make them: the
+    COMMIT of a transaction, or the one statement of a batched commit (statement_batch)."""
 
     fail = False
 
     def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
-        if self.fail and sql == "COMMIT":
+        if self.fail and (sql == "COMMIT" or f"INTO temp.{statement_batch.VIEW} " in sql):
             raise sqlite3.OperationalError("disk I/O error (injected)")
         return super().execute(sql, *args)
 

@@ -253,11 +253,13 @@ class GroupCommitWriter:
         for item in batch:
             statements.extend(item.extra)
         try:
-            prepared = self._batch.prepare(statements)  # may create triggers: not in the BEGIN
-            with transaction(self._conn):
-                if prepared is not None:
-                    self._batch.run(prepared)
-                else:
+            prepared = self._batch.prepare(statements)  # may create triggers: no BEGIN yet
+            if prepared is not None:
+                # One statement in autocommit mode is its own transaction: all or nothing,
+                # committed (fsync) before it returns, with one wait for the GIL after it.
+                self._batch.run(prepared)
+            else:
+                with transaction(self._conn):
                     # Runs of the same statement (a batch's history rows) go in one call.
                     for sql, run in itertools.groupby(statements, key=_sql):
                         self._conn.executemany(sql, [params for _, params in run])
