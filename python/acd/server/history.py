@@ -42,7 +42,9 @@ from acd.server.quality_store import EvaluationStore
 # The (tenant, caller_number, enqueued_at) index serves the screen pop (calls from a number
 # in a period, the last one); (tenant, ended_at) serves the missed list's period and
 # (tenant, enqueued_at) the reports (a contact counts where it entered a queue); the
-# partial indexes keep the missed list and the start-up scan of live contacts small.
+# partial indexes keep the missed list, the clearing of a caller's open missed contacts on
+# each answer and the start-up scan of live contacts small (acd.server.planner_stats makes
+# SQLite use them).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS contacts (
     tenant TEXT NOT NULL,
@@ -85,6 +87,8 @@ CREATE INDEX IF NOT EXISTS contacts_by_caller ON contacts (tenant, caller_number
 CREATE INDEX IF NOT EXISTS contacts_by_end ON contacts (tenant, ended_at);
 CREATE INDEX IF NOT EXISTS contacts_by_start ON contacts (tenant, enqueued_at);
 CREATE INDEX IF NOT EXISTS contacts_missed ON contacts (tenant, ended_at) WHERE missed = 1;
+CREATE INDEX IF NOT EXISTS contacts_missed_open ON contacts (tenant, caller_number)
+    WHERE missed = 1 AND cleared_at IS NULL;
 CREATE INDEX IF NOT EXISTS contacts_live ON contacts (tenant) WHERE ended_at IS NULL;
 """
 TABLE = "contacts"

@@ -36,7 +36,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from acd.server import history
+from acd.server import history, planner_stats
 from acd.server.group_commit import GroupCommitWriter, JournalStats, transaction
 from acd.server.journal_format import (
     SCHEMA,
@@ -117,6 +117,7 @@ class Journal(ServiceTables):
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.executescript(SCHEMA + CONFIG_SCHEMA)
             history.migrate(conn)  # a file from before the contacts' newer columns
+            planner_stats.write(conn)
             last_seqs = {t: s for t, s in conn.execute("SELECT tenant, last_seq FROM tenants")}
         except BaseException:
             conn.close()
