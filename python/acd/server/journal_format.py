@@ -74,7 +74,7 @@ class CorruptEntryError(JournalError):
         self.reason = reason
 
 
-_SCALARS = (str, int, bool, type(None))
+_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def _check(value: Any, where: str) -> None:
@@ -88,8 +88,10 @@ def _check(value: Any, where: str) -> None:
             raise ValueError(f"{where}: {value!r} is not a finite number")
         return
     if kind is list:
+        if _SCALARS.issuperset(map(type, value)):  # a flat list (a batch's command): no loop
+            return
         for i, item in enumerate(value):
-            if type(item) not in _SCALARS:  # no call for the common flat element
+            if type(item) not in _SCALARS:
                 _check(item, f"{where}[{i}]")
         return
     if kind is dict:
