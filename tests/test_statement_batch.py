@@ -70,7 +70,7 @@ def contents(conn: sqlite3.Connection) -> list[list[tuple[Any, ...]]]:
 def test_one_inbox_insert_does_what_the_statements_one_by_one_do(seed: int) -> None:
     rng = random.Random(seed)
     one_by_one, batched = connect(), connect()
-    batch = StatementBatch(batched)
+    batch = StatementBatch(batched, min_statements=1)
     for _ in range(5):  # several commits: triggers made earlier are used again
         statements = random_statements(rng, rng.randrange(1, 60))
         for sql, params in statements:
@@ -85,7 +85,7 @@ def test_one_inbox_insert_does_what_the_statements_one_by_one_do(seed: int) -> N
 
 @pytest.mark.parametrize("value", [b"bytes", 1.5, float("nan"), "a\x00b", object()], ids=repr)
 def test_what_json_would_not_carry_unchanged_is_left_unbatched(value: Any) -> None:
-    batch = StatementBatch(connect())
+    batch = StatementBatch(connect(), min_statements=1)
     assert batch.prepare([(STATEMENTS["log"], ("k", "fine"))]) is not None
     log = STATEMENTS["log"]
     assert batch.prepare([(log, ("k", "fine")), (log, ("k", value))]) is None
@@ -93,7 +93,7 @@ def test_what_json_would_not_carry_unchanged_is_left_unbatched(value: Any) -> No
 
 def test_a_statement_that_cannot_stand_in_a_trigger_is_left_unbatched() -> None:
     conn = connect()
-    batch = StatementBatch(conn)
+    batch = StatementBatch(conn, min_statements=1)
     with_clause = "WITH v(x) AS (SELECT ?) INSERT INTO log (k, note) SELECT 'w', x FROM v"
     assert batch.prepare([(with_clause, ("note",))]) is None
     assert batch.prepare([(STATEMENTS["log"], ("k", "fine"))]) is not None  # others still batch
@@ -102,7 +102,7 @@ def test_a_statement_that_cannot_stand_in_a_trigger_is_left_unbatched() -> None:
 def test_a_failing_statement_fails_the_whole_insert_and_the_transaction_rolls_back() -> None:
     conn = connect()
     conn.execute("CREATE TABLE strict_t (k TEXT PRIMARY KEY)")
-    batch = StatementBatch(conn)
+    batch = StatementBatch(conn, min_statements=1)
     add = "INSERT INTO strict_t (k) VALUES (?)"
     prepared = batch.prepare([(STATEMENTS["log"], ("k", "before")), (add, ("a",)), (add, ("a",))])
     assert prepared is not None
@@ -121,3 +121,10 @@ def test_parameters_are_numbered_outside_quotes_only() -> None:
     assert not body.endswith(";")
     with pytest.raises(ValueError, match="unbalanced quote"):
         trigger_body("UPDATE t SET a = 'oops WHERE k = ?")
+
+
+def test_a_short_commit_is_left_unbatched() -> None:
+    batch = StatementBatch(connect(), min_statements=3)
+    log = STATEMENTS["log"]
+    assert batch.prepare([(log, ("k", "a")), (log, ("k", "b"))]) is None
+    assert batch.prepare([(log, ("k", "a")), (log, ("k", "b")), (log, ("k", "c"))]) is not None
