@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from acd.server.statement_batch import Statement, StatementBatch, trigger_body
+from acd.server.statement_batch import MAX_KINDS, Statement, StatementBatch, trigger_body
 
 SCHEMA = """
 CREATE TABLE t (k TEXT PRIMARY KEY, a TEXT NOT NULL DEFAULT '', n INTEGER, flag INTEGER);
@@ -128,3 +128,14 @@ def test_a_short_commit_is_left_unbatched() -> None:
     log = STATEMENTS["log"]
     assert batch.prepare([(log, ("k", "a")), (log, ("k", "b"))]) is None
     assert batch.prepare([(log, ("k", "a")), (log, ("k", "b")), (log, ("k", "c"))]) is not None
+
+
+def test_statement_texts_beyond_the_cap_run_unbatched_and_add_no_trigger() -> None:
+    conn = connect()
+    batch = StatementBatch(conn, min_statements=1)
+    texts = [f"INSERT INTO log (k, note) VALUES (?, ? || '{i}')" for i in range(MAX_KINDS + 5)]
+    prepared = [batch.prepare([(sql, ("k", "n"))]) for sql in texts]
+    assert all(p is not None for p in prepared[:MAX_KINDS])
+    assert all(p is None for p in prepared[MAX_KINDS:])
+    triggers = conn.execute("SELECT count(*) FROM sqlite_temp_schema WHERE type = 'trigger'")
+    assert triggers.fetchone() == (MAX_KINDS,)

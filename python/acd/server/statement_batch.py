@@ -70,6 +70,9 @@ def trigger_body(sql: str) -> str:
 # every commit made unary EnqueueCall about 10% slower.
 MIN_STATEMENTS = 32
 
+# Distinct statement texts with a trigger at most (the service has about fifteen).
+MAX_KINDS = 64
+
 # What JSON carries unchanged (ints: the router's 64-bit values). A float could come back one
 # ulp off through SQLite's own decimal parser, bytes not at all: such commits run unbatched.
 _PLAIN_TYPES = frozenset({str, int, bool, type(None)})
@@ -120,6 +123,10 @@ class StatementBatch:
 
     def _add(self, sql: str) -> int:
         kind = len(self._kinds) + 1
+        if kind > MAX_KINDS:
+            # Statement texts are fixed in the code; if some text ever carried its values,
+            # each would add a trigger that every row of every commit then checks.
+            return 0  # not remembered either: the table stays bounded
         try:
             self._conn.execute(
                 f"CREATE TEMP TRIGGER {VIEW}_{kind} INSTEAD OF INSERT ON {VIEW} "
