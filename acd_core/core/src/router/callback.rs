@@ -16,7 +16,7 @@ use crate::model::{Channel, Millis, Outcome};
 use crate::stats::LeftLine;
 
 use super::calls::check_id;
-use super::Router;
+use super::{CallId, Router};
 
 impl Router {
     /// Turns waiting call `call_id` into callback `callback_id` in its place. `number` is the
@@ -35,7 +35,7 @@ impl Router {
         }
         self.advance(now)?;
         let cx = self.call_ix(call_id)?;
-        if self.ix.calls.contains_key(callback_id) || self.ix.finished.contains_key(callback_id) {
+        if self.ix.calls.contains_key(callback_id) {
             return Err(AcdError::invalid(
                 "callback_id",
                 format!("'{callback_id}' is the id of another call"),
@@ -74,7 +74,7 @@ impl Router {
         call.channel = Channel::Callback;
         call.first_enqueued_at = now;
         self.move_to_queue(cx, qi, now);
-        self.ix.calls.insert(id, cx);
+        self.ix.calls.insert(id, CallId::Live(cx));
         self.enter_queue(cx, qi, now);
         for ax in freed {
             self.match_agent(ax, now);

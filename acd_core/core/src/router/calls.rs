@@ -13,7 +13,7 @@ use crate::model::{
 };
 use crate::stats::LeftLine;
 
-use super::Router;
+use super::{CallId, Router};
 
 /// Everything a PBX adapter says about a new call. Only `call_id` and `queue_id` are required.
 #[derive(Debug, Clone, Default)]
@@ -88,10 +88,8 @@ impl Router {
             None => None,
         };
         self.advance(now)?;
-        if self.ix.calls.contains_key(req.call_id.as_str())
-            || self.ix.finished.contains_key(req.call_id.as_str())
-        {
-            return Ok(false);
+        if self.ix.calls.contains_key(req.call_id.as_str()) {
+            return Ok(false); // live, or finished inside the dedup window
         }
         let skills_override = req.skills.as_ref().map(|s| {
             let mut v: Vec<_> = s.iter().map(|(n, &l)| (self.intern(n), l)).collect();
@@ -132,7 +130,7 @@ impl Router {
                 (self.calls.len() - 1) as CallIx
             }
         };
-        self.ix.calls.insert(id, cx);
+        self.ix.calls.insert(id, CallId::Live(cx));
         self.enter_queue(cx, qi, now);
         Ok(true)
     }
@@ -207,10 +205,13 @@ impl Router {
     pub(crate) fn end_contact(&mut self, cx: CallIx, outcome: Outcome, at: Millis) {
         self.emit(EventKind::Terminal, Some(cx), None, at).detail = Detail::Outcome(outcome);
         let id = self.call(cx).id.clone();
-        self.ix.calls.remove(&id);
         if self.dedup_window_ms > 0 {
-            self.ix.finished.insert(id.clone(), at);
+            if let Some(entry) = self.ix.calls.get_mut(&id) {
+                *entry = CallId::Finished(at);
+            }
             self.finished.push_back((at, id));
+        } else {
+            self.ix.calls.remove(&id);
         }
     }
 

@@ -12,7 +12,7 @@ use crate::model::{AgentIx, Channel};
 use crate::timers::TimerKind;
 
 use super::matching::in_line;
-use super::Router;
+use super::{CallId, Router};
 
 impl Router {
     /// Is a live entry for `key` held in the timer heap?
@@ -56,10 +56,26 @@ impl Router {
         if let Some((seq, n)) = busy_per_call.iter().find(|(_, &n)| n > 1) {
             return Err(format!("I3: call seq {seq} is connected to {n} agents"));
         }
+        let mut live_ids = 0;
+        for (id, entry) in &self.ix.calls {
+            match *entry {
+                CallId::Live(_) => live_ids += 1,
+                CallId::Finished(t) if t + self.dedup_window_ms <= self.now => {
+                    return Err(format!("finished id '{id}' kept past the dedup window"));
+                }
+                CallId::Finished(_) => {}
+            }
+        }
+        if live_ids != self.live_calls() {
+            return Err(format!(
+                "the id index has {live_ids} live ids for {} live calls",
+                self.live_calls()
+            ));
+        }
         for (cx, call) in self.calls.iter().enumerate() {
             let Some(c) = call else { continue };
             let cx = cx as u32;
-            if self.ix.calls.get(&c.id) != Some(&cx) {
+            if self.ix.calls.get(&c.id) != Some(&CallId::Live(cx)) {
                 return Err(format!("call '{}' is missing from the id index", c.id));
             }
             let in_line = lined.contains(&(c.class, (-c.score, c.seq, cx)));

@@ -98,9 +98,10 @@ pub(crate) struct Indexes {
     pub skills: FxHashMap<String, SkillIx>,
     pub queues: FxHashMap<Arc<str>, QueueIx>,
     pub agents: FxHashMap<Arc<str>, AgentIx>,
-    pub calls: FxHashMap<Arc<str>, CallIx>,
+    /// Every call id the router knows: live calls and those finished inside the dedup window,
+    /// in one map, so an enqueue asks once and a finishing call changes its entry in place.
+    pub calls: FxHashMap<Arc<str>, CallId>,
     pub classes: FxHashMap<ClassKey, ClassIx>,
-    pub finished: FxHashMap<Arc<str>, Millis>,
     /// Class of (queue, channel, step) for calls without skill overrides: skips building a
     /// requirement key on every enqueue.
     pub base_classes: FxHashMap<(QueueIx, crate::model::Channel, u8), ClassIx>,
@@ -112,6 +113,25 @@ pub(crate) struct Indexes {
     /// key of a class's line is live from 16 bytes a slot, kept in cache, instead of from the
     /// call itself (a cache miss for each key looked at).
     pub lined: Vec<(u64, ClassIx)>,
+}
+
+/// What a call id stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallId {
+    /// A live call, in this slot.
+    Live(CallIx),
+    /// A call that finished at this time, remembered until the dedup window has passed.
+    Finished(Millis),
+}
+
+impl Indexes {
+    /// The slot of the live call `id`.
+    pub fn live_call(&self, id: &str) -> Option<CallIx> {
+        match self.calls.get(id) {
+            Some(&CallId::Live(cx)) => Some(cx),
+            _ => None,
+        }
+    }
 }
 
 /// `Indexes::lined` of a slot whose call (if any) is not in a line.
@@ -291,9 +311,7 @@ impl Router {
 
     pub(crate) fn call_ix(&self, id: &str) -> Result<CallIx> {
         self.ix
-            .calls
-            .get(id)
-            .copied()
+            .live_call(id)
             .ok_or_else(|| AcdError::not_found("call_id", id))
     }
 

@@ -128,7 +128,7 @@ impl Router {
     }
 
     pub fn call_info(&self, call_id: &str) -> Option<CallInfo> {
-        let cx = *self.ix.calls.get(call_id)?;
+        let cx = self.ix.live_call(call_id)?;
         let c = self.call(cx);
         let (state, agents) = match c.state {
             CallState::Waiting => ("waiting", vec![]),
@@ -165,7 +165,7 @@ impl Router {
     /// The shell's position estimates read this for each call a batch moved, so it copies
     /// nothing but the queue id.
     pub fn waiting_key(&self, call_id: &str) -> Option<(Arc<str>, i64, u64)> {
-        let c = self.call(*self.ix.calls.get(call_id)?);
+        let c = self.call(self.ix.live_call(call_id)?);
         match c.state {
             CallState::Waiting => Some((self.queues[c.queue as usize].id.clone(), c.score, c.seq)),
             _ => None,
@@ -202,7 +202,7 @@ impl Router {
 
     /// Live calls, connected or not.
     pub fn live_calls(&self) -> usize {
-        self.ix.calls.len()
+        self.calls.len() - self.free_calls.len() // a slot is live or free
     }
 
     pub fn now(&self) -> Millis {

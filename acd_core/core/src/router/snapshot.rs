@@ -3,7 +3,7 @@
 
 use crate::error::{AcdError, Result};
 
-use super::{Indexes, Router};
+use super::{CallId, Indexes, Router};
 
 /// Bumped whenever the snapshot layout changes; a snapshot of another version is refused.
 const SNAPSHOT_VERSION: u32 = 1;
@@ -44,16 +44,16 @@ impl Router {
         for (i, a) in self.agents.iter().enumerate() {
             ix.agents.insert(a.id.clone(), i as u32);
         }
+        for (t, id) in &self.finished {
+            ix.calls.insert(id.clone(), CallId::Finished(*t));
+        }
         for (i, c) in self.calls.iter().enumerate() {
             if let Some(c) = c {
-                ix.calls.insert(c.id.clone(), i as u32);
+                ix.calls.insert(c.id.clone(), CallId::Live(i as u32));
             }
         }
         for (i, c) in self.classes.iter().enumerate() {
             ix.classes.insert(c.key.clone(), i as u32);
-        }
-        for (t, id) in &self.finished {
-            ix.finished.insert(id.clone(), *t);
         }
         self.ix = ix;
         self.rebuild_fronts();

@@ -8,7 +8,7 @@ use crate::model::{AgentIx, CallIx, Millis, Outcome};
 use crate::stats::{interval_of, LeftLine};
 use crate::timers::{TimerKey, TimerKind};
 
-use super::Router;
+use super::{CallId, Router};
 
 impl Router {
     pub(crate) fn fire_due_timers(&mut self, now: Millis) {
@@ -63,7 +63,7 @@ impl Router {
     /// Rebuilds the timer heap when stale entries outnumber what can be live (at most one per
     /// open offer, live call and agent), so memory follows the live timers.
     pub(crate) fn compact_timers(&mut self) {
-        let bound = self.offers.len() + self.ix.calls.len() + self.agents.len();
+        let bound = self.offers.len() + self.live_calls() + self.agents.len();
         if self.timers.held() > 2 * bound + 64 {
             let mut timers = std::mem::take(&mut self.timers);
             timers.compact(|key, target| self.timer_live(key, target));
@@ -221,8 +221,8 @@ impl Router {
                 break;
             }
             let (t, id) = self.finished.pop_front().expect("front exists");
-            if self.ix.finished.get(&id) == Some(&t) {
-                self.ix.finished.remove(&id);
+            if self.ix.calls.get(&id) == Some(&CallId::Finished(t)) {
+                self.ix.calls.remove(&id);
             }
         }
         if interval_of(now) > self.pruned_interval {
