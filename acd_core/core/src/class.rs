@@ -78,17 +78,18 @@ impl Line {
         if self.heap.peek().is_some_and(|Reverse(k)| *k == key) {
             self.heap.pop();
         }
-        // Compact when stale keys outnumber live ones, so memory follows the live line.
+        // Compact when stale keys outnumber live ones, so memory follows the live line. In
+        // place: the buffer keeps its room for the calls still to come (a compacted heap cut
+        // to its size grew back by doubling, a copy each time), unless it is far too big.
         if self.heap.len() > 2 * self.live as usize + 64 {
-            let mut keys: Vec<CallKey> = self
-                .heap
-                .drain()
-                .map(|Reverse(k)| k)
-                .filter(|k| is_live(k))
-                .collect();
+            let mut keys = std::mem::take(&mut self.heap).into_vec();
+            keys.retain(|Reverse(k)| is_live(k));
             keys.sort_unstable();
-            keys.dedup();
-            self.heap = keys.into_iter().map(Reverse).collect();
+            keys.dedup(); // a call put back in line may have left a copy of its key behind
+            if keys.capacity() > 4 * keys.len() + 128 {
+                keys.shrink_to(2 * keys.len() + 64);
+            }
+            self.heap = BinaryHeap::from(keys);
         }
     }
 
