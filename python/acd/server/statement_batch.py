@@ -63,12 +63,15 @@ def trigger_body(sql: str) -> str:
     return "".join(out).strip().rstrip(";")
 
 
-# Fewer statements than this run one by one: the JSON encoding (about 3-5 us a statement, with
-# the GIL held) then costs more than the waits for the GIL it saves. Measured on the service
-# bench: at 32, unary EnqueueCall (a few statements a commit) as fast as unbatched, lifecycles
-# (about 30 a commit) 8-10% and batch enqueue (about 200 a commit) about 20% faster; batching
-# every commit made unary EnqueueCall about 10% slower.
-MIN_STATEMENTS = 32
+# Fewer statements than this run one by one. Batching costs GIL-held work (the JSON encoding,
+# 3-5 us a statement) and makes commits quicker, so under a saturating load of unary enqueues
+# each group commit gathers fewer appends: unary EnqueueCall at saturation ran about 10% slower
+# at 8 than at 32 (1,036 vs 1,145/s, three runs each, back to back). Below the threshold,
+# though, a commit waits for the GIL at every row while the event loop is busy: in the full
+# service bench, at 32, commits of 9-29 statements took 50-85 ms (400-540 commits over 15 ms a
+# run, 20-50 at 8) and the offer latency p99 was 12-16 ms (9-11 ms at 8). An offer reaching its
+# agent on time matters more than enqueues beyond a thousand a second.
+MIN_STATEMENTS = 8
 
 # Distinct statement texts with a trigger at most (the service has about fifteen).
 MAX_KINDS = 64
