@@ -322,7 +322,8 @@ async def serve(config: Config, *, announce: bool = True, config_path: Path | No
     # about 72 (grpc.aio's and ours): with 5,000 of them each full collection stopped the event
     # loop for 50-140 ms here, every few seconds, and found nearly nothing to free (the cycles
     # die young, in the young generations). One full collection per 100 middle ones instead of
-    # per 10 (Python's default): 3 in a full run of bench/service_vs_echo.py instead of 19.
+    # per 10 (Python's default): in a full run of bench/service_vs_echo.py 7 (4 of them while
+    # starting) instead of 19.
     gen0, gen1, _ = gc.get_threshold()
     gc.set_threshold(gen0, gen1, FULL_COLLECTION_EVERY)
     # The journal's writer thread needs the GIL a few times per commit, and the event loop's
