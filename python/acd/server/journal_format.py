@@ -112,10 +112,9 @@ def encode_command(command: Command) -> str:
     """The journal's text for ``command``; TypeError / ValueError names a bad element."""
     if type(command) is not tuple or not command or type(command[0]) is not str:
         raise TypeError(f"a command is a tuple starting with its name, got {command!r}")
-    for i, item in enumerate(command):
-        if type(item) not in _SCALARS:  # most commands are flat: no call for those
-            _check(item, f"command[{i}]")
-    return _ENCODER.encode(list(command))
+    items = list(command)
+    _check(items, "command")  # names a bad element command[i]...
+    return _ENCODER.encode(items)
 
 
 def decode_command(text: str) -> Command:
