@@ -9,7 +9,7 @@ through each router, so both do exactly the same work; their offers are compared
 
 Prints a table, then as its last line one JSON object: speedup_per_call, speedup_batch,
 scaling_1k_to_100k, bytes_per_waiting_call (and the raw figures behind them). The core's batch
-keeps its events native until read: "batch+read" rows also read every event's values, and the
+and its drain keep events native until read: "+read" rows also read every event's values, and the
 "per-call loop alone" row is the per-call loop driving no router (the floor of every router).
 """
 
@@ -184,14 +184,22 @@ def bound_calls(router: Any, stream: list[Command]) -> list[tuple[Callable[..., 
     return [(methods[c[0]], c[1:]) for c in stream]
 
 
-def time_per_call(router: Any, stream: list[Command]) -> float:
-    """One Python call per command, then drain: how a service would drive a router."""
+def time_per_call(router: Any, stream: list[Command], read: bool = False) -> float:
+    """One Python call per command, then drain: how a service would drive a router. `read`:
+    every drained event's values are read too (the core's drain keeps them native until
+    read, as its batch does; the reference's events are Python objects already)."""
     calls = bound_calls(router, stream)
     drain = router.drain
     start = time.perf_counter()
-    for method, args in calls:
-        method(*args)
-        drain()
+    if read:
+        for method, args in calls:
+            method(*args)
+            for e in drain():
+                e.as_tuple()
+    else:
+        for method, args in calls:
+            method(*args)
+            drain()
     return time.perf_counter() - start
 
 
@@ -266,6 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     t_ref = time_per_call(ref, stream)
     core = fresh("core", config, setup)
     t_call = time_per_call(core, stream)
+    ref = fresh("reference", config, setup)
+    t_ref_read = time_per_call(ref, stream, read=True)
+    core = fresh("core", config, setup)
+    t_call_read = time_per_call(core, stream, read=True)
     core = fresh("core", config, setup)
     t_batch = time_batch(core, stream)
     core = fresh("core", config, setup)
@@ -294,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ("reference, per call", t_ref),
         ("core, per call", t_call),
+        ("reference, per call+read", t_ref_read),
+        ("core, per call+read", t_call_read),
         ("core, batch", t_batch),
         ("reference, batch+read", t_ref_batch_read),
         ("core, batch+read", t_batch_read),
@@ -312,11 +326,14 @@ def main(argv: list[str] | None = None) -> int:
         "speedup_per_call": round(t_ref / t_call, 2),
         "speedup_batch": round(t_ref / t_batch, 2),
         "speedup_batch_read": round(t_ref / t_batch_read, 2),
+        "speedup_per_call_read": round(t_ref_read / t_call_read, 2),
         "scaling_1k_to_100k": round(scaling, 3),
         "bytes_per_waiting_call": round(mem, 1),
         "commands": n,
         "reference_us_per_command": round(t_ref / n * 1e6, 3),
         "core_per_call_us_per_command": round(t_call / n * 1e6, 3),
+        "reference_per_call_read_us_per_command": round(t_ref_read / n * 1e6, 3),
+        "core_per_call_read_us_per_command": round(t_call_read / n * 1e6, 3),
         "core_batch_us_per_command": round(t_batch / n * 1e6, 3),
         "core_batch_read_us_per_command": round(t_batch_read / n * 1e6, 3),
         "reference_batch_read_us_per_command": round(t_ref_batch_read / n * 1e6, 3),

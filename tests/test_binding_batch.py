@@ -102,7 +102,7 @@ def test_a_failing_batch_command_becomes_an_error_event_and_the_rest_apply() -> 
             "command 8: priority: 1000001 out of range -1000000..1000000",
         ),
     ]  # fmt: skip
-    assert r.drain() == []
+    assert len(r.drain()) == 0
     assert r.agent_info("a1")["state"] == "busy"
 
 

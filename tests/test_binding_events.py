@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from acd._core import Event, IllegalTransitionError
+from acd._core import Event, Events, IllegalTransitionError
 from binding_helpers import decisions, make, ready, refuses, rows
 
 # ---- events -----------------------------------------------------------------------------
@@ -185,3 +185,20 @@ def test_event_is_immutable() -> None:
         Event()
     assert event.as_tuple() == ("agent-state", "", "a1", "", 0, 0, "login", "not-ready")
     assert isinstance(event.as_tuple(), tuple)
+
+
+def test_drain_gives_the_events_so_far_native_until_read_and_clears_them() -> None:
+    r = make([{"id": "sales", "skills": {"sales": 1}}], [{"id": "a1", "skills": {"sales": 1}}])
+    assert len(r.drain()) == 0 and r.drain() is r.drain()  # nothing: the one shared empty
+    ready(r, "a1")
+    r.enqueue("c1", "sales", 10)
+    drained = r.drain()
+    assert isinstance(drained, Events)
+    kinds = [e.kind for e in drained]
+    assert kinds[-2:] == ["offer", "agent-state"] and len(drained) == len(kinds)
+    assert len(r.drain()) == 0  # cleared
+    r.accept("a1", "c1", 20)  # later commands do not change what was drained
+    assert [e.kind for e in drained] == kinds
+    assert drained[-2].call_id == "c1" and drained[-2].agent_id == "a1"
+    assert [e.kind for e in drained[1:]] == kinds[1:]
+    assert [e.kind for e in r.drain()] == ["connected", "agent-state"]

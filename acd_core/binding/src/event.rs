@@ -4,9 +4,10 @@
 use acd_core::Event;
 use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PySlice};
 
-#[pyclass(name = "Event", module = "acd._core", frozen)]
+#[pyclass(name = "Event", module = "acd._core", frozen, freelist = 256)]
 pub struct PyEvent(pub Event);
 
 /// `Event.as_tuple()`: kind, call_id, agent_id, queue_id, at_ms, expires_at_ms, rule, detail.
@@ -113,8 +114,18 @@ pub fn wrap<'py>(
 /// What `Router.apply_batch` returns: the batch's events, kept native until they are read.
 /// A bulk caller pays for one Python object per batch, not one per event; reading an item
 /// makes its `Event` then (ROUTING.md, Batch commands).
-#[pyclass(name = "Events", module = "acd._core", frozen, sequence)]
+#[pyclass(name = "Events", module = "acd._core", frozen, sequence, freelist = 64)]
 pub struct PyEvents(pub Vec<Event>);
+
+/// The one empty `Events` every router hands out (it is immutable).
+static EMPTY: PyOnceLock<Py<PyEvents>> = PyOnceLock::new();
+
+impl PyEvents {
+    pub fn empty(py: Python<'_>) -> PyResult<Py<PyEvents>> {
+        let empty = EMPTY.get_or_try_init(py, || Py::new(py, PyEvents(Vec::new())))?;
+        Ok(empty.clone_ref(py))
+    }
+}
 
 #[pymethods]
 impl PyEvents {

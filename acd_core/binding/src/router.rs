@@ -9,7 +9,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 
 use crate::batch;
 use crate::errors::IntoPyResult;
-use crate::event::{wrap, PyEvents};
+use crate::event::PyEvents;
 use crate::request::{enqueue_request, EnqueueOptions};
 
 #[pyclass(name = "Router", module = "acd._core")]
@@ -44,6 +44,11 @@ pub struct Int(pub i128);
 impl<'a, 'py> FromPyObject<'a, 'py> for Int {
     type Error = PyErr;
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        // An int that fits 64 bits (every valid value) converts in one C call; pyo3's 128-bit
+        // conversion goes through a slower path, measurable on every enqueue.
+        if let Ok(v) = obj.extract::<i64>() {
+            return Ok(Int(v.into()));
+        }
         match obj.extract::<i128>() {
             Ok(v) => Ok(Int(v)),
             Err(_) if obj.is_instance_of::<pyo3::types::PyInt>() => Err(invalid(
@@ -197,8 +202,14 @@ impl PyRouter {
     fn poll_timeout(&mut self) -> Option<u64> {
         self.inner.poll_timeout()
     }
-    fn drain<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        wrap(py, self.inner.drain_iter())
+    /// The events produced so far, cleared from the router and kept native until read
+    /// (`Events`, as `apply_batch` gives them): a caller that only looks at some of them pays
+    /// for those. Most commands produce none; they all get one shared empty `Events`.
+    fn drain(&mut self, py: Python<'_>) -> PyResult<Py<PyEvents>> {
+        if self.inner.pending_events().is_empty() {
+            return PyEvents::empty(py);
+        }
+        Py::new(py, PyEvents(self.inner.drain()))
     }
 
     /// Applies many commands with the GIL released (ROUTING.md, Batch commands).
