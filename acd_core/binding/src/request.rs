@@ -7,28 +7,16 @@ use acd_core::{AcdError, Channel, EnqueueRequest};
 use pyo3::prelude::*;
 
 /// The optional fields of an enqueue, as Python gives them.
+#[derive(Default)]
 pub struct EnqueueOptions {
-    pub channel: String,
+    /// None: voice (the default, so the common enqueue allocates no name).
+    pub channel: Option<String>,
     pub skills: Option<BTreeMap<String, i64>>,
     pub caller: String,
     pub dialled: String,
     pub preferred_agent: Option<String>,
     pub preferred_wait_ms: i128,
     pub attributes: Option<BTreeMap<String, String>>,
-}
-
-impl Default for EnqueueOptions {
-    fn default() -> Self {
-        EnqueueOptions {
-            channel: "voice".into(),
-            skills: None,
-            caller: String::new(),
-            dialled: String::new(),
-            preferred_agent: None,
-            preferred_wait_ms: 0,
-            attributes: None,
-        }
-    }
 }
 
 fn invalid(field: &'static str, message: String) -> AcdError {
@@ -43,15 +31,15 @@ pub fn enqueue_request(
     priority: i128,
     o: EnqueueOptions,
 ) -> Result<EnqueueRequest, AcdError> {
-    let channel = Channel::parse(&o.channel).ok_or_else(|| {
-        invalid(
-            "channel",
-            format!(
-                "unknown channel '{}' (voice, chat, email, messenger, callback)",
-                o.channel
-            ),
-        )
-    })?;
+    let channel = match &o.channel {
+        None => Channel::Voice,
+        Some(name) => Channel::parse(name).ok_or_else(|| {
+            invalid(
+                "channel",
+                format!("unknown channel '{name}' (voice, chat, email, messenger, callback)"),
+            )
+        })?,
+    };
     let priority = i32::try_from(priority).map_err(|_| {
         let range = acd_core::model::MAX_PRIORITY;
         invalid(
@@ -102,7 +90,7 @@ pub fn options_from_dict(d: &Bound<'_, pyo3::types::PyDict>, at: &str) -> PyResu
             .map_err(|_| PyValueError::new_err(format!("{at}: option names are strings")))?;
         let bad = |e: PyErr| PyValueError::new_err(format!("{at}.{key}: {e}"));
         match key.as_str() {
-            "channel" => o.channel = v.extract().map_err(bad)?,
+            "channel" => o.channel = Some(v.extract().map_err(bad)?),
             "skills" => o.skills = Some(v.extract().map_err(bad)?),
             "caller" => o.caller = v.extract().map_err(bad)?,
             "dialled" => o.dialled = v.extract().map_err(bad)?,

@@ -100,7 +100,7 @@ impl PyRouter {
         attributes: Option<BTreeMap<String, String>>,
     ) -> PyResult<bool> {
         let options = EnqueueOptions {
-            channel: channel.to_owned(),
+            channel: (channel != "voice").then(|| channel.to_owned()),
             skills,
             caller: caller.to_owned(),
             dialled: dialled.to_owned(),
