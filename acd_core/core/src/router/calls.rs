@@ -1,5 +1,6 @@
 //! Call commands: enqueue, abandon, end, transfer, pick; and how a call finishes.
 
+use std::collections::hash_map::Entry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -88,15 +89,24 @@ impl Router {
             None => None,
         };
         self.advance(now)?;
-        if self.ix.calls.contains_key(req.call_id.as_str()) {
-            return Ok(false); // live, or finished inside the dedup window
+        // One look-up of the id: the slot the call will take is known before the call is
+        // built, so the id's entry is made now (nothing below can fail).
+        let id: Arc<str> = Arc::from(req.call_id.as_str());
+        let cx = match self.free_calls.last() {
+            Some(&cx) => cx,
+            None => self.calls.len() as CallIx,
+        };
+        match self.ix.calls.entry(id.clone()) {
+            Entry::Occupied(_) => return Ok(false), // live, or finished inside the dedup window
+            Entry::Vacant(slot) => {
+                slot.insert(CallId::Live(cx));
+            }
         }
         let skills_override = req.skills.as_ref().map(|s| {
             let mut v: Vec<_> = s.iter().map(|(n, &l)| (self.intern(n), l)).collect();
             v.sort_unstable();
             v
         });
-        let id: Arc<str> = Arc::from(req.call_id.as_str());
         let seq = self.next_call_seq;
         self.next_call_seq += 1;
         let mut call = Call {
@@ -120,17 +130,10 @@ impl Router {
             timer: None,
         };
         call.class = self.class_of(qi, &call);
-        let cx = match self.free_calls.pop() {
-            Some(cx) => {
-                self.calls[cx as usize] = Some(call);
-                cx
-            }
-            None => {
-                self.calls.push(Some(call));
-                (self.calls.len() - 1) as CallIx
-            }
-        };
-        self.ix.calls.insert(id, CallId::Live(cx));
+        match self.free_calls.pop() {
+            Some(free) => self.calls[free as usize] = Some(call),
+            None => self.calls.push(Some(call)),
+        }
         self.enter_queue(cx, qi, now);
         Ok(true)
     }
