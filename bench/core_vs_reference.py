@@ -7,10 +7,11 @@ through each router, so both do exactly the same work; their offers are compared
 
     python bench/core_vs_reference.py [--quick] [--seed N]
 
-Prints a table, then as its last line one JSON object: speedup_per_call, speedup_batch,
-scaling_1k_to_100k, bytes_per_waiting_call (and the raw figures behind them). The core's batch
-and its drain keep events native until read: "+read" rows also read every event's values, and the
-"per-call loop alone" row is the per-call loop driving no router (the floor of every router).
+Every timing is the median of three runs, the routers taking turns. Prints a table, then as
+its last line one JSON object: speedup_per_call, speedup_batch, scaling_1k_to_100k,
+bytes_per_waiting_call (and the raw figures behind them). The core's batch and its drain keep
+events native until read: "+read" rows also read every event's values, and the "per-call loop
+alone" row is the per-call loop driving no router (the floor of every router).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from acd._core import heap_bytes
 
 Command = tuple[Any, ...]
 
+REPEATS = 3  # timing runs per figure; the median is reported
 AGENTS = 10_000
 SKILLS = 100
 QUEUES = 200
@@ -270,20 +273,25 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
 
-    ref = fresh("reference", config, setup)
-    t_ref = time_per_call(ref, stream)
-    core = fresh("core", config, setup)
-    t_call = time_per_call(core, stream)
-    ref = fresh("reference", config, setup)
-    t_ref_read = time_per_call(ref, stream, read=True)
-    core = fresh("core", config, setup)
-    t_call_read = time_per_call(core, stream, read=True)
-    core = fresh("core", config, setup)
-    t_batch = time_batch(core, stream)
-    core = fresh("core", config, setup)
-    t_batch_read = time_batch(core, stream, read=True)
-    ref = fresh("reference", config, setup)
-    t_ref_batch_read = time_batch(ref, stream, read=True)
+    # Each timing is the median of REPEATS runs, the routers taking turns within each round,
+    # so a burst of noise on this shared machine moves one sample, not a whole ratio.
+    runs: dict[str, Callable[[], float]] = {
+        "ref": lambda: time_per_call(fresh("reference", config, setup), stream),
+        "call": lambda: time_per_call(fresh("core", config, setup), stream),
+        "ref_read": lambda: time_per_call(fresh("reference", config, setup), stream, read=True),
+        "call_read": lambda: time_per_call(fresh("core", config, setup), stream, read=True),
+        "batch": lambda: time_batch(fresh("core", config, setup), stream),
+        "batch_read": lambda: time_batch(fresh("core", config, setup), stream, read=True),
+        "ref_batch_read": lambda: time_batch(fresh("reference", config, setup), stream, read=True),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(REPEATS):
+        for name, run in runs.items():
+            samples[name].append(run())
+    med = {name: statistics.median(values) for name, values in samples.items()}
+    t_ref, t_call, t_ref_read = med["ref"], med["call"], med["ref_read"]
+    t_call_read, t_batch, t_batch_read = med["call_read"], med["batch"], med["batch_read"]
+    t_ref_batch_read = med["ref_batch_read"]
     t_harness = time_per_call(NoRouter(), stream)
 
     # Same decisions: replay both once more and compare every offer.
