@@ -110,6 +110,16 @@ def test_a_commit_longer_than_one_insert_holds_is_several_inserts() -> None:
     assert len({sql for sql, _ in prepared}) == 2  # the last one rounded up to 8 rows
 
 
+def test_a_commit_is_left_unbatched_where_not_even_the_smallest_insert_fits() -> None:
+    log = STATEMENTS["log"]
+    # Eight rows of kind + 8 values need 72 variables: an SQLite allowing 64 cannot take them.
+    assert (
+        StatementBatch(connect(variables=64), min_statements=1).prepare([(log, ("k", "a", 1))])
+        is None
+    )
+    assert StatementBatch(connect(variables=72), min_statements=1).prepare([(log, ("k", "a", 1))])
+
+
 def test_a_value_sqlite_cannot_bind_fails_the_commit_as_one_by_one_would() -> None:
     conn = connect()
     batch = StatementBatch(conn, min_statements=1)

@@ -129,7 +129,10 @@ class StatementBatch:
             width = max(width, known[1])
         width = -(-width // 8) * 8  # a few widths, a few texts
         pad = width + 1
-        per_insert = max(n for n in _SIZES if n * pad <= self._variables or n == _SIZES[0])
+        fitting = [n for n in _SIZES if n * pad <= self._variables]
+        if not fitting:  # an SQLite built with a very low variable limit: run unbatched
+            return None
+        per_insert = fitting[-1]
         out: Prepared = []
         for start in range(0, len(statements), per_insert):
             chunk = statements[start : start + per_insert]
