@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use crate::request::{enqueue_request, options_from_dict, EnqueueOptions};
+use crate::router::Wide;
 
 /// Extracts element `i` of command `index`, naming both in the error.
 fn arg<T>(t: &Bound<'_, PyTuple>, i: usize, index: usize) -> PyResult<T>
@@ -59,12 +60,7 @@ fn parse_one(t: &Bound<'_, PyTuple>, index: usize) -> PyResult<Command> {
             } else {
                 EnqueueOptions::default()
             };
-            // Through i64 first: pyo3's 128-bit conversion is a slow path (every valid
-            // priority fits 64 bits; a huge one still gets the core's range error).
-            let priority: i128 = match arg::<i64>(t, 4, index) {
-                Ok(p) => p.into(),
-                Err(_) => arg(t, 4, index)?,
-            };
+            let Wide(priority) = arg(t, 4, index)?;
             let req = enqueue_request(arg(t, 1, index)?, arg(t, 2, index)?, priority, options)
                 .map_err(|e| PyValueError::new_err(format!("commands[{index}]: {e}")))?;
             Command::Enqueue(req, arg(t, 3, index)?)

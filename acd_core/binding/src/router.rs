@@ -41,16 +41,26 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Now {
 /// is reported as out of range (InvalidArgumentError) rather than as an OverflowError.
 pub struct Int(pub i128);
 
+/// A Python int as i128, through i64 first: an int that fits 64 bits (every valid value)
+/// converts in one C call, where pyo3's 128-bit conversion takes a slower path, measurable on
+/// every enqueue. Errors are the 128-bit conversion's.
+pub struct Wide(pub i128);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Wide {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(v) = obj.extract::<i64>() {
+            return Ok(Wide(v.into()));
+        }
+        obj.extract::<i128>().map(Wide)
+    }
+}
+
 impl<'a, 'py> FromPyObject<'a, 'py> for Int {
     type Error = PyErr;
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        // An int that fits 64 bits (every valid value) converts in one C call; pyo3's 128-bit
-        // conversion goes through a slower path, measurable on every enqueue.
-        if let Ok(v) = obj.extract::<i64>() {
-            return Ok(Int(v.into()));
-        }
-        match obj.extract::<i128>() {
-            Ok(v) => Ok(Int(v)),
+        match obj.extract::<Wide>() {
+            Ok(Wide(v)) => Ok(Int(v)),
             Err(_) if obj.is_instance_of::<pyo3::types::PyInt>() => Err(invalid(
                 "integer",
                 format!("{} out of range", obj.as_any().to_owned()),

@@ -27,13 +27,13 @@ import itertools
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from acd.server.journal_format import CommitError, JournalClosedError
-from acd.server.statement_batch import Statement, StatementBatch
+from acd.server.statement_batch import Statement, StatementBatch, transaction
 
 # An administrative operation (snapshot, prune, delete, import) runs alone, in the writer thread,
 # with the connection and the writer's table of last sequence numbers per tenant.
@@ -112,20 +112,6 @@ def _commit_error(cause: BaseException) -> CommitError:
     error = CommitError(f"journal commit failed: {cause}")
     error.__cause__ = cause  # each waiter gets its own exception, all chained to the cause
     return error
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back if anything inside raises."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        # A failed COMMIT (busy, I/O error) can leave the transaction open: end it here.
-        if conn.in_transaction:
-            conn.rollback()
-        raise
 
 
 class GroupCommitWriter:
@@ -255,8 +241,8 @@ class GroupCommitWriter:
         try:
             prepared = self._batch.prepare(statements)  # may create triggers: no BEGIN yet
             if prepared is not None:
-                # One statement in autocommit mode is its own transaction: all or nothing,
-                # committed (fsync) before it returns, with one wait for the GIL after it.
+                # All or nothing, committed (fsync) before it returns: one insert in autocommit
+                # mode is its own transaction, with one wait for the GIL after it.
                 self._batch.run(prepared)
             else:
                 with transaction(self._conn):

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from acd.server import history, planner_stats
-from acd.server.group_commit import GroupCommitWriter, JournalStats, transaction
+from acd.server.group_commit import GroupCommitWriter, JournalStats
 from acd.server.journal_format import (
     SCHEMA,
     Command,
@@ -56,7 +56,7 @@ from acd.server.journal_service import (
     ServiceTables,
     StoredConfig,
 )
-from acd.server.statement_batch import Statement
+from acd.server.statement_batch import Statement, transaction
 
 __all__ = [
     "CONFIG_SCHEMA",

@@ -32,8 +32,9 @@ Commits of fewer than ``MIN_STATEMENTS`` statements gain nothing from batching a
 from __future__ import annotations
 
 import bisect
+import contextlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 Statement = tuple[str, tuple[Any, ...]]
@@ -96,6 +97,20 @@ MIN_STATEMENTS = 8
 MAX_KINDS = 64
 
 
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back if anything inside raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        # A failed COMMIT (busy, I/O error) can leave the transaction open: end it here.
+        if conn.in_transaction:
+            conn.rollback()
+        raise
+
+
 class StatementBatch:
     """The triggers of one connection (made as new statement texts come, outside any
     transaction) and the layout of a commit's statements as inbox inserts."""
@@ -150,19 +165,10 @@ class StatementBatch:
         """Runs the inserts :meth:`prepare` made: one is its own transaction in autocommit
         mode; several run in one (or in the caller's, if one is open)."""
         conn = self._conn
-        if len(prepared) == 1 or conn.in_transaction:
+        alone = len(prepared) == 1 or conn.in_transaction
+        with contextlib.nullcontext() if alone else transaction(conn):
             for sql, values in prepared:
                 conn.execute(sql, values)
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for sql, values in prepared:
-                conn.execute(sql, values)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.rollback()
-            raise
 
     def _text(self, width: int, rows: int) -> str:
         text = self._texts.get((width, rows))
