@@ -25,12 +25,17 @@ Then drives both from this process (uvloop, grpc.aio, ``acd.client``):
    (logged out, so the same agents answer as in phase 2): the two latencies differ only by
    the 5,000 open streams;
 4. unary EnqueueCall against unary echo, same concurrency and payload size;
-5. EnqueueCalls batches.
+5. EnqueueCalls batches;
+6. round trips on the echo server's streams: the bare transport's message rate on this
+   machine. Divided by the gRPC messages a lifecycle took in phase 1 (both ways, counted by
+   the client's streams), it is the most lifecycles per second that any service could carry
+   here, however little it did: ``lifecycle_echo_ceiling_per_s``.
 
 Prints a table per phase with the load generator's own CPU time beside the server's (and
 says when the generator, not the server, was the limit), then as its last line one JSON
 object: unary_enqueue_ratio, lifecycle_calls_per_s, offer_latency_p99_ms, batch_enqueue_per_s,
-rss_mb_5k_agent_streams, offer_latency_p99_ms_5k_streams (plus the raw rates beside them).
+rss_mb_5k_agent_streams, offer_latency_p99_ms_5k_streams (plus the raw rates beside them, and
+lifecycle_grpc_messages, echo_stream_messages_per_s, lifecycle_echo_ceiling_per_s).
 ``--quick`` runs each phase briefly (well under 90 s in all); ``--echo-only`` measures only the
 echo server (the server keys are then null), for working on the harness itself.
 ``--write-config`` only writes the bench tenant's config (its agents and tokens), e.g. for a
@@ -137,6 +142,7 @@ class Row:
     count: int
     meter: Meter
     extra: str = ""
+    messages: int = 0  # gRPC messages both ways, where the phase counted them
 
     @property
     def rate(self) -> float:
@@ -194,6 +200,7 @@ class Lifecycles:
     offered_at: dict[str, float] = field(default_factory=dict)
     completed: int = 0
     errors: int = 0
+    desktops: list[AgentSession] = field(default_factory=list)
     on_complete: Callable[[], None] | None = None
     streaming: int = 0  # agents whose stream is open (and who are ready, if answering)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -241,6 +248,7 @@ class Lifecycles:
         try:
             if answer:  # a desktop: commands and events on one Session
                 async with client.agent_session(me) as desktop:
+                    self.desktops.append(desktop)
                     await desktop.login()
                     async for event in desktop.events():
                         kind = event.WhichOneof("event")
@@ -274,6 +282,11 @@ class Lifecycles:
         self.completed += 1
         if self.on_complete is not None:
             self.on_complete()
+
+    def messages(self) -> int:
+        """gRPC messages so far, both ways, on the adapter's stream and the desktops'."""
+        streams: list[AdapterStream | AgentSession] = [self.adapter, *self.desktops]
+        return sum(s.messages_sent + s.messages_received for s in streams)
 
     def latencies_ms(self, call_ids: list[str]) -> tuple[list[float], list[float], int]:
         """Per offered call: ack -> offer (0 where the offer overtook the ack, counted in
@@ -313,18 +326,24 @@ async def lifecycle_phase(engine: Lifecycles, plan: Plan, server: Process) -> Ro
     for _ in range(plan.lifecycle_agents * plan.backlog_per_agent):
         enqueue_next()
     await asyncio.sleep(min(1.0, plan.seconds / 3))  # warm up: every agent busy
-    start = engine.completed
+    start, messages = engine.completed, engine.messages()
     with Meter(server) as meter:
         await asyncio.sleep(plan.seconds)
         done = engine.completed - start
+        messages = engine.messages() - messages
     running = False
     enqueued = next(ids)
     drained = await wait_until(lambda: engine.completed >= enqueued, 30)
     engine.on_complete = None
-    note = f"{plan.lifecycle_agents} agents, {plan.backlog_per_agent} calls each in flight"
-    return Row(
+    note = (
+        f"{plan.lifecycle_agents} agents, {plan.backlog_per_agent} calls each in flight;"
+        f" {messages / max(done, 1):.1f} gRPC messages a lifecycle"
+    )
+    row = Row(
         "lifecycles (enqueue..wrap-up)", done, meter, note + ("" if drained else "; NOT drained")
     )
+    row.messages = messages
+    return row
 
 
 async def latency_phase(
@@ -555,7 +574,24 @@ async def run_service(
         out["echo_unary_per_s"] = round(echo_rate)
         rows.append(await enqueue_batch_phase(adapter, plan, service))
         out["batch_enqueue_per_s"] = round(rows[-1].rate)
+    out |= transport_ceiling(rows, await echo_stream_phase(echo_channel, plan, echo))
     return out
+
+
+def transport_ceiling(rows: list[Row], echo_stream: Row) -> dict[str, Any]:
+    """What the bare transport allows on this machine: the echo server's stream messages per
+    second (both ways, client and server on the same cores, as in the lifecycle phase) over
+    the gRPC messages a lifecycle takes. No service doing any work can pass it here."""
+    rows.append(echo_stream)
+    lifecycles = next(r for r in rows if r.phase.startswith("lifecycles"))
+    per_lifecycle = lifecycles.messages / max(lifecycles.count, 1)
+    echo_messages = 2 * echo_stream.rate
+    ceiling = round(echo_messages / per_lifecycle) if per_lifecycle else None
+    return {
+        "lifecycle_grpc_messages": round(per_lifecycle, 2),
+        "echo_stream_messages_per_s": round(echo_messages),
+        "lifecycle_echo_ceiling_per_s": ceiling,
+    }
 
 
 def settle_collector() -> None:

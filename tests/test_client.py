@@ -286,6 +286,8 @@ def test_adapter_stream_matches_acks_to_commands_and_hands_out_decisions() -> No
             assert sorted(offered) == sorted(f"c{i}" for i in range(20))
             # acks, rejection and offers are numbered without gaps
             assert stream.last_sequence == 20 + 1 + 1 + 20
+            # this fake never packs: one gRPC message per command and per answer or decision
+            assert (stream.messages_sent, stream.messages_received) == (22, 42)
 
     run_with_service(scenario)
 

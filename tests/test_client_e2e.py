@@ -217,6 +217,10 @@ def test_an_agent_session_carries_commands_and_events_on_one_stream(target: str)
             assert after.state == common_pb2.AGENT_STATE_READY
             assert (await desktop.logout()).state == common_pb2.AGENT_STATE_LOGGED_OUT
             last = desktop.last_sequence
+            # open and six commands; each result, the snapshot and the offer came in a message
+            # of their own (each was awaited before the next command went out)
+            assert desktop.messages_sent == 7
+            assert desktop.messages_received >= 8
         # A second session resumes after the last event the first one saw: nothing missed.
         async with ben.agent_session("ben", last_sequence=last) as again:
             await again.login()

@@ -125,8 +125,7 @@ class AgentSession(CorrelatedStream[Request, Response, agent_pb2.SessionResult])
 
     async def _open(self, last_sequence: int) -> None:
         request = agent_pb2.StreamOffersRequest(agent_id=self.agent_id, last_sequence=last_sequence)
-        async with self._write_lock:
-            await self._call.write(Request(open=request, packed=True))
+        await self._write(Request(open=request, packed=True))
 
     async def _before_write(self) -> None:
         await self._opened

@@ -25,10 +25,16 @@ Answer = TypeVar("Answer")
 
 
 class CorrelatedStream(Generic[Req, Resp, Answer]):
+    """``messages_sent`` and ``messages_received`` count the stream's gRPC messages (a packed
+    response is one message, whatever its ``more`` holds): what the stream cost the transport,
+    for an adapter's own metrics and for the benchmarks."""
+
     NAME = "stream"  # in error messages
 
     def __init__(self, call: grpc.aio.StreamStreamCall[Req, Resp]) -> None:
         self._call: grpc.aio.StreamStreamCall[Req, Resp] = call
+        self.messages_sent = 0
+        self.messages_received = 0
         self._pending: dict[str, asyncio.Future[Answer]] = {}
         self._write_lock = asyncio.Lock()
         self._error: ServiceError | None = None
@@ -61,8 +67,7 @@ class CorrelatedStream(Generic[Req, Resp, Answer]):
         self._pending[key] = future
         try:
             await self._before_write()
-            async with self._write_lock:
-                await self._call.write(request)
+            await self._write(request)
             return await future
         except grpc.aio.AioRpcError as err:
             raise ServiceError.from_rpc_error(err) from None
@@ -71,6 +76,11 @@ class CorrelatedStream(Generic[Req, Resp, Answer]):
             raise self._error or self._closed_error() from None
         finally:
             self._pending.pop(key, None)
+
+    async def _write(self, request: Req) -> None:
+        async with self._write_lock:
+            await self._call.write(request)
+            self.messages_sent += 1
 
     async def _before_write(self) -> None:
         """Waits for what must be written before any command (AgentSession: its open)."""
@@ -88,6 +98,7 @@ class CorrelatedStream(Generic[Req, Resp, Answer]):
         error: ServiceError | None = None
         try:
             async for response in self._call:
+                self.messages_received += 1
                 self._dispatch(response)
                 for follower in response.more:  # packed: the ones ready with it, in order
                     self._dispatch(follower)
