@@ -12,6 +12,7 @@ __all__ = [
     "InvalidArgumentError",
     "NotFoundError",
     "Router",
+    "Transactions",
     "__version__",
     "heap_bytes",
 ]
@@ -132,6 +133,23 @@ class Router:
     def call_ids(self) -> list[str]:
         """Every live call id (waiting, held, offered or connected), in arrival order."""
     def waiting_count(self) -> int: ...
+
+@final
+class Transactions:
+    """The journal writer's transactions, run from BEGIN to COMMIT without the GIL (one
+    wait for it, after COMMIT, where Python's sqlite3 waits about twice per statement). Opens
+    the existing database at ``path`` for writing, through the same SQLite library as Python's
+    sqlite3, and runs ``setup`` (PRAGMAs) on it. Failures raise what Python's sqlite3 would:
+    ``sqlite3.OperationalError`` (busy, I/O error, full), ``sqlite3.IntegrityError``,
+    ``sqlite3.ProgrammingError`` (a wrong number of values, a type it cannot store),
+    ``OverflowError`` (an int beyond 64 bits)."""
+
+    def __new__(cls, path: str, setup: Sequence[str] = ...) -> Transactions: ...
+    def run(self, statements: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
+        """Runs ``(sql, values)`` statements (``?`` placeholders) in one transaction, BEGIN
+        IMMEDIATE ... COMMIT: all or nothing, committed when it returns."""
+    def close(self) -> None:
+        """Closes the connection; a later ``run`` raises ``sqlite3.ProgrammingError``."""
 
 def heap_bytes() -> int:
     """Bytes currently allocated by the native module (a counting allocator)."""

@@ -14,6 +14,10 @@ An append may carry extra statements (the contact history's rows, ``acd.server.h
 they run in the same transaction right after its entries, so they commit exactly when the
 entries do. A statement that fails fails the whole transaction, like a failed insert.
 
+The appends' transactions run on a second, native connection to the same file, from BEGIN to
+COMMIT without the GIL (``sql_transaction.native_transactions``); operations (snapshots,
+imports...) run on ``conn``, in the same thread, so both keep the order they were submitted in.
+
 A failed append transaction poisons the writer: every waiter of that batch, every append still
 pending and every later one gets :class:`CommitError`. Retrying after a failed fsync is not safe
 (the kernel may have dropped the dirty pages), and the router behind the journal has already
@@ -33,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from acd.server.journal_format import CommitError, JournalClosedError
-from acd.server.statement_batch import Statement, StatementBatch, transaction
+from acd.server.sql_transaction import Statement, native_transactions, transaction
 
 # An administrative operation (snapshot, prune, delete, import) runs alone, in the writer thread,
 # with the connection and the writer's table of last sequence numbers per tenant.
@@ -115,13 +119,16 @@ def _commit_error(cause: BaseException) -> CommitError:
 
 
 class GroupCommitWriter:
-    """Owns ``conn`` (opened in autocommit mode, ``check_same_thread=False``) from now on."""
+    """Owns ``conn`` (opened in autocommit mode, ``check_same_thread=False``, on the file at
+    ``path``) from now on."""
 
-    def __init__(self, conn: sqlite3.Connection, last_seqs: dict[str, int], max_batch: int):
+    def __init__(
+        self, conn: sqlite3.Connection, path: str, last_seqs: dict[str, int], max_batch: int
+    ):
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         self._conn = conn
-        self._batch = StatementBatch(conn)
+        self._native = native_transactions(conn, path)
         self._last_seqs = last_seqs  # touched only by the writer thread from now on
         self._max_batch = max_batch
         self._cond = threading.Condition()
@@ -193,6 +200,8 @@ class GroupCommitWriter:
                     for item in [batch] if isinstance(batch, _Op) else batch:
                         _resolve(item, None, _commit_error(e))
         finally:
+            if self._native is not None:
+                self._native.close()
             self._conn.close()
 
     def _take(self) -> _Op | list[_Append] | None:
@@ -239,11 +248,8 @@ class GroupCommitWriter:
         for item in batch:
             statements.extend(item.extra)
         try:
-            prepared = self._batch.prepare(statements)  # may create triggers: no BEGIN yet
-            if prepared is not None:
-                # All or nothing, committed (fsync) before it returns: one insert in autocommit
-                # mode is its own transaction, with one wait for the GIL after it.
-                self._batch.run(prepared)
+            if self._native is not None:
+                self._native.run(statements)  # all or nothing, committed when it returns
             else:
                 with transaction(self._conn):
                     # Runs of the same statement (a batch's history rows) go in one call.

@@ -56,7 +56,7 @@ from acd.server.journal_service import (
     ServiceTables,
     StoredConfig,
 )
-from acd.server.statement_batch import Statement, transaction
+from acd.server.sql_transaction import Statement, transaction
 
 __all__ = [
     "CONFIG_SCHEMA",
@@ -122,7 +122,7 @@ class Journal(ServiceTables):
         except BaseException:
             conn.close()
             raise
-        self._writer = GroupCommitWriter(conn, last_seqs, max_batch)
+        self._writer = GroupCommitWriter(conn, self._path, last_seqs, max_batch)
 
     @property
     def path(self) -> str:

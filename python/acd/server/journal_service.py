@@ -24,7 +24,7 @@ from typing import NamedTuple
 from acd.server import audit
 from acd.server.group_commit import GroupCommitWriter
 from acd.server.journal_format import TABLES, decode_command, encode_command
-from acd.server.statement_batch import transaction
+from acd.server.sql_transaction import transaction
 
 # Configuration versions kept per tenant (the newest; older ones only explain the past).
 KEEP_CONFIGS = 20

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from acd.server.statement_batch import transaction
+from acd.server.sql_transaction import transaction
 
 # (table, index, stat): an index of a WITHOUT ROWID table's primary key is named as the table.
 STATISTICS = (
