@@ -94,6 +94,17 @@ $(DEJAVU):
 		echo 'note: install the DejaVu Sans font for `acd report --png`' >&2; \
 	fi
 
+# acd._core links the system's SQLite, the library Python's sqlite3 loads (one copy of SQLite
+# in the process: acd_core/binding/src/transactions.rs); linking needs Debian's -dev package.
+SQLITE_DEV := /usr/include/sqlite3.h
+$(SQLITE_DEV):
+	if command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get update; \
+		$(SUDO) apt-get install -y --no-install-recommends libsqlite3-dev; \
+	else \
+		echo 'note: install SQLite 3 development files (the library acd._core links)' >&2; \
+	fi
+
 # Pins live in one place, pyproject.toml ([project] dependencies + the `dev` extra). They are
 # installed directly instead of via `pip install -e .[dev]`, which would also compile the
 # Rust extension (in debug mode) just to get the tools.
@@ -105,7 +116,7 @@ $(DEPS_STAMP): pyproject.toml $(BIN)/pip | $(DEJAVU)
 # maturin builds in ./target (release profile), drops acd/_core*.so next to the Python sources
 # and installs `acd` into the venv as an editable package, so Python edits need no rebuild.
 # VIRTUAL_ENV tells maturin which environment to install into without activating it.
-$(BUILD_STAMP): $(DEPS_STAMP) $(NATIVE_INPUTS) $(if $(NATIVE_MODULE),,FORCE)
+$(BUILD_STAMP): $(DEPS_STAMP) $(NATIVE_INPUTS) $(if $(NATIVE_MODULE),,FORCE) | $(SQLITE_DEV)
 	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --release $(CARGO_LOCKED)
 	touch $@
 
