@@ -1,11 +1,11 @@
 """Holds state-changing RPCs in flight on purpose: the journal commit they wait for is gated.
 
 ``JournalGate`` wraps the running server's ``Journal.append`` and ``append_many``: the entries
-are written and committed as usual, but the future the tenant awaits settles only after
-``release()``. So an ``EnqueueCall`` sent meanwhile stays in flight (applied, journaled, not
-acknowledged) for as long as a test needs, without sleeping, e.g. to fill the cap on RPCs in
-flight or to stop the server while one is running. ``wait_applied`` tells when the router has
-the calls (whatever the journal's entry format).
+are written and committed as usual, but the future the tenant awaits and the continuation it
+passes (``then``) settle only after ``release()``. So an ``EnqueueCall`` sent meanwhile stays
+in flight (applied, journaled, not acknowledged) for as long as a test needs, without
+sleeping, e.g. to fill the cap on RPCs in flight or to stop the server while one is running.
+``wait_applied`` tells when the router has the calls (whatever the journal's entry format).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ class JournalGate:
             monkeypatch.setattr(journal, name, functools.partial(self._gated, real))
 
     def _gated(self, real: Callable[..., asyncio.Future[Any]], *args: Any) -> asyncio.Future[Any]:
+        if len(args) > 3 and args[3] is not None:  # append's continuation (tenant: _landed)
+            args = (*args[:3], functools.partial(self._gated_then, args[3]))
         committed = real(*args)
         if self._open.is_set():
             return committed
@@ -50,6 +52,19 @@ class JournalGate:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return out
+
+    def _gated_then(self, then: Callable[[Any, Any], None], value: Any, error: Any) -> None:
+        if self._open.is_set():
+            then(value, error)
+            return
+
+        async def later() -> None:
+            await self._open.wait()
+            then(value, error)
+
+        task = self.loop.create_task(later())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def wait_applied(self, tenant: str, call_ids: list[str]) -> None:
         """Waits (bounded) until the tenant's router holds every one of ``call_ids``."""

@@ -4,6 +4,7 @@ acknowledged only by a commit, and a failed commit reaches every waiter."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,36 @@ def test_a_cancelled_waiter_does_not_withdraw_its_entry(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
+def test_then_hears_each_outcome_in_the_turn_that_settles_its_future(tmp_path: Path) -> None:
+    """The continuation runs as the future is settled, before the future's own callbacks (a
+    turn later), also for a caller that gave up, and one that raises spoils no other."""
+
+    async def main() -> None:
+        heard: list[tuple[str, Any, Any]] = []
+
+        def then(name: str, value: Any, error: Any) -> None:
+            heard.append((name, value, error))
+            if name == "broken":
+                raise RuntimeError("a bug in a continuation")
+
+        loop = asyncio.get_running_loop()
+        handled: list[dict[str, Any]] = []
+        loop.set_exception_handler(lambda _, context: handled.append(context))
+        async with Journal(tmp_path / "j.sqlite3") as journal:
+            first = journal.append("t", ("timeout", 1), then=functools.partial(then, "first"))
+            first.add_done_callback(lambda f: heard.append(("callback", f.result(), None)))
+            broken = journal.append("t", ("timeout", 2), then=functools.partial(then, "broken"))
+            gone = journal.append("t", ("timeout", 3), then=functools.partial(then, "gone"))
+            gone.cancel()
+            assert list(await asyncio.gather(first, broken)) == [1, 2]
+            await asyncio.sleep(0)  # the done-callback's turn
+        assert heard[:3] == [("first", 1, None), ("broken", 2, None), ("gone", 3, None)]
+        assert ("callback", 1, None) in heard[3:]
+        assert [c["exception"].args[0] for c in handled] == ["a bug in a continuation"]
+
+    asyncio.run(main())
+
+
 # ---- failures ---------------------------------------------------------------------------
 
 
@@ -101,12 +132,16 @@ def test_a_failed_commit_reaches_every_waiter_and_nothing_is_acknowledged(
             futures: list[asyncio.Future[Any]] = [
                 journal.append(f"t{i % 2}", ("timeout", 2 + i)) for i in range(100)
             ]
+            heard: list[Any] = []
+            futures.append(journal.append("t", ("timeout", 0), then=lambda *o: heard.append(o)))
             futures.append(journal.save_snapshot("t", 2, b"s"))
             outcomes = await asyncio.gather(*futures, return_exceptions=True)
             # The journal stays failed: no later write can slip in after a lost one.
             with pytest.raises(CommitError):
                 journal.append("t", ("timeout", 500))
             assert journal.stats.entries == 2
+            [(value, error)] = heard
+            assert value is None and isinstance(error, CommitError)
             return outcomes
 
     outcomes = asyncio.run(main())

@@ -59,6 +59,11 @@ class JournalStats:
     largest_batch: int
 
 
+# Called with (value, error) on the event loop in the same turn as its future is settled,
+# before the future's own callbacks (which run a turn later).
+Then = Callable[[Any, BaseException | None], None]
+
+
 @dataclass
 class _Append:
     tenant: str
@@ -67,6 +72,7 @@ class _Append:
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
     extra: Sequence[Statement] = ()
+    then: Then | None = None
 
 
 @dataclass
@@ -80,14 +86,23 @@ def _sql(statement: Statement) -> str:
     return statement[0]
 
 
-def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    # The caller may have been cancelled meanwhile; the outcome (committed or not) stands.
-    if future.done():
-        return
-    if error is None:
-        future.set_result(value)
-    else:
-        future.set_exception(error)
+def _settle(
+    future: asyncio.Future[Any], value: Any, error: BaseException | None, then: Then | None = None
+) -> None:
+    # The caller may have been cancelled meanwhile; the outcome (committed or not) stands,
+    # and ``then`` hears it either way.
+    if not future.done():
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
+    if then is not None:
+        try:
+            then(value, error)
+        except Exception as e:  # a bug there must not keep the other waiters waiting
+            future.get_loop().call_exception_handler(
+                {"message": "journal commit continuation failed", "exception": e}
+            )
 
 
 def _resolve(item: _Append | _Op, value: Any, error: BaseException | None = None) -> None:
@@ -96,9 +111,11 @@ def _resolve(item: _Append | _Op, value: Any, error: BaseException | None = None
         item.loop.call_soon_threadsafe(_settle, item.future, value, error)
 
 
-def _settle_all(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
-    for future, value, error in outcomes:
-        _settle(future, value, error)
+def _settle_all(
+    outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None, Then | None]],
+) -> None:
+    for future, value, error, then in outcomes:
+        _settle(future, value, error, then)
 
 
 def _resolve_all(outcomes: list[tuple[_Append, Any, BaseException | None]]) -> None:
@@ -106,7 +123,8 @@ def _resolve_all(outcomes: list[tuple[_Append, Any, BaseException | None]]) -> N
     loop from this thread is a system call and a turn of that loop)."""
     by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
     for item, value, error in outcomes:
-        by_loop.setdefault(item.loop, []).append((item.future, value, error))
+        then = item.then if isinstance(item, _Append) else None
+        by_loop.setdefault(item.loop, []).append((item.future, value, error, then))
     for loop, settled in by_loop.items():
         with suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
             loop.call_soon_threadsafe(_settle_all, settled)
@@ -147,17 +165,24 @@ class GroupCommitWriter:
             return JournalStats(self._entries, self._commits, self._largest)
 
     def submit_append(
-        self, tenant: str, encoded: list[str], many: bool, extra: Sequence[Statement] = ()
+        self,
+        tenant: str,
+        encoded: list[str],
+        many: bool,
+        extra: Sequence[Statement] = (),
+        then: Then | None = None,
     ) -> asyncio.Future[Any]:
         """Queues the entries now (so their order is the order of the calls) and returns the
         future of their seq (or list of seqs), resolved once committed together with
-        ``extra``."""
+        ``extra``; ``then`` (if given) is called with the outcome as the future is settled."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if not encoded:
             future.set_result([])
+            if then is not None:
+                then([], None)
             return future
-        self._submit(_Append(tenant, encoded, many, future, loop, extra))
+        self._submit(_Append(tenant, encoded, many, future, loop, extra, then))
         return future
 
     def submit_op(self, op: Op) -> asyncio.Future[Any]:

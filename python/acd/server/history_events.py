@@ -33,7 +33,6 @@ that journals them (acd.server.recordings, acd.server.quality).
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -69,7 +68,7 @@ class Recorded(NamedTuple):
 
 
 # The tenant's apply step: applies commands, gives what applying gave, the indexes of the
-# enqueues that were repeats, and the publishing extras (``Tenant._inspect``).
+# enqueues that were repeats, and the publishing extras (``tenant_inspect.inspect_applied``).
 ApplyStep = Callable[[Sequence[Command]], tuple[Applied, frozenset[int], dict[str, Any]]]
 
 
@@ -172,11 +171,10 @@ class ContactLog:
         right after (no ``await`` in between)."""
         self._statements.append(statement)
 
-    def landed(self, statements: Sequence[Statement], commit: asyncio.Future[Any]) -> None:
-        """``statements`` were committed (or not, if ``commit`` failed): the counts kept in
-        memory learn the contacts they wrote."""
-        if not commit.cancelled() and commit.exception() is None:
-            self.caller_counts.committed(history.contact_keys(statements))
+    def landed(self, statements: Sequence[Statement]) -> None:
+        """``statements`` were committed: the counts kept in memory learn the contacts they
+        wrote."""
+        self.caller_counts.committed(history.contact_keys(statements))
 
     def take_statements(self) -> list[Statement]:
         """The rows recorded since the last call, for the journal entry being written."""

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from acd.server import history, planner_stats
-from acd.server.group_commit import GroupCommitWriter, JournalStats
+from acd.server.group_commit import GroupCommitWriter, JournalStats, Then
 from acd.server.journal_format import (
     SCHEMA,
     Command,
@@ -145,14 +145,20 @@ class Journal(ServiceTables):
     # ---- writes -----------------------------------------------------------------------
 
     def append(
-        self, tenant: str, command: Command, extra: Sequence[Statement] = ()
+        self,
+        tenant: str,
+        command: Command,
+        extra: Sequence[Statement] = (),
+        then: Then | None = None,
     ) -> asyncio.Future[int]:
         """Journals one command; the future gives its seq once committed, or raises
         :class:`CommitError`. A command that would not round-trip is refused at once
         (TypeError / ValueError), as is any write to a closed or failed journal. ``extra``
-        statements (the contact history's rows) commit in the same transaction."""
+        statements (the contact history's rows) commit in the same transaction. ``then``
+        hears the outcome, ``(seq, None)`` or ``(None, error)``, in the event loop's turn
+        that settles the future (its done-callbacks run a turn later)."""
         future: asyncio.Future[int] = self._writer.submit_append(
-            tenant, [encode_command(command)], many=False, extra=extra
+            tenant, [encode_command(command)], many=False, extra=extra, then=then
         )
         return future
 

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -43,6 +42,8 @@ from acd.server.outbound import Outbound
 from acd.server.queue_view import queue_stats
 from acd.server.recovery import batch_entry, recover
 from acd.server.service_state import ServiceState
+from acd.server.sql_transaction import Statement
+from acd.server.tenant_inspect import inspect_applied
 from acd.server.wait_estimate import WaitEstimates
 from acd.v1 import agent_pb2, common_pb2, routing_pb2
 
@@ -55,7 +56,6 @@ log = logging.getLogger("acd.server")
 # withdrawn: long enough for a reconnect after a network blip.
 DISCONNECT_GRACE_S = 5.0
 # An error event's detail starts with the index of the command it refused.
-_COMMAND_INDEX = re.compile(r"command (\d+): ")
 
 
 class Outcome(NamedTuple):
@@ -96,12 +96,15 @@ class Tenant:
         self._last_append: asyncio.Future[Any] | None = None
         self._buffer: list[Command] = []  # applied, not yet handed to the journal
         self._waiters: list[asyncio.Future[None]] = []  # one per request in the buffer
+        # A waiter -> what its request publishes, until its commit lands (``_landed``
+        # publishes it then if the request gave up meanwhile).
+        self._unpublished: dict[asyncio.Future[None], tuple[int, Any]] = {}
         self._flush_scheduled = False
         self._tickets = 0
         self._published = 0
         self._ready: dict[int, tuple[list[RouterEvent], dict[str, Any], float]] = {}
         self.metrics: ServiceMetrics | None = None  # set by the server when /metrics is on
-        self._destinations: dict[str, str] = {}
+        self.destinations: dict[str, str] = {}  # call -> where its transfer sends it
         self._call_agent: dict[str, str] = {}
         self._wake = asyncio.Event()
         self._armed: int | None = None  # when the timer task plans to run next (ms)
@@ -243,13 +246,20 @@ class Tenant:
         self._rearm()
         ready = (rec.events, extras, started)
         if waiter is not None:
+            self._unpublished[waiter] = (ticket, ready)
             try:
-                await asyncio.shield(waiter)  # a caller that gives up leaves its commit be...
+                await waiter  # not shielded: a shield costs the offer a turn of the loop
             except (CommitError, JournalError) as e:
                 self._fail(e)
                 raise Refusal(grpc.StatusCode.UNAVAILABLE, "journal commit failed") from e
-            except asyncio.CancelledError:  # ...and its events go out, in turn, once it lands
-                waiter.add_done_callback(functools.partial(self._publish_in_turn, ticket, ready))
+            except asyncio.CancelledError:
+                # A caller that gives up leaves its commit be, and its events go out, in
+                # turn, once it lands. Cancelled before that, the waiter was cancelled too
+                # and _landed publishes them; cancelled after, they go out from here.
+                if not waiter.cancelled():
+                    waiter.add_done_callback(
+                        functools.partial(self._publish_in_turn, ticket, ready)
+                    )
                 raise
         self._publish_in_turn(ticket, ready)
         self._maybe_snapshot()
@@ -273,7 +283,8 @@ class Tenant:
         live_before = {c[1] for c in commands if c[0] == "enqueue" and c[1] in self.live_calls}
         applied = apply(self.router, commands)
         delta = self.router.waiting_count() - waiting_before
-        return applied, *self._inspect(commands, applied.events, live_before, delta)
+        seen = inspect_applied(self, commands, applied.events, live_before, delta)
+        return applied, *seen
 
     def _journal_later(self, entries: list[Command]) -> asyncio.Future[None]:
         """Adds ``entries`` to the journal buffer (in the order the router applied them) and
@@ -298,12 +309,11 @@ class Tenant:
         waiters, self._waiters = self._waiters, []
         try:
             rows = self.contacts.take_statements()  # the history, in the same transaction
-            future = self.journal.append(self.id, batch_entry(commands), rows)
+            then = functools.partial(self._landed, rows, waiters)
+            future = self.journal.append(self.id, batch_entry(commands), rows, then)
         except (JournalError, TypeError, ValueError) as e:
             self._fail(e)
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_exception(e)
+            self._landed([], waiters, None, e)
             return
         self._appended += 1
         self._last_append = future
@@ -311,8 +321,25 @@ class Tenant:
             future.add_done_callback(
                 functools.partial(_committed, self.metrics, self.id, time.perf_counter())
             )
-        future.add_done_callback(functools.partial(self.contacts.landed, rows))  # before...
-        future.add_done_callback(functools.partial(_settle_waiters, waiters))  # ...the pops
+
+    def _landed(
+        self, rows: list[Statement], waiters: list[asyncio.Future[None]], _: Any, error: Any
+    ) -> None:
+        """The commit of ``rows`` and ``waiters``' entries landed (or failed): called as it is
+        settled, so each waiting request resumes in the loop's next turn."""
+        if error is None:
+            self.contacts.landed(rows)  # before the requests resume (their pops count it)
+        for waiter in waiters:
+            unpublished = self._unpublished.pop(waiter, None)
+            if not waiter.cancelled():
+                if error is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(error)
+            elif unpublished is not None and error is None:  # its request gave up
+                self._publish_in_turn(*unpublished)
+            elif unpublished is not None:
+                self._fail(error)
 
     async def run(self, command: Command, fields: Mapping[str, str] | None = None) -> Outcome:
         """Executes one command; its refusal is raised as :class:`Refusal`."""
@@ -321,79 +348,6 @@ class Tenant:
             if e.kind == "error":
                 raise refusal(e, fields)
         return outcome
-
-    def _inspect(
-        self,
-        commands: Sequence[Command],
-        events: list[RouterEvent],
-        live_before: set[str],
-        waiting_delta: int,
-    ) -> tuple[frozenset[int], dict[str, Any]]:
-        """Right after ``commands`` were applied: which enqueues changed nothing (repeats), and
-        what publishing needs from the router as it is now. ``live_calls`` follows the router
-        here, at apply time, so the next request sees it as the router does.
-
-        An enqueue that changed nothing produces no event, and neither does a new call that
-        only waits: ``waiting_delta`` (how much the line grew) or the call's presence in the
-        router tells them apart."""
-        refused: set[int] = set()
-        mentioned: set[str] = set()
-        ended: set[str] = set()
-        calls: dict[str, Any] = {}
-        agents: dict[str, Any] = {}
-        router = self.router
-        quiet = True  # no event but refusals
-        for e in events:
-            kind = e.kind
-            if kind == "error":
-                if (found := _COMMAND_INDEX.match(e.detail)) is not None:
-                    refused.add(int(found.group(1)))
-                continue
-            quiet = False
-            mentioned.add(e.call_id)
-            if kind == "offer":
-                if e.call_id not in calls:
-                    calls[e.call_id] = router.call_info(e.call_id)
-            elif kind == "agent-state":
-                if e.agent_id not in agents:
-                    agents[e.agent_id] = router.agent_info(e.agent_id)
-            elif kind == "transferred":
-                self.live_calls.add(e.call_id)
-            elif kind == "terminal":
-                ended.add(e.call_id)
-        queues: set[str] = set()
-        duplicates: set[int] = set()
-        seen: set[str] = set()
-        unmentioned: list[tuple[int, str, str]] = []  # new calls, or repeats: no event says
-        for i, command in enumerate(commands):
-            if i in refused:
-                continue
-            name = command[0]
-            if name == "enqueue":
-                call_id = command[1]
-                if call_id in seen or call_id in live_before:
-                    duplicates.add(i)
-                elif call_id in mentioned:
-                    queues.add(command[2])
-                    self.live_calls.add(call_id)
-                else:
-                    unmentioned.append((i, call_id, command[2]))
-                seen.add(call_id)
-            elif name == "transfer" and command[2] == "destination":
-                self._destinations[command[1]] = command[3]
-            elif name == "request_callback":  # the callback takes the call's place
-                self.live_calls.add(command[2])
-        # With no event but refusals nothing else entered or left the line, so if it grew by
-        # exactly these calls they are all new; otherwise ask the router about each.
-        all_new = quiet and waiting_delta == len(unmentioned)
-        for i, call_id, queue_id in unmentioned:
-            if all_new or router.call_info(call_id) is not None:
-                queues.add(queue_id)  # a call that only waits makes no event
-                self.live_calls.add(call_id)
-            else:
-                duplicates.add(i)  # a repeat of a call that finished within the dedup window
-        self.live_calls -= ended
-        return frozenset(duplicates), {"calls": calls, "agents": agents, "queues": queues}
 
     async def committed_view(self) -> None:
         """Waits until everything applied so far is committed (before showing router state)."""
@@ -456,7 +410,7 @@ class Tenant:
         self._adapters(connected=convert.connected(e, self.endpoints.get(e.agent_id, ""), callback))
 
     def _on_terminal(self, e: RouterEvent, extra: Mapping[str, Any]) -> None:
-        destination = self._destinations.pop(e.call_id, "")
+        destination = self.destinations.pop(e.call_id, "")
         queue = self.queues.get(e.queue_id)
         if e.detail == "overflowed-out" and queue is not None and queue.overflow is not None:
             destination = queue.overflow.destination or ""
@@ -568,17 +522,6 @@ class Tenant:
 
 def _committed(metrics: ServiceMetrics, tenant: str, started: float, _: object) -> None:
     metrics.committed(tenant, started)
-
-
-def _settle_waiters(waiters: list[asyncio.Future[None]], committed: asyncio.Future[Any]) -> None:
-    error = None if committed.cancelled() else committed.exception()
-    for waiter in waiters:
-        if waiter.done():  # its request was cancelled; the commit stands
-            continue
-        if error is None:
-            waiter.set_result(None)
-        else:
-            waiter.set_exception(error)
 
 
 def _log_snapshot_error(future: asyncio.Future[None]) -> None:
