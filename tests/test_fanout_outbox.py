@@ -5,6 +5,7 @@ that land while it reads; one whose cursor fell out of the ring is told to start
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from acd.server.fanout import AgentOutbox
 from acd.v1 import agent_pb2
@@ -53,3 +54,28 @@ def test_a_cursor_out_of_the_ring_ends_the_follow() -> None:
         assert await take(outbox, 6, 4) == [(7, "m6"), (8, "m7"), (9, "m8"), (10, "m9")]
 
     asyncio.run(main())
+
+
+def test_a_follower_waits_when_a_snapshot_took_the_newest_number() -> None:
+    """A follower that has read everything while the newest number is a snapshot's (another
+    stream of the agent opened after the last push): no message will fill that number. It
+    must wait for the next push, not spin, which starved the event loop and with it the
+    whole service (the scenario runs in a thread, so that a spin fails the test instead of
+    hanging it)."""
+    got: list[list[tuple[int, str]]] = []
+
+    async def main() -> None:
+        outbox = AgentOutbox(ring=8)
+        outbox.push(message("a"))  # 1
+        outbox.next_sequence()  # 2: another stream's snapshot
+        reader = asyncio.ensure_future(take(outbox, 1, 1))
+        for _ in range(5):
+            await asyncio.sleep(0)  # a spinning reader never lets this go on
+        outbox.push(message("b"))  # 3
+        got.append(await reader)
+
+    worker = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive(), "the follower spun on the gap"
+    assert got == [[(3, "b")]]

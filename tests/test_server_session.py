@@ -181,3 +181,30 @@ def test_a_session_resumes_after_the_last_event_seen(tmp_path: Path) -> None:
         assert missed.state_changed.agent.state == common_pb2.AGENT_STATE_READY
         assert [e for e in again.events if e.HasField("snapshot")] == []
         again.close()
+
+
+def test_a_second_stream_of_the_agent_does_not_stall_the_first(tmp_path: Path) -> None:
+    """Opening a stream takes a snapshot, and a snapshot takes a sequence of the agent's outbox
+    that no message fills. The streams already open (a desktop reconnecting before its old
+    connection is gone, a plug-in beside the desktop) still get the agent's next messages
+    (tests/test_fanout_outbox.py makes the gap come at the worst moment)."""
+    with running(tmp_path) as (_, s):
+        anna = Session(s, "anna")
+        anna.event("snapshot")
+        anna.ask(login=agent_pb2.LoginRequest())
+        anna.ask(set_state=agent_pb2.SetStateRequest(availability=READY))
+        second = Session(s, "anna")  # its snapshot takes a sequence
+        assert second.event("snapshot").snapshot.agent.state == common_pb2.AGENT_STATE_READY
+        offers = StreamReader(
+            s.agent.StreamOffers(
+                agent_pb2.StreamOffersRequest(agent_id="anna"), metadata=md("t-anna"), timeout=T
+            )
+        )
+        assert offers.next().WhichOneof("event") == "snapshot"  # a third: another gap
+        enqueue(s, "c1")
+        for stream in (anna, second):
+            assert stream.event("offer").offer.offer.call_id == "c1"
+        assert offers.until(lambda m: m.HasField("offer")).offer.offer.call_id == "c1"
+        offers.close()
+        for stream in (anna, second):
+            stream.close()

@@ -1,9 +1,10 @@
 """The agent's event stream (StreamOffers) and the desktop's session (Session), which is the
 same stream with the agent's commands coming in on it.
 
-``agent_events`` is the one reading of an agent's outbox: a snapshot first (or the missed
-messages when resuming from a sequence still held), then every message as it is published.
-An open stream of either kind counts as the agent's desktop being there (see
+A stream reads the agent's outbox as ``agent_events`` does for StreamOffers: a snapshot first
+(or the missed messages when resuming from a sequence still held), then every message as it
+is published. A session does the same in ``SessionOutput``, in the task that writes it. An
+open stream of either kind counts as the agent's desktop being there (see
 ``Tenant.stream_closed``).
 
 A session answers each command with a ``SessionResult`` carrying the command's correlation id,
@@ -19,6 +20,7 @@ stream message costs the service about as much as a small command.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -83,54 +85,102 @@ async def run_session(
         tenant = service.agent_tenant(agent_id)
     except Refusal as r:
         await context.abort(r.code, r.message)
-    out: asyncio.Queue[agent_pb2.SessionResponse] = asyncio.Queue(SESSION_BUFFER)
-    loop = asyncio.get_running_loop()
-    pump = loop.create_task(_pump(tenant, agent_id, first.open.last_sequence, out))
-    reader = loop.create_task(_read(service, agent_id, requests, out))
-    ended = False  # _END taken: the session's output is over
-
-    async def get() -> agent_pb2.SessionResponse | None:
-        message = None if ended else await out.get()
-        return None if message is _END else message
-
-    def ready() -> agent_pb2.SessionResponse | None:
-        nonlocal ended
-        if ended or out.empty():
-            return None
-        message = out.get_nowait()
-        ended = message is _END
-        return None if ended else message
-
+    output = SessionOutput(tenant, agent_id, first.open.last_sequence)
+    reader = asyncio.get_running_loop().create_task(_read(service, agent_id, requests, output))
     try:
-        async for message in numbered(get, ready, lambda: first.packed, service.send_limit):
+        limit = service.send_limit
+        async for message in numbered(output.get, output.ready, lambda: first.packed, limit):
             yield message
     finally:
-        for task in (pump, reader):
-            task.cancel()
-        await asyncio.gather(pump, reader, return_exceptions=True)
+        output.close()
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
 
 
-async def _pump(
-    tenant: Tenant,
-    agent_id: str,
-    last_sequence: int,
-    out: asyncio.Queue[agent_pb2.SessionResponse],
-) -> None:
-    async for event in agent_events(tenant, agent_id, last_sequence):
-        await out.put(agent_pb2.SessionResponse(event=event))
-    await out.put(_END)  # the service is shutting down
+class SessionOutput:
+    """What a session writes: the results of the desktop's commands, in the order they finish,
+    and the agent's outbox from the session's cursor on (a snapshot first where the cursor is
+    not in the ring: a new session, or one whose desktop fell behind by more than the ring).
+    Results go first when both wait. The outbox is read here, in the writing task, woken by
+    the outbox itself: no task in between to hand its messages on (an offer reached the
+    stream a turn of the event loop later with one)."""
+
+    def __init__(self, tenant: Tenant, agent_id: str, last_sequence: int) -> None:
+        self._tenant, self._agent_id = tenant, agent_id
+        self._outbox = tenant.outboxes[agent_id]
+        self._results: asyncio.Queue[agent_pb2.SessionResponse] = asyncio.Queue(SESSION_BUFFER)
+        self._cursor = last_sequence
+        self._fresh: deque[agent_pb2.StreamOffersResponse] = deque()  # read, not yet taken
+        self._started = False
+        self._ended = False
+        self._wake = asyncio.Event()
+        self._outbox.streams += 1
+        self._outbox.listeners.add(self._wake.set)
+
+    def close(self) -> None:
+        self._outbox.listeners.discard(self._wake.set)
+        self._outbox.streams -= 1
+        if self._outbox.streams == 0:
+            self._tenant.stream_closed(self._agent_id)
+
+    async def put_result(self, message: agent_pb2.SessionResponse) -> None:
+        """A command's result (or ``_END``: the desktop is done), waiting while the desktop
+        is ``SESSION_BUFFER`` results behind."""
+        await self._results.put(message)
+        self._wake.set()
+
+    def ready(self) -> agent_pb2.SessionResponse | None:
+        """The next message if one is at hand (None: none, or only a snapshot, or the end)."""
+        if self._ended:
+            return None
+        if not self._results.empty():
+            message = self._results.get_nowait()
+            if message is _END:
+                self._ended = True
+                return None
+            return message
+        if not self._fresh and self._started and self._outbox.can_resume(self._cursor):
+            self._fresh.extend(self._outbox.after(self._cursor))
+        if not self._fresh:
+            return None
+        event = self._fresh.popleft()
+        self._cursor = event.sequence
+        return agent_pb2.SessionResponse(event=event)
+
+    async def get(self) -> agent_pb2.SessionResponse | None:
+        """The next message, once there is one; None at the end of the session (the desktop
+        is done, or the service is shutting down)."""
+        while True:
+            message = self.ready()
+            if message is not None or self._ended or self._outbox.closed:
+                return message
+            outbox = self._outbox
+            resumable = outbox.can_resume(self._cursor)
+            if not self._started or (not resumable and self._cursor != outbox.last_sequence):
+                self._started = True
+                if resumable:
+                    continue  # a session resumed from its last event: what it missed first
+                self._fresh.clear()
+                # Taken now, shown once everything in it is committed.
+                snapshot = agent_snapshot(self._tenant, self._agent_id)
+                self._cursor = outbox.next_sequence()
+                await self._tenant.committed_view()
+                event = agent_pb2.StreamOffersResponse(sequence=self._cursor, snapshot=snapshot)
+                return agent_pb2.SessionResponse(event=event)
+            self._wake.clear()  # in the turn ``ready`` found nothing: no push came between
+            await self._wake.wait()
 
 
 async def _read(
     service: AgentService,
     agent_id: str,
     requests: AsyncIterator[agent_pb2.SessionRequest],
-    out: asyncio.Queue[agent_pb2.SessionResponse],
+    output: SessionOutput,
 ) -> None:
     await serve_commands(
-        requests, lambda request: _one(service, agent_id, request, out), SESSION_WINDOW
+        requests, lambda request: _one(service, agent_id, request, output), SESSION_WINDOW
     )
-    await out.put(_END)  # the desktop is done: end the session after its last result
+    await output.put_result(_END)  # the desktop is done: end the session after its last result
 
 
 def _handlers(service: AgentService) -> dict[str, Callable[[Any], Awaitable[Any]]]:
@@ -146,10 +196,7 @@ def _handlers(service: AgentService) -> dict[str, Callable[[Any], Awaitable[Any]
 
 
 async def _one(
-    service: AgentService,
-    agent_id: str,
-    request: agent_pb2.SessionRequest,
-    out: asyncio.Queue[agent_pb2.SessionResponse],
+    service: AgentService, agent_id: str, request: agent_pb2.SessionRequest, output: SessionOutput
 ) -> None:
     result = agent_pb2.SessionResult(correlation_id=request.correlation_id)
     kind = request.WhichOneof("command")
@@ -171,4 +218,4 @@ async def _one(
         getattr(result, kind).CopyFrom(response)
     except Refusal as r:
         result.error.CopyFrom(convert.command_error(r.code, r.message, r.field))
-    await out.put(agent_pb2.SessionResponse(result=result))
+    await output.put_result(agent_pb2.SessionResponse(result=result))

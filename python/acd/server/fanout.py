@@ -44,11 +44,16 @@ class AgentOutbox:
         self._changed = asyncio.Event()
         self.streams = 0  # open StreamOffers streams of this agent
         self.closed = False
+        # Called on every push and on close, in the pushing turn (a Session reads the ring
+        # itself: no task in between to wake).
+        self.listeners: set[Callable[[], None]] = set()
 
     def close(self) -> None:
         """Ends every ``follow`` (the service is shutting down)."""
         self.closed = True
         self._changed.set()
+        for listener in list(self.listeners):
+            listener()
 
     @property
     def last_sequence(self) -> int:
@@ -63,6 +68,8 @@ class AgentOutbox:
         self._ring.append(message)
         self._changed.set()
         self._changed = asyncio.Event()
+        for listener in self.listeners:
+            listener()
 
     def can_resume(self, last_sequence: int) -> bool:
         """Whether every message after ``last_sequence`` is still in the ring."""
@@ -78,18 +85,27 @@ class AgentOutbox:
             changed = self._changed
             if not self.can_resume(cursor) and cursor != self._last:
                 return
-            # The new messages are the ring's newest: read back to the cursor, not the whole
-            # ring (a wake-up used to copy and look at all RING messages of the agent).
-            fresh: list[agent_pb2.StreamOffersResponse] = []
-            for message in reversed(self._ring):
-                if message.sequence <= cursor:
-                    break
-                fresh.append(message)
-            for message in reversed(fresh):
+            fresh = self.after(cursor)
+            for message in fresh:
                 cursor = message.sequence
                 yield message
-            if cursor == self._last:
+            if not fresh:
+                # Nothing newer in the ring. Not ``cursor == last``: a snapshot takes a
+                # sequence of its own (``agent_events``), so another stream of the agent opening
+                # leaves a gap that no message fills, and this loop used to spin on it forever.
                 await changed.wait()
+
+    def after(self, cursor: int) -> list[agent_pb2.StreamOffersResponse]:
+        """The ring's messages after ``cursor``, oldest first. They are the ring's newest: read
+        back to the cursor, not the whole ring (a wake-up used to copy and look at all RING
+        messages of the agent)."""
+        fresh: list[agent_pb2.StreamOffersResponse] = []
+        for message in reversed(self._ring):
+            if message.sequence <= cursor:
+                break
+            fresh.append(message)
+        fresh.reverse()
+        return fresh
 
 
 class AdapterFeed:
