@@ -55,7 +55,6 @@ log = logging.getLogger("acd.server")
 # How long an agent's desktop may be gone (no offer stream) before its open offers are
 # withdrawn: long enough for a reconnect after a network blip.
 DISCONNECT_GRACE_S = 5.0
-# An error event's detail starts with the index of the command it refused.
 
 
 class Outcome(NamedTuple):

@@ -14,6 +14,7 @@ from acd.server.journal_format import Command
 if TYPE_CHECKING:
     from acd.server.tenant import Tenant
 
+# An error event's detail starts with the index of the command it refused.
 _COMMAND_INDEX = re.compile(r"command (\d+): ")
 
 
