@@ -42,6 +42,9 @@ lifecycle_grpc_messages, echo_stream_messages_per_s, lifecycle_echo_ceiling_per_
 echo server (the server keys are then null), for working on the harness itself.
 ``--write-config`` only writes the bench tenant's config (its agents and tokens), e.g. for a
 server that bench/locustfile.py loads.
+
+Beside this file: ``service_servers`` (the two servers), ``service_measure`` (plan, meter,
+table) and ``service_lifecycles`` (the agents and adapter of phases 1-3).
 """
 
 from __future__ import annotations
@@ -50,29 +53,27 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import grpc
 import uvloop
 
-from acd.client import AcdClient, AdapterStream, AgentSession, ServiceError, connect, make_call
+from acd.client import AcdClient, connect, make_call
 from acd.v1 import routing_pb2
+from service_lifecycles import Lifecycles, latency_phase, lifecycle_phase
+from service_measure import Meter, Plan, Row, print_table, run_for
 from service_servers import (
     ADAPTER_TOKEN,
     ECHO_SERVICE,
     PARKED_QUEUE,
     ROUTED_QUEUE,
     Process,
-    agent_id,
-    agent_token,
     start_echo,
     start_service,
     wait_serving,
@@ -82,308 +83,6 @@ from service_servers import (
 # Unary EnqueueCall requests serialized ahead of the phase, per second of it: above what the
 # echo server answers here (1,500-2,500/s); past them, the rest are serialized as they go.
 UNARY_PREPARED_PER_S = 4_000
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    seconds: float  # length of each timed phase
-    concurrency: int  # unary workers, the same for echo and EnqueueCall
-    lifecycle_agents: int
-    backlog_per_agent: int  # calls in flight per lifecycle agent (closed loop)
-    batch_size: int
-    stream_agents: int
-
-    @classmethod
-    def of(cls, quick: bool) -> Plan:
-        if quick:
-            return cls(3.0, 32, 16, 2, 100, 5_000)
-        return cls(10.0, 64, 64, 2, 100, 5_000)
-
-
-# --- measuring -----------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Meter:
-    """Wall time, this process's CPU time and the server's, over one phase."""
-
-    server: Process | None
-    wall: float = 0.0
-    client_cpu: float = 0.0
-    server_cpu: float = 0.0
-    _t0: tuple[float, float, float] = (0.0, 0.0, 0.0)
-
-    def __enter__(self) -> Meter:
-        self._t0 = (time.perf_counter(), time.process_time(), self._server_cpu())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        wall0, cpu0, server0 = self._t0
-        self.wall = time.perf_counter() - wall0
-        self.client_cpu = time.process_time() - cpu0
-        self.server_cpu = self._server_cpu() - server0
-
-    def _server_cpu(self) -> float:
-        return self.server.cpu_s() if self.server is not None else 0.0
-
-    def limit(self) -> str:
-        """Who held the run back: a process near a full core of CPU is the likely limit
-        (grpc's own threads let a process pass 100%); with both near all cores, the machine."""
-        client, server = self.client_cpu / self.wall, self.server_cpu / self.wall
-        if client >= 0.9 and client >= server:
-            verdict = "GENERATOR (client CPU-bound: figures are a floor)"
-        elif server >= 0.9:
-            verdict = "server"
-        else:
-            verdict = "neither CPU-bound (latency or I/O)"
-        cores = os.cpu_count() or 1
-        if client + server >= 0.85 * cores:
-            verdict += f", client + server fill the {cores} cores"
-        return verdict
-
-
-@dataclass(slots=True)
-class Row:
-    phase: str
-    count: int
-    meter: Meter
-    extra: str = ""
-    messages: int = 0  # gRPC messages both ways, where the phase counted them
-
-    @property
-    def rate(self) -> float:
-        return self.count / self.meter.wall if self.meter.wall else 0.0
-
-
-def print_table(rows: list[Row]) -> None:
-    print(
-        f"{'phase':<34} {'count':>8} {'per s':>10} {'wall s':>7} {'client cpu':>10}"
-        f" {'server cpu':>10}  limit / notes"
-    )
-    for r in rows:
-        m = r.meter
-        print(
-            f"{r.phase:<34} {r.count:>8} {r.rate:>10,.0f} {m.wall:>7.2f}"
-            f" {m.client_cpu / m.wall:>9.0%} {m.server_cpu / m.wall:>10.0%}"
-            f"  {m.limit()}{'; ' + r.extra if r.extra else ''}"
-        )
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Exact percentile (nearest rank) of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-async def run_for(seconds: float, workers: int, work: Callable[[int], Awaitable[int]]) -> int:
-    """Runs ``work(worker)`` in a loop on ``workers`` coroutines for ``seconds``."""
-    deadline = time.perf_counter() + seconds
-    done = 0
-
-    async def worker(w: int) -> None:
-        nonlocal done
-        while time.perf_counter() < deadline:
-            finished = await work(w)  # not `done += await ...`: that reads `done` first
-            done += finished
-
-    await asyncio.gather(*(worker(w) for w in range(workers)))
-    return done
-
-
-# --- the lifecycle engine ------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Lifecycles:
-    """Agents on their own offer streams: accept every offer, have the adapter end the call,
-    finish wrap-up. Records when each call's enqueue was acknowledged and its offer arrived."""
-
-    service: AcdClient
-    adapter: AdapterStream
-    sent_at: dict[str, float] = field(default_factory=dict)
-    acked_at: dict[str, float] = field(default_factory=dict)
-    offered_at: dict[str, float] = field(default_factory=dict)
-    completed: int = 0
-    errors: int = 0
-    desktops: list[AgentSession] = field(default_factory=list)
-    on_complete: Callable[[], None] | None = None
-    streaming: int = 0  # agents whose stream is open (and who are ready, if answering)
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    async def enqueue(self, call_id: str) -> None:
-        self.sent_at[call_id] = time.perf_counter()
-        try:
-            await self.adapter.enqueue_call(call_id, ROUTED_QUEUE, caller="+4930000")
-        except ServiceError:
-            self.errors += 1
-            return
-        self.acked_at[call_id] = time.perf_counter()
-
-    async def start_agents(
-        self, first: int, count: int, *, answer: bool, parallel: int = 100
-    ) -> None:
-        """Opens each agent's stream; with ``answer``, logs it in first and sets it ready once
-        the stream is open, so that it takes calls. Returns once every stream is open."""
-        gate = asyncio.Semaphore(parallel)
-        target = self.streaming + count
-        for i in range(first, first + count):
-            self.tasks.append(asyncio.create_task(self._agent(i, gate, answer)))
-        deadline = time.monotonic() + 120
-        while self.streaming < target:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"only {self.streaming} of {target} agent streams opened")
-            if any(t.done() and t.exception() for t in self.tasks):
-                await next(t for t in self.tasks if t.done() and t.exception())
-            await asyncio.sleep(0.05)
-
-    async def stop_agents(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        self.tasks.clear()
-
-    async def _agent(self, i: int, gate: asyncio.Semaphore, answer: bool) -> None:
-        # The gate is held until the stream's first message: a server has a bounded queue of
-        # calls not yet taken up by a handler (grpc's max pending requests) and cancels the
-        # calls beyond it, so thousands of streams are opened a bounded number at a time.
-        me = agent_id(i)
-        client = self.service.with_token(agent_token(i))
-        await gate.acquire()
-        held = True
-        try:
-            if answer:  # a desktop: commands and events on one Session
-                async with client.agent_session(me) as desktop:
-                    self.desktops.append(desktop)
-                    await desktop.login()
-                    async for event in desktop.events():
-                        kind = event.WhichOneof("event")
-                        if kind == "snapshot" and held:
-                            await desktop.set_ready()
-                            self.streaming += 1
-                            gate.release()
-                            held = False
-                        elif kind == "offer":
-                            await self._handle(desktop, event.offer.offer.call_id)
-                return
-            async with client.stream_offers(me) as messages:  # only holds its offer stream
-                async for message in messages:
-                    if message.WhichOneof("event") == "snapshot":
-                        self.streaming += 1
-                        gate.release()
-                        held = False
-        finally:
-            if held:
-                gate.release()
-
-    async def _handle(self, desktop: AgentSession, call_id: str) -> None:
-        self.offered_at.setdefault(call_id, time.perf_counter())
-        try:
-            await desktop.accept_offer(call_id)
-            await self.adapter.end_call(call_id)
-            await desktop.finish_wrap_up(call_id, disposition="bench")
-        except ServiceError:
-            self.errors += 1
-            return
-        self.completed += 1
-        if self.on_complete is not None:
-            self.on_complete()
-
-    def messages(self) -> int:
-        """gRPC messages so far, both ways, on the adapter's stream and the desktops'."""
-        streams: list[AdapterStream | AgentSession] = [self.adapter, *self.desktops]
-        return sum(s.messages_sent + s.messages_received for s in streams)
-
-    def latencies_ms(self, call_ids: list[str]) -> tuple[list[float], list[float], int]:
-        """Per offered call: ack -> offer (0 where the offer overtook the ack, counted in
-        the third value) and send -> offer, in ms."""
-        from_ack, from_send, early = [], [], 0
-        for c in call_ids:
-            if c in self.offered_at and c in self.acked_at:
-                delta = self.offered_at[c] - self.acked_at[c]
-                early += delta < 0
-                from_ack.append(max(0.0, delta) * 1000)
-                from_send.append((self.offered_at[c] - self.sent_at[c]) * 1000)
-        return from_ack, from_send, early
-
-
-async def wait_until(predicate: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
-
-
-async def lifecycle_phase(engine: Lifecycles, plan: Plan, server: Process) -> Row:
-    """Closed loop: a fixed number of calls in flight, a new one for each one completed."""
-    ids = iter(range(10**9))
-    running = True
-    pending: set[asyncio.Task[None]] = set()
-
-    def enqueue_next() -> None:
-        if running:
-            task = asyncio.create_task(engine.enqueue(f"life-{next(ids)}"))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-
-    engine.on_complete = enqueue_next
-    for _ in range(plan.lifecycle_agents * plan.backlog_per_agent):
-        enqueue_next()
-    await asyncio.sleep(min(1.0, plan.seconds / 3))  # warm up: every agent busy
-    start, messages = engine.completed, engine.messages()
-    with Meter(server) as meter:
-        await asyncio.sleep(plan.seconds)
-        done = engine.completed - start
-        messages = engine.messages() - messages
-    running = False
-    enqueued = next(ids)
-    drained = await wait_until(lambda: engine.completed >= enqueued, 30)
-    engine.on_complete = None
-    note = (
-        f"{plan.lifecycle_agents} agents, {plan.backlog_per_agent} calls each in flight;"
-        f" {messages / max(done, 1):.1f} gRPC messages a lifecycle"
-    )
-    row = Row(
-        "lifecycles (enqueue..wrap-up)", done, meter, note + ("" if drained else "; NOT drained")
-    )
-    row.messages = messages
-    return row
-
-
-async def latency_phase(
-    engine: Lifecycles, rate: float, seconds: float, tag: str, server: Process
-) -> tuple[Row, dict[str, float]]:
-    """Open loop at ``rate`` calls/s: the row, and p99 send -> offer and ack -> offer (ms)."""
-    count = max(1, int(rate * seconds))
-    call_ids = [f"{tag}-{k}" for k in range(count)]
-    tasks = []
-    with Meter(server) as meter:
-        t0 = time.perf_counter()
-        for k, call_id in enumerate(call_ids):
-            delay = t0 + k / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(engine.enqueue(call_id)))
-        await asyncio.gather(*tasks)
-        await wait_until(lambda: all(c in engine.offered_at for c in call_ids), 30)
-    from_ack, from_send, early = engine.latencies_ms(call_ids)
-    nan = float("nan")
-    stats = {
-        "from_send_p50": percentile(from_send, 50) if from_send else nan,
-        "from_send_p99": percentile(from_send, 99) if from_send else nan,
-        "from_ack_p99": percentile(from_ack, 99) if from_ack else nan,
-        "before_ack": early / len(from_ack) if from_ack else nan,
-    }
-    note = (
-        f"at {rate:,.0f}/s: send->offer p50 {stats['from_send_p50']:.2f} ms,"
-        f" p99 {stats['from_send_p99']:.2f} ms; ack->offer p99 {stats['from_ack_p99']:.2f} ms"
-        f" ({early} of {len(from_ack)} offers came before their ack: 0)"
-    )
-    if len(from_ack) < count:
-        note += f"; {count - len(from_ack)} never offered"
-    return Row(f"offer latency ({tag})", len(from_ack), meter, note), stats
 
 
 # --- unary, batch and echo phases ----------------------------------------------------------
