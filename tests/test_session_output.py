@@ -53,6 +53,14 @@ def what(message: agent_pb2.SessionResponse | None) -> str:
     return f"{event.sequence} {event.revoked.call_id if kind == 'revoked' else kind}"
 
 
+async def opened(ring: int = 8) -> tuple[FakeTenant, AgentOutbox, SessionOutput]:
+    """A new session of agent anna on an empty outbox, its snapshot (number 1) taken."""
+    tenant = FakeTenant(ring)
+    output = SessionOutput(cast(Tenant, tenant), "anna", 0)
+    assert what(await output.get()) == "1 snapshot"
+    return tenant, tenant.outboxes["anna"], output
+
+
 def run(scenario: Any) -> None:
     asyncio.run(asyncio.wait_for(scenario(), 10))
 
@@ -96,10 +104,7 @@ def test_a_resumed_session_gets_what_it_missed_and_no_snapshot() -> None:
 
 def test_results_go_before_the_events_waiting_with_them() -> None:
     async def scenario() -> None:
-        tenant = FakeTenant()
-        outbox = tenant.outboxes["anna"]
-        output = SessionOutput(cast(Tenant, tenant), "anna", 0)
-        assert what(await output.get()) == "1 snapshot"
+        _, outbox, output = await opened()
         outbox.push(revoked("a"))  # 2
         await output.put_result(result("c1"))
         assert [what(output.ready()) for _ in range(3)] == ["result c1", "2 a", "end"]
@@ -112,10 +117,7 @@ def test_results_go_before_the_events_waiting_with_them() -> None:
 
 def test_a_desktop_that_fell_out_of_the_ring_starts_again_from_a_snapshot() -> None:
     async def scenario() -> None:
-        tenant = FakeTenant(ring=4)
-        outbox = tenant.outboxes["anna"]
-        output = SessionOutput(cast(Tenant, tenant), "anna", 0)
-        assert what(await output.get()) == "1 snapshot"
+        _, outbox, output = await opened(ring=4)
         for i in range(10):  # 2..11, the ring holds 8..11: 2..7 are lost to this desktop
             outbox.push(revoked(f"m{i}"))
         assert output.ready() is None  # not a partial run of events
@@ -129,10 +131,7 @@ def test_a_desktop_that_fell_out_of_the_ring_starts_again_from_a_snapshot() -> N
 
 def test_a_snapshot_of_another_stream_leaves_a_gap_the_session_waits_past() -> None:
     async def scenario() -> None:
-        tenant = FakeTenant()
-        outbox = tenant.outboxes["anna"]
-        output = SessionOutput(cast(Tenant, tenant), "anna", 0)
-        assert what(await output.get()) == "1 snapshot"
+        _, outbox, output = await opened()
         outbox.push(revoked("a"))  # 2
         outbox.next_sequence()  # 3: another stream's snapshot, no message
         assert what(await output.get()) == "2 a"
@@ -149,10 +148,7 @@ def test_a_snapshot_of_another_stream_leaves_a_gap_the_session_waits_past() -> N
 
 def test_the_output_ends_when_the_service_closes_the_outbox() -> None:
     async def scenario() -> None:
-        tenant = FakeTenant()
-        outbox = tenant.outboxes["anna"]
-        output = SessionOutput(cast(Tenant, tenant), "anna", 0)
-        assert what(await output.get()) == "1 snapshot"
+        _, outbox, output = await opened()
         waiting = asyncio.ensure_future(output.get())
         await asyncio.sleep(0)
         outbox.close()

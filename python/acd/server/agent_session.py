@@ -47,6 +47,23 @@ def agent_snapshot(tenant: Tenant, agent_id: str) -> agent_pb2.AgentSnapshot:
     )
 
 
+async def snapshot_event(tenant: Tenant, agent_id: str) -> agent_pb2.StreamOffersResponse:
+    """The agent's state as a message of its outbox: taken now, under a sequence number of its
+    own, and shown once everything in it is committed."""
+    snapshot = agent_snapshot(tenant, agent_id)
+    sequence = tenant.outboxes[agent_id].next_sequence()
+    await tenant.committed_view()
+    return agent_pb2.StreamOffersResponse(sequence=sequence, snapshot=snapshot)
+
+
+def stream_ended(tenant: Tenant, agent_id: str) -> None:
+    """One stream of the agent (either kind) is gone; with the last one, its desktop is."""
+    outbox = tenant.outboxes[agent_id]
+    outbox.streams -= 1
+    if outbox.streams == 0:
+        tenant.stream_closed(agent_id)
+
+
 async def agent_events(
     tenant: Tenant, agent_id: str, last_sequence: int
 ) -> AsyncIterator[agent_pb2.StreamOffersResponse]:
@@ -57,18 +74,14 @@ async def agent_events(
         cursor = last_sequence
         while not outbox.closed:
             if not outbox.can_resume(cursor):
-                # Taken now, shown once everything in it is committed.
-                snapshot = agent_snapshot(tenant, agent_id)
-                cursor = outbox.next_sequence()
-                await tenant.committed_view()
-                yield agent_pb2.StreamOffersResponse(sequence=cursor, snapshot=snapshot)
+                snapshot = await snapshot_event(tenant, agent_id)
+                cursor = snapshot.sequence
+                yield snapshot
             async for message in outbox.follow(cursor):
                 cursor = message.sequence
                 yield message
     finally:
-        outbox.streams -= 1
-        if outbox.streams == 0:
-            tenant.stream_closed(agent_id)
+        stream_ended(tenant, agent_id)
 
 
 async def run_session(
@@ -119,9 +132,7 @@ class SessionOutput:
 
     def close(self) -> None:
         self._outbox.listeners.discard(self._wake.set)
-        self._outbox.streams -= 1
-        if self._outbox.streams == 0:
-            self._tenant.stream_closed(self._agent_id)
+        stream_ended(self._tenant, self._agent_id)
 
     async def put_result(self, message: agent_pb2.SessionResponse) -> None:
         """A command's result (or ``_END``: the desktop is done), waiting while the desktop
@@ -161,11 +172,8 @@ class SessionOutput:
                 if resumable:
                     continue  # a session resumed from its last event: what it missed first
                 self._fresh.clear()
-                # Taken now, shown once everything in it is committed.
-                snapshot = agent_snapshot(self._tenant, self._agent_id)
-                self._cursor = outbox.next_sequence()
-                await self._tenant.committed_view()
-                event = agent_pb2.StreamOffersResponse(sequence=self._cursor, snapshot=snapshot)
+                event = await snapshot_event(self._tenant, self._agent_id)
+                self._cursor = event.sequence
                 return agent_pb2.SessionResponse(event=event)
             self._wake.clear()  # in the turn ``ready`` found nothing: no push came between
             await self._wake.wait()

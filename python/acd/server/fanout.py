@@ -41,17 +41,15 @@ class AgentOutbox:
     def __init__(self, ring: int = RING) -> None:
         self._ring: deque[agent_pb2.StreamOffersResponse] = deque(maxlen=ring)
         self._last = 0  # the last sequence handed out
-        self._changed = asyncio.Event()
         self.streams = 0  # open StreamOffers streams of this agent
         self.closed = False
-        # Called on every push and on close, in the pushing turn (a Session reads the ring
-        # itself: no task in between to wake).
+        # Called on every push and on close, in the pushing turn: how a stream reading the
+        # ring (``follow``, a Session's output) learns there is more.
         self.listeners: set[Callable[[], None]] = set()
 
     def close(self) -> None:
         """Ends every ``follow`` (the service is shutting down)."""
         self.closed = True
-        self._changed.set()
         for listener in list(self.listeners):
             listener()
 
@@ -66,8 +64,6 @@ class AgentOutbox:
     def push(self, message: agent_pb2.StreamOffersResponse) -> None:
         message.sequence = self.next_sequence()
         self._ring.append(message)
-        self._changed.set()
-        self._changed = asyncio.Event()
         for listener in self.listeners:
             listener()
 
@@ -81,19 +77,25 @@ class AgentOutbox:
     async def follow(self, cursor: int) -> AsyncIterator[agent_pb2.StreamOffersResponse]:
         """Messages after ``cursor``, then live ones, forever. Falling out of the ring ends
         the iteration (the caller starts again with a snapshot)."""
-        while not self.closed:
-            changed = self._changed
-            if not self.can_resume(cursor) and cursor != self._last:
-                return
-            fresh = self.after(cursor)
-            for message in fresh:
-                cursor = message.sequence
-                yield message
-            if not fresh:
-                # Nothing newer in the ring. Not ``cursor == last``: a snapshot takes a
-                # sequence of its own (``agent_events``), so another stream of the agent opening
-                # leaves a gap that no message fills, and this loop used to spin on it forever.
-                await changed.wait()
+        wake = asyncio.Event()
+        self.listeners.add(wake.set)
+        try:
+            while not self.closed:
+                if not self.can_resume(cursor) and cursor != self._last:
+                    return
+                wake.clear()  # before reading: a push while the reader holds a message wakes it
+                fresh = self.after(cursor)
+                for message in fresh:
+                    cursor = message.sequence
+                    yield message
+                if not fresh:
+                    # Nothing newer in the ring. Not ``cursor == last``: a snapshot takes a
+                    # sequence of its own (``agent_events``), so another stream of the agent
+                    # opening leaves a gap that no message fills, and this loop used to spin on
+                    # it forever.
+                    await wake.wait()
+        finally:
+            self.listeners.discard(wake.set)
 
     def after(self, cursor: int) -> list[agent_pb2.StreamOffersResponse]:
         """The ring's messages after ``cursor``, oldest first. They are the ring's newest: read
