@@ -10,8 +10,11 @@ through each router, so both do exactly the same work; their offers are compared
 Every timing is the median of three runs, the routers taking turns. Prints a table, then as
 its last line one JSON object: speedup_per_call, speedup_batch, scaling_1k_to_100k,
 bytes_per_waiting_call (and the raw figures behind them). The core's batch and its drain keep
-events native until read: "+read" rows also read every event's values, and the "per-call loop
-alone" row is the per-call loop driving no router (the floor of every router).
+events native until read: "+read" rows also read every event's values. Two rows are floors,
+not routers: "per-call loop alone" is the per-call loop driving no router (the floor of every
+router driven per call), "batch input alone" is the batch method reading and converting its
+tuples and applying none (the floor of any router behind the batch method; the reference's
+time over it is speedup_batch_input_ceiling, the most speedup_batch could reach).
 """
 
 from __future__ import annotations
@@ -236,6 +239,29 @@ def time_batch(router: Any, stream: list[Command], chunk: int = 1000, read: bool
     return time.perf_counter() - start
 
 
+# Not a command: a batch that ends with it is refused after every tuple before it was parsed.
+_REFUSED = ("no-such-command",)
+
+
+def time_batch_input(router: Any, stream: list[Command], chunk: int = 1000) -> float:
+    """The batch method's input alone: each chunk with a refused command at its end, so the
+    binding reads and converts every tuple (ids, queue names, times) and then applies
+    nothing (a malformed batch changes nothing). No router, however fast, passes this floor
+    behind this API: it bounds ``speedup_batch`` (``speedup_batch_input_ceiling``)."""
+    elapsed = 0.0
+    for i in range(0, len(stream), chunk):
+        batch = [*stream[i : i + chunk], _REFUSED]
+        start = time.perf_counter()
+        try:
+            router.apply_batch(batch)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("the refused command was accepted")
+        elapsed += time.perf_counter() - start
+    return elapsed
+
+
 def fresh(kind: str, config: str, setup: list[Command]) -> Any:
     router: Any = Router(config) if kind == "core" else reference.Router(config)
     router.apply_batch(setup)
@@ -283,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch": lambda: time_batch(fresh("core", config, setup), stream),
         "batch_read": lambda: time_batch(fresh("core", config, setup), stream, read=True),
         "ref_batch_read": lambda: time_batch(fresh("reference", config, setup), stream, read=True),
+        "batch_input": lambda: time_batch_input(fresh("core", config, setup), stream),
     }
     samples: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(REPEATS):
@@ -291,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     med = {name: statistics.median(values) for name, values in samples.items()}
     t_ref, t_call, t_ref_read = med["ref"], med["call"], med["ref_read"]
     t_call_read, t_batch, t_batch_read = med["call_read"], med["batch"], med["batch_read"]
-    t_ref_batch_read = med["ref_batch_read"]
+    t_ref_batch_read, t_batch_input = med["ref_batch_read"], med["batch_input"]
     t_harness = time_per_call(NoRouter(), stream)
 
     # Same decisions: replay both once more and compare every offer.
@@ -319,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         ("core, batch", t_batch),
         ("reference, batch+read", t_ref_batch_read),
         ("core, batch+read", t_batch_read),
+        ("batch input alone", t_batch_input),
         ("per-call loop alone", t_harness),
     ]
     print(f"{'router':<22} {'total s':>9} {'us/command':>11} {'speedup':>8}")
@@ -334,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         "speedup_per_call": round(t_ref / t_call, 2),
         "speedup_batch": round(t_ref / t_batch, 2),
         "speedup_batch_read": round(t_ref / t_batch_read, 2),
+        "speedup_batch_input_ceiling": round(t_ref / t_batch_input, 2),
         "speedup_per_call_read": round(t_ref_read / t_call_read, 2),
         "scaling_1k_to_100k": round(scaling, 3),
         "bytes_per_waiting_call": round(mem, 1),
@@ -345,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         "core_batch_us_per_command": round(t_batch / n * 1e6, 3),
         "core_batch_read_us_per_command": round(t_batch_read / n * 1e6, 3),
         "reference_batch_read_us_per_command": round(t_ref_batch_read / n * 1e6, 3),
+        "batch_input_us_per_command": round(t_batch_input / n * 1e6, 3),
         "per_call_loop_us_per_command": round(t_harness / n * 1e6, 3),
         "same_offers": same,
     }
