@@ -52,7 +52,7 @@ fn routing_cycle(depth: usize) -> f64 {
                 ..Default::default()
             })
             .collect();
-        let mut last: std::sync::Arc<str> = "w0".into();
+        let mut last = acd_core::Id::from("w0");
         let start = Instant::now();
         for req in &ids {
             // 10 calls a second: a large centre's rate (finished ids stay in the dedup window).

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::class::AgentKey;
+use crate::event::Id;
 use crate::model::{AgentState, CallIx, Channel, ClassIx, Millis, QueueIx, Skills};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +55,7 @@ pub struct Agent {
     pub skills: Skills,
     pub capacity: [u8; 5],
     pub presence: Presence,
-    pub reason: Arc<str>,
+    pub reason: Id,
     pub pending_logout: bool,
     pub work: Vec<Work>,
     /// When the agent last became Ready (longest-idle counts from here).

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::Id;
 use crate::model::{AgentIx, Channel, ClassIx, Millis, QueueIx, Skills};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,8 +30,8 @@ pub struct Call {
     /// Static urgency (ROUTING.md): higher first; kept through offers and overflows.
     pub score: i64,
     pub skills_override: Option<Skills>,
-    pub caller: Arc<str>,
-    pub dialled: Arc<str>,
+    pub caller: Id,
+    pub dialled: Id,
     pub attributes: Vec<(String, String)>,
     pub preferred: Option<(AgentIx, Millis)>,
     /// First enqueue, or the last transfer (time-to-live and waiting time count from here).

@@ -19,7 +19,7 @@ pub mod timers;
 
 pub use config::{AgentConfig, QueueConfig, RouterConfig};
 pub use error::{AcdError, Result};
-pub use event::{Detail, Event, EventKind, RevokeReason, Rule};
+pub use event::{Detail, Event, EventKind, Id, RevokeReason, Rule};
 pub use model::{AgentState, Channel, Millis, Outcome, Strategy};
 pub use router::calls::TransferTarget;
 pub use router::{AgentInfo, CallInfo, Command, EnqueueRequest, QueueSnapshot, Router};

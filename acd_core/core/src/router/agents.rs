@@ -1,12 +1,10 @@
 //! Agent commands: the state machine of DESIGN.md (table in ROUTING.md), accept / reject, the
 //! miss policy, and what happens when an agent's work changes.
 
-use std::sync::Arc;
-
 use crate::agent::{Phase, Presence, Work};
 use crate::call::CallState;
 use crate::error::{AcdError, Result};
-use crate::event::{Detail, EventKind, RevokeReason, Rule};
+use crate::event::{Detail, EventKind, Id, RevokeReason, Rule};
 use crate::model::{AgentIx, AgentState, Millis};
 use crate::stats::LeftLine;
 use crate::timers::TimerKind;
@@ -42,7 +40,7 @@ impl Router {
         }
         let agent = &mut self.agents[ax as usize];
         agent.presence = Presence::NotReady;
-        agent.reason = Arc::from("login");
+        agent.reason = Id::from("login");
         agent.misses = 0;
         agent.calls_answered = 0;
         agent.talk_ms = 0;
@@ -61,7 +59,7 @@ impl Router {
                 if agent.work.iter().all(|w| w.phase == Phase::Reserved) {
                     // Out before the offers are revoked: no passing "ready" state in between.
                     agent.presence = Presence::LoggedOut;
-                    agent.reason = Arc::from("logout");
+                    agent.reason = Id::from("logout");
                 } else {
                     // Offers beside a chat in wrap-up: the logout waits for the wrap-up.
                     agent.pending_logout = true;
@@ -89,7 +87,7 @@ impl Router {
         let agent = &mut self.agents[ax as usize];
         agent.presence = Presence::LoggedOut;
         agent.pending_logout = false;
-        agent.reason = Arc::from("logout");
+        agent.reason = Id::from("logout");
         self.clear_block(ax);
         self.note_state(ax, at);
         self.sync_ready(ax);
@@ -127,7 +125,7 @@ impl Router {
         }
         let agent = &mut self.agents[ax as usize];
         agent.presence = Presence::Available;
-        agent.reason = self.ix.blank.clone();
+        agent.reason = Id::NONE;
         agent.ready_since = now;
         agent.ready_epoch += 1;
         self.note_state(ax, now);
@@ -154,13 +152,13 @@ impl Router {
             )));
         }
         agent.presence = Presence::NotReady;
-        agent.reason = Arc::from(reason);
+        agent.reason = Id::from(reason);
         self.clear_block(ax);
         if state == AgentState::NotReady {
             // Same state, new reason: still worth telling supervisors.
             let e = self.emit(EventKind::AgentState, None, Some(ax), now);
             e.detail = Detail::State(AgentState::NotReady);
-            e.reason = Arc::from(reason);
+            e.reason = Id::from(reason);
         }
         self.note_state(ax, now);
         self.sync_ready(ax);
@@ -184,7 +182,7 @@ impl Router {
         let ax = self.offer(first).agent;
         let agent = &mut self.agents[ax as usize];
         agent.presence = Presence::NotReady;
-        agent.reason = Arc::from(reason);
+        agent.reason = Id::from(reason);
         self.clear_block(ax);
         for cx in self.revoke_agent_offers(ax, RevokeReason::Withdrawn, now) {
             self.return_to_line(cx, now);
@@ -284,7 +282,7 @@ impl Router {
         if paused {
             agent.misses = 0;
             agent.presence = Presence::NotReady;
-            agent.reason = Arc::from("missed");
+            agent.reason = Id::from("missed");
         } else {
             let delay = if cause == Rule::Rejected {
                 policy.reject_delay_ms

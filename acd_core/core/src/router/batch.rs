@@ -1,10 +1,8 @@
 //! Commands as values: the batch API (one call for many commands), also used by the
 //! simulation tests and the journal, which record inputs, not effects.
 
-use std::sync::Arc;
-
 use crate::error::Result;
-use crate::event::{Detail, Event, EventKind, Rule};
+use crate::event::{Detail, Event, EventKind, Id, Rule};
 use crate::model::Millis;
 
 use super::{EnqueueRequest, Router};
@@ -61,16 +59,15 @@ impl Router {
     pub fn apply_batch(&mut self, commands: &[Command]) {
         for (i, command) in commands.iter().enumerate() {
             if let Err(e) = self.apply(command) {
-                let empty: Arc<str> = Arc::from("");
                 self.events.push(Event {
                     kind: EventKind::CommandError,
-                    call_id: empty.clone(),
-                    agent_id: empty.clone(),
-                    queue_id: empty.clone(),
+                    call_id: Id::NONE,
+                    agent_id: Id::NONE,
+                    queue_id: Id::NONE,
                     at_ms: self.now,
                     expires_at_ms: 0,
                     rule: Rule::None,
-                    reason: Arc::from(e.kind()),
+                    reason: Id::from(e.kind()),
                     detail: Detail::Text(format!("command {i}: {e}")),
                 });
             }

@@ -9,9 +9,11 @@
 //! now: the caller is no longer on the line, so the clock of the hold that ended does not run
 //! on into the callback's.
 
+use std::sync::Arc;
+
 use crate::call::CallState;
 use crate::error::{AcdError, Result};
-use crate::event::RevokeReason;
+use crate::event::{Id, RevokeReason};
 use crate::model::{Channel, Millis, Outcome};
 use crate::stats::LeftLine;
 
@@ -61,11 +63,11 @@ impl Router {
         let freed = self.take_out_of_line(cx, LeftLine::Callback, RevokeReason::Callback, now);
         self.end_contact(cx, Outcome::CallbackRequested, now);
 
-        let id = self.shared_str(callback_id);
+        let id: Arc<str> = Arc::from(callback_id);
         let caller = if number.is_empty() {
             self.call(cx).caller.clone()
         } else {
-            self.shared_str(number)
+            Id::from(number)
         };
         let qi = self.call(cx).queue;
         let call = self.call_mut(cx);

@@ -8,7 +8,7 @@ use crate::agent::Phase;
 use crate::call::{Call, CallState};
 use crate::class::score;
 use crate::error::{AcdError, Result};
-use crate::event::{Detail, EventKind, RevokeReason, Rule};
+use crate::event::{Detail, EventKind, Id, RevokeReason, Rule};
 use crate::model::{
     AgentIx, CallIx, Channel, Millis, Outcome, QueueIx, MAX_LEVEL, MAX_PRIORITY, MIN_LEVEL,
 };
@@ -50,14 +50,6 @@ pub(crate) fn check_id(field: &'static str, id: &str) -> Result<()> {
 }
 
 impl Router {
-    pub(crate) fn shared_str(&self, s: &str) -> Arc<str> {
-        if s.is_empty() {
-            self.ix.blank.clone()
-        } else {
-            Arc::from(s)
-        }
-    }
-
     /// Enqueues a call. Returns false (and does nothing) if the id is live or finished recently.
     pub fn enqueue(&mut self, req: &EnqueueRequest, now: Millis) -> Result<bool> {
         check_id("call_id", &req.call_id)?;
@@ -117,8 +109,8 @@ impl Router {
             priority: req.priority,
             score: score(req.priority, self.queues[qi as usize].cfg.aging_ms, now),
             skills_override,
-            caller: self.shared_str(&req.caller),
-            dialled: self.shared_str(&req.dialled),
+            caller: Id::from(req.caller.as_str()),
+            dialled: Id::from(req.dialled.as_str()),
             attributes: req.attributes.clone(),
             preferred: preferred.map(|a| (a, now + req.preferred_wait_ms)),
             first_enqueued_at: now,

@@ -30,7 +30,7 @@ use crate::call::Call;
 use crate::class::{Class, ClassKey, ALL_TIERS};
 use crate::config::{AgentConfig, QueueConfig, RouterConfig};
 use crate::error::{AcdError, Result};
-use crate::event::{Detail, Event, EventKind, Rule};
+use crate::event::{Detail, Event, EventKind, Id, Rule};
 use crate::model::{AgentIx, AgentState, CallIx, ClassIx, Millis, QueueIx, SkillIx, Skills};
 use crate::stats::{AgentTimeStats, QueueStats};
 use crate::timers::Timers;
@@ -105,8 +105,6 @@ pub(crate) struct Indexes {
     /// Class of (queue, channel, step) for calls without skill overrides: skips building a
     /// requirement key on every enqueue.
     pub base_classes: FxHashMap<(QueueIx, crate::model::Channel, u8), ClassIx>,
-    /// The empty string, shared (events and calls use it for absent fields).
-    pub blank: Arc<str>,
     /// Each class's most urgent waiting call, by class index (see `class::Front`).
     pub fronts: Vec<crate::class::Front>,
     /// By call slot: the call in line there, as (seq, class), or `NOT_LINED`. Says whether a
@@ -195,7 +193,7 @@ impl Router {
             skills,
             capacity: capacity_of(a),
             presence: Presence::LoggedOut,
-            reason: Arc::from(""),
+            reason: Id::NONE,
             pending_logout: false,
             work: Vec::new(),
             ready_since: 0,
@@ -364,14 +362,11 @@ impl Router {
         let (call_id, queue_id) = match call {
             Some(cx) => {
                 let c = self.call(cx);
-                (c.id.clone(), self.queues[c.queue as usize].id.clone())
+                (Id::from(&c.id), Id::from(&self.queues[c.queue as usize].id))
             }
-            None => (self.ix.blank.clone(), self.ix.blank.clone()),
+            None => (Id::NONE, Id::NONE),
         };
-        let agent_id = agent.map_or_else(
-            || self.ix.blank.clone(),
-            |a| self.agents[a as usize].id.clone(),
-        );
+        let agent_id = agent.map_or(Id::NONE, |a| Id::from(&self.agents[a as usize].id));
         self.events.push(Event {
             kind,
             call_id,
@@ -380,7 +375,7 @@ impl Router {
             at_ms: at,
             expires_at_ms: 0,
             rule: Rule::None,
-            reason: self.ix.blank.clone(),
+            reason: Id::NONE,
             detail: Detail::None,
         });
         self.events.last_mut().expect("just pushed")

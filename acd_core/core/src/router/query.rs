@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::agent::Presence;
 use crate::call::CallState;
 use crate::error::Result;
+use crate::event::Id;
 use crate::model::{AgentState, Channel, Millis};
 use crate::stats::{AgentTime, IntervalCounters, INTERVAL_MS};
 
@@ -27,7 +28,7 @@ pub struct QueueSnapshot {
 pub struct AgentInfo {
     pub id: Arc<str>,
     pub state: AgentState,
-    pub reason: Arc<str>,
+    pub reason: Id,
     pub state_since: Millis,
     pub ready_since: Millis,
     pub tier: u8,
@@ -54,8 +55,8 @@ pub struct CallInfo {
     pub entered_queue_at: Millis,
     pub step: u8,
     pub agents: Vec<Arc<str>>,
-    pub caller: Arc<str>,
-    pub dialled: Arc<str>,
+    pub caller: Id,
+    pub dialled: Id,
     pub attributes: Vec<(String, String)>,
 }
 
