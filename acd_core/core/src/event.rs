@@ -147,23 +147,12 @@ pub struct Id(Option<Arc<str>>);
 impl Id {
     /// The blank id ("").
     pub const NONE: Id = Id(None);
-
-    /// The shared string, if the id is not blank.
-    pub fn shared(&self) -> Option<&Arc<str>> {
-        self.0.as_ref()
-    }
 }
 
 impl Deref for Id {
     type Target = str;
     fn deref(&self) -> &str {
         self.0.as_deref().unwrap_or("")
-    }
-}
-
-impl AsRef<str> for Id {
-    fn as_ref(&self) -> &str {
-        self
     }
 }
 
@@ -192,12 +181,6 @@ impl From<&str> for Id {
 impl PartialEq<str> for Id {
     fn eq(&self, other: &str) -> bool {
         **self == *other
-    }
-}
-
-impl PartialEq<&str> for Id {
-    fn eq(&self, other: &&str) -> bool {
-        **self == **other
     }
 }
 
@@ -259,14 +242,13 @@ mod tests {
     #[test]
     fn a_blank_id_holds_no_string_and_reads_as_empty() {
         for blank in [Id::from(""), Id::from(Arc::<str>::from("")), Id::default()] {
-            assert_eq!(blank, Id::NONE);
-            assert!(blank.shared().is_none());
+            assert_eq!(blank, Id(None));
             assert_eq!(&*blank, "");
         }
         let shared: Arc<str> = Arc::from("call-1");
         let id = Id::from(&shared);
-        assert!(Arc::ptr_eq(id.shared().unwrap(), &shared)); // the router's string, not a copy
-        assert_eq!(id, "call-1");
+        assert!(Arc::ptr_eq(id.0.as_ref().unwrap(), &shared)); // the router's string, not a copy
+        assert_eq!(id, *"call-1");
         assert_eq!(format!("{id} {id:?}"), "call-1 \"call-1\"");
     }
 

@@ -155,10 +155,11 @@ impl Router {
         agent.reason = Id::from(reason);
         self.clear_block(ax);
         if state == AgentState::NotReady {
-            // Same state, new reason: still worth telling supervisors.
+            // Same state, new reason: still worth telling supervisors (the agent's string).
+            let reason = self.agents[ax as usize].reason.clone();
             let e = self.emit(EventKind::AgentState, None, Some(ax), now);
             e.detail = Detail::State(AgentState::NotReady);
-            e.reason = Id::from(reason);
+            e.reason = reason;
         }
         self.note_state(ax, now);
         self.sync_ready(ax);
