@@ -100,6 +100,21 @@ def test_clearing_a_callers_missed_contacts_reads_only_the_open_missed_ones(
         assert walks(plan(conn, sql, params)) != []
 
 
+def test_a_callers_last_handled_contact_reads_no_unanswered_one(tmp_path: Path) -> None:
+    """A number whose recent contacts went unanswered (a withheld number, a caller who keeps
+    hanging up) must not cost a screen pop one row per such contact: the partial index holds
+    answered contacts only."""
+    store = HistoryStore(opened_journal(tmp_path), "t")
+    conn = store._db()
+    seen: list[str] = []
+    conn.set_trace_callback(seen.append)
+    store.last_handled("+4930111", HOUR, "c9")
+    conn.set_trace_callback(None)
+    (sql,) = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    assert any("contacts_handled_by_caller" in d for d in plan(conn, sql, ())), sql
+    store.close()
+
+
 READS: list[tuple[str, Callable[[HistoryStore], object]]] = [
     ("live", lambda h: h.live()),
     ("latest", lambda h: h.latest("c1")),

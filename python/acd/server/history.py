@@ -84,6 +84,10 @@ CREATE TABLE IF NOT EXISTS contacts (
     PRIMARY KEY (tenant, call_id, enqueued_at)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS contacts_by_caller ON contacts (tenant, caller_number, enqueued_at);
+-- A caller's latest answered contact (a screen pop's last agent and disposition) in one step,
+-- however many unanswered contacts of the number came after it.
+CREATE INDEX IF NOT EXISTS contacts_handled_by_caller
+    ON contacts (tenant, caller_number, enqueued_at) WHERE answered_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS contacts_by_end ON contacts (tenant, ended_at);
 CREATE INDEX IF NOT EXISTS contacts_by_start ON contacts (tenant, enqueued_at);
 CREATE INDEX IF NOT EXISTS contacts_missed ON contacts (tenant, ended_at) WHERE missed = 1;

@@ -25,6 +25,7 @@ from acd.server.sql_transaction import transaction
 STATISTICS = (
     ("contacts", "contacts", "1000000 100000 1 1"),
     ("contacts", "contacts_by_caller", "1000000 100000 10 1"),
+    ("contacts", "contacts_handled_by_caller", "800000 80000 8 1"),
     ("contacts", "contacts_by_end", "1000000 100000 2"),
     ("contacts", "contacts_by_start", "1000000 100000 2"),
     ("contacts", "contacts_missed", "20000 2000 2"),
