@@ -116,7 +116,10 @@ $(DEPS_STAMP): pyproject.toml $(BIN)/pip | $(DEJAVU)
 # maturin builds in ./target (release profile), drops acd/_core*.so next to the Python sources
 # and installs `acd` into the venv as an editable package, so Python edits need no rebuild.
 # VIRTUAL_ENV tells maturin which environment to install into without activating it.
+# A module left by an earlier build of another kind (abi3's _core.abi3.so) is removed first:
+# Python would load whichever of the two its suffix order finds first.
 $(BUILD_STAMP): $(DEPS_STAMP) $(NATIVE_INPUTS) $(if $(NATIVE_MODULE),,FORCE) | $(SQLITE_DEV)
+	rm -f python/acd/_core*.so
 	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --release $(CARGO_LOCKED)
 	touch $@
 

@@ -14,7 +14,7 @@ where
     T: for<'a, 'py> FromPyObject<'a, 'py, Error = PyErr>,
 {
     // Borrowed: a tuple cannot change under us, and a reference count taken and dropped per
-    // field is a measurable share of a batch (abi3 makes each one a function call).
+    // field is a measurable share of a batch.
     let item = t.get_borrowed_item(i)?;
     item.extract::<T>()
         .map_err(|e| PyValueError::new_err(format!("commands[{index}][{i}]: {e}")))
