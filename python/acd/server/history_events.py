@@ -46,7 +46,7 @@ from acd.server.convert import attempt_of
 from acd.server.history import Contact, HistoryStore, Statement
 from acd.server.journal_format import Command
 from acd.server.out_of_hours import within_hours
-from acd.server.recovery import NOW_INDEX
+from acd.server.recovery import NOW_INDEX, refused_by_index
 from acd.server.screen_pop import screen_pop
 from acd.v1 import common_pb2
 
@@ -70,16 +70,6 @@ class Recorded(NamedTuple):
 # The tenant's apply step: applies commands, gives what applying gave, the indexes of the
 # enqueues that were repeats, and the publishing extras (``tenant_inspect.inspect_applied``).
 ApplyStep = Callable[[Sequence[Command]], tuple[Applied, frozenset[int], dict[str, Any]]]
-
-
-def _refused(events: Sequence[RouterEvent]) -> set[int]:
-    out = set()
-    for e in events:
-        if e.kind == "error" and e.detail.startswith("command "):
-            head = e.detail[len("command ") :].split(":", 1)[0]
-            if head.isdigit():
-                out.add(int(head))
-    return out
 
 
 def _latest(commands: Sequence[Command], events: Sequence[RouterEvent]) -> int:
@@ -238,7 +228,7 @@ class ContactLog:
         out: list[Statement],
         now: int,
     ) -> list[Command]:
-        refused = _refused(events) if any(e.kind == "error" for e in events) else set()
+        refused = refused_by_index(events) if any(e.kind == "error" for e in events) else {}
         for i, command in enumerate(commands):
             name = command[0]
             if name == "enqueue":

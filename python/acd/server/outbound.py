@@ -53,6 +53,7 @@ from acd.server.journal_format import Command
 from acd.server.out_of_hours import next_opening, open_at, within_hours
 from acd.server.outbound_store import IN_LINE, Entry, OutboundState, WorkList
 from acd.server.queue_view import INTERVAL_MS
+from acd.server.recovery import refused_by_index
 
 if TYPE_CHECKING:
     from acd.server.config import QueueConfig
@@ -269,10 +270,8 @@ class Outbound:
         """Executes a release batch; a release the router refused goes back to pending."""
         tenant = self._tenant
         outcome = await tenant.execute(router, service)
-        refused = [e for e in outcome.events if e.kind == "error"]
         back: list[Command] = []
-        for e in refused:
-            index = int(e.detail.split(":", 1)[0].removeprefix("command "))
+        for index in refused_by_index(outcome.events):
             command = router[index]
             if command[0] == "enqueue" and command[1] in self.state.tasks:
                 back.append(("svc:ob-return", command[1], tenant.clock.now()))

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
 from acd._core import AcdError, Event, Router
 from acd.server.journal import Journal
@@ -110,9 +110,13 @@ class Recovered(NamedTuple):
     seq: int  # the last seq applied (0: none); the next append of the tenant gets seq + 1
 
 
-def _refused(events: Sequence[EventLike]) -> dict[int, EventLike]:
-    """The error events of one ``apply_batch``, by the index of the command they refused."""
-    out: dict[int, EventLike] = {}
+E = TypeVar("E", bound=EventLike)
+
+
+def refused_by_index(events: Sequence[E]) -> dict[int, E]:
+    """The error events of one ``apply_batch``, by the index of the command they refused (an
+    error event's detail starts ``command N: ``): the one reading of that index."""
+    out: dict[int, E] = {}
     for event in events:
         if event.kind == "error" and (m := _ERROR_DETAIL.match(event.detail)):
             out[int(m.group(1))] = event
@@ -123,7 +127,7 @@ def journal_commands(commands: Sequence[Command], events: Sequence[EventLike]) -
     """What to journal for ``commands`` after ``router.apply_batch(list(commands))`` returned
     ``events``: the accepted commands as they are, each refused one replaced by the clock
     movement it caused, if any (see the module docstring)."""
-    refused = _refused(events)
+    refused = refused_by_index(events)
     out: list[Command] = []
     for i, command in enumerate(commands):
         error = refused.get(i)
@@ -214,7 +218,7 @@ def _replay(router: Router, tenant: str, seqs: list[int], batch: list[Command]) 
 
 
 def _check(events: Sequence[Event], tenant: str, seqs: list[int]) -> None:
-    refused = _refused(events)
+    refused = refused_by_index(events)
     if refused:
         index = min(refused)
         detail = refused[index].detail

@@ -4,18 +4,15 @@ name. Kept apart from ``tenant`` only for its length."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from acd.server.commands import RouterEvent
 from acd.server.journal_format import Command
+from acd.server.recovery import refused_by_index
 
 if TYPE_CHECKING:
     from acd.server.tenant import Tenant
-
-# An error event's detail starts with the index of the command it refused.
-_COMMAND_INDEX = re.compile(r"command (\d+): ")
 
 
 def inspect_applied(
@@ -32,7 +29,7 @@ def inspect_applied(
     An enqueue that changed nothing produces no event, and neither does a new call that
     only waits: ``waiting_delta`` (how much the line grew) or the call's presence in the
     router tells them apart."""
-    refused: set[int] = set()
+    refused = refused_by_index(events)
     mentioned: set[str] = set()
     ended: set[str] = set()
     calls: dict[str, Any] = {}
@@ -42,8 +39,6 @@ def inspect_applied(
     for e in events:
         kind = e.kind
         if kind == "error":
-            if (found := _COMMAND_INDEX.match(e.detail)) is not None:
-                refused.add(int(found.group(1)))
             continue
         quiet = False
         mentioned.add(e.call_id)
