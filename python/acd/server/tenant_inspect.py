@@ -29,7 +29,7 @@ def inspect_applied(
     An enqueue that changed nothing produces no event, and neither does a new call that
     only waits: ``waiting_delta`` (how much the line grew) or the call's presence in the
     router tells them apart."""
-    refused = refused_by_index(events)
+    errors = False
     mentioned: set[str] = set()
     ended: set[str] = set()
     calls: dict[str, Any] = {}
@@ -39,6 +39,7 @@ def inspect_applied(
     for e in events:
         kind = e.kind
         if kind == "error":
+            errors = True
             continue
         quiet = False
         mentioned.add(e.call_id)
@@ -52,6 +53,7 @@ def inspect_applied(
             tenant.live_calls.add(e.call_id)
         elif kind == "terminal":
             ended.add(e.call_id)
+    refused = refused_by_index(events) if errors else {}  # a second pass only when needed
     queues: set[str] = set()
     duplicates: set[int] = set()
     seen: set[str] = set()
