@@ -49,7 +49,7 @@ DEPS_STAMP := $(VENV)/.deps-installed
 BUILD_STAMP := $(VENV)/.native-built
 
 .PHONY: help test lint lint-rust lint-python test-rust stubtest test-python \
-	build run demo simulate figures bench bench-service bench-overload soak sim-soak crash-test fuzz fmt clean \
+	build run demo simulate figures bench bench-service bench-budget bench-overload soak sim-soak crash-test fuzz fmt clean \
 	protos protos-check
 
 help:
@@ -65,6 +65,7 @@ help:
 	@echo 'make figures   the README report charts: a week of calls through the service, then acd report --png'
 	@echo 'make bench     Python core-vs-reference comparison and cargo bench'
 	@echo 'make bench-service  the gRPC service against a bare echo server (quick run)'
+	@echo 'make bench-budget   where the time of the service goes: one part replaced at a time (quick)'
 	@echo 'make soak      fault simulation of the core (crashes, lost journal tails, races), SEEDS=$(SEEDS) seeds'
 	@echo 'make crash-test  kill acd serve under traffic CYCLES=$(CYCLES) times: nothing lost or doubled'
 	@echo 'make fuzz      atheris on the config loader and every RPC, FUZZ_SECONDS=$(FUZZ_SECONDS) per target'
@@ -229,6 +230,12 @@ bench: $(BUILD_STAMP)
 # client process; the last line is a JSON object (README, Benchmarks).
 bench-service: $(BUILD_STAMP)
 	$(BIN)/python bench/service_vs_echo.py --quick
+
+# bench-service's unary, lifecycle and batch phases for the service with one part replaced
+# (bench/service_variant.py: an empty handler, a commit-only handler, a journal that costs
+# nothing) beside the real one, in one run; the last line is a JSON object (README).
+bench-budget: $(BUILD_STAMP)
+	$(BIN)/python bench/service_budget.py --quick
 
 # The fault simulation of the core, SEEDS seeds of 10,000 events each (tests/RELIABILITY.md).
 # Pure Rust, no venv needed; release mode because thousands of seeds are slow in debug. A

@@ -155,11 +155,18 @@ def start_echo(log_dir: Path) -> tuple[Process, str]:
     return Process("echo server", argv, log_dir / "echo.log"), f"127.0.0.1:{port}"
 
 
-def start_service(log_dir: Path, agents: int) -> tuple[Process, str]:
+def start_service(log_dir: Path, agents: int, variant: str = "") -> tuple[Process, str]:
+    """``acd serve`` on a free port; with a ``variant``, through bench/service_variant.py
+    (one part of the service replaced, for bench/service_budget.py)."""
     port = free_port()
     config = write_config(log_dir, port, agents)
-    argv = [sys.executable, "-m", "acd.cli", "serve", "--config", str(config)]
-    return Process("acd serve", argv, log_dir / "service.log"), f"127.0.0.1:{port}"
+    serve = ["serve", "--config", str(config)]
+    if variant:
+        argv = [sys.executable, str(Path(__file__).with_name("service_variant.py")), variant]
+        name = f"acd serve ({variant})"
+    else:
+        argv, name = [sys.executable, "-m", "acd.cli"], "acd serve"
+    return Process(name, argv + serve, log_dir / "service.log"), f"127.0.0.1:{port}"
 
 
 # --- the echo server (runs in its own process) ---------------------------------------------
