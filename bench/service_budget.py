@@ -44,16 +44,11 @@ import grpc
 import uvloop
 
 from acd.client import connect
-from service_lifecycles import Lifecycles, lifecycle_phase
+from service_lifecycles import answering, lifecycle_phase
 from service_measure import Plan, Row, print_table
 from service_servers import ADAPTER_TOKEN, Process, start_echo, start_service, wait_serving
 from service_variant import VARIANTS
-from service_vs_echo import (
-    echo_unary_phase,
-    enqueue_batch_phase,
-    enqueue_unary_phase,
-    settle_collector,
-)
+from service_vs_echo import enqueue_batch_phase, unary_rounds
 
 ORDER = ("empty-handler", "commit-only", "free-journal", "real")
 WHOLE = ("free-journal", "real")  # the variants that change more than EnqueueCall
@@ -77,25 +72,17 @@ async def measure(
         if variant in WHOLE:
             async with connect(target, ADAPTER_TOKEN, timeout_s=30) as adapter:
                 async with adapter.adapter_stream(keep_decisions=False) as stream:
-                    engine = Lifecycles(adapter, stream)
-                    await engine.start_agents(0, plan.lifecycle_agents, answer=True)
-                    settle_collector()
+                    engine = await answering(adapter, stream, plan.lifecycle_agents)
                     rows.append(await lifecycle_phase(engine, plan, service))
                     await engine.stop_agents()
                 out[f"lifecycle_calls_per_s_{key(variant)}"] = round(rows[-1].rate, 1)
                 rows.append(await enqueue_batch_phase(adapter, plan, service))
                 out[f"batch_enqueue_per_s_{key(variant)}"] = round(rows[-1].rate)
-        echo_rows, enqueue_rows = [], []
-        async with grpc.aio.insecure_channel(target) as channel:
-            for r in range(1 if plan.seconds < 5 else 2):  # taking turns: drift hits both
-                echo_rows.append(await echo_unary_phase(echo_channel, plan, echo))
-                tag = f"{key(variant)}{r}-"
-                enqueue_rows.append(await enqueue_unary_phase(channel, plan, service, tag))
-        echo_rate = sum(r.count for r in echo_rows) / sum(r.meter.wall for r in echo_rows)
-        rate = sum(r.count for r in enqueue_rows) / sum(r.meter.wall for r in enqueue_rows)
+        rate, echo_rate = await unary_rounds(
+            rows, plan, service, target, echo, echo_channel, tag=key(variant)
+        )
         out[f"unary_ratio_{key(variant)}"] = round(rate / echo_rate, 3)
         out[f"echo_unary_per_s_{key(variant)}"] = round(echo_rate)
-        rows += echo_rows + enqueue_rows
     except Exception:
         log = directory / "service.log"
         if log.exists():

@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import sys
 import tempfile
@@ -66,7 +65,7 @@ import uvloop
 
 from acd.client import AcdClient, connect, make_call
 from acd.v1 import routing_pb2
-from service_lifecycles import Lifecycles, latency_phase, lifecycle_phase
+from service_lifecycles import answering, latency_phase, lifecycle_phase, settle_collector
 from service_measure import Meter, Plan, Row, print_table, run_for
 from service_servers import (
     ADAPTER_TOKEN,
@@ -195,6 +194,31 @@ async def enqueue_batch_phase(adapter: AcdClient, plan: Plan, server: Process) -
     )
 
 
+async def unary_rounds(
+    rows: list[Row],
+    plan: Plan,
+    service: Process,
+    target: str,
+    echo: Process,
+    echo_channel: grpc.aio.Channel,
+    tag: str = "u",
+) -> tuple[float, float]:
+    """The echo and EnqueueCall unary phases taking turns (two rounds each in a full run, so
+    that drift hits both alike); adds their rows and returns the two rates, EnqueueCall's
+    first, each over all its rounds."""
+    echo_rows, enqueue_rows = [], []
+    async with grpc.aio.insecure_channel(target) as channel:
+        for r in range(1 if plan.seconds < 5 else 2):
+            echo_rows.append(await echo_unary_phase(echo_channel, plan, echo))
+            enqueue_rows.append(await enqueue_unary_phase(channel, plan, service, f"{tag}{r}-"))
+    rows += echo_rows + enqueue_rows
+    return rate_of(enqueue_rows), rate_of(echo_rows)
+
+
+def rate_of(rows: list[Row]) -> float:
+    return sum(r.count for r in rows) / sum(r.meter.wall for r in rows)
+
+
 # --- the run -------------------------------------------------------------------------------
 
 
@@ -265,9 +289,7 @@ async def run_service(
     out: dict[str, Any] = {}
     async with connect(target, ADAPTER_TOKEN, timeout_s=30) as adapter:
         async with adapter.adapter_stream(keep_decisions=False) as stream:
-            engine = Lifecycles(adapter, stream)
-            await engine.start_agents(0, plan.lifecycle_agents, answer=True)
-            settle_collector()
+            engine = await answering(adapter, stream, plan.lifecycle_agents)
             rows.append(await lifecycle_phase(engine, plan, service))
             rate = rows[-1].rate
             out["lifecycle_calls_per_s"] = round(rate, 1)
@@ -294,15 +316,9 @@ async def run_service(
             if engine.errors:
                 print(f"note: {engine.errors} lifecycle steps were refused", file=sys.stderr)
 
-        rounds = 1 if plan.seconds < 5 else 2
-        echo_rows, enqueue_rows = [], []
-        async with grpc.aio.insecure_channel(target) as channel:
-            for r in range(rounds):  # alternate so that drift hits both alike
-                echo_rows.append(await echo_unary_phase(echo_channel, plan, echo))
-                enqueue_rows.append(await enqueue_unary_phase(channel, plan, service, f"u{r}-"))
-        rows += echo_rows + enqueue_rows
-        echo_rate = sum(r.count for r in echo_rows) / sum(r.meter.wall for r in echo_rows)
-        enqueue_rate = sum(r.count for r in enqueue_rows) / sum(r.meter.wall for r in enqueue_rows)
+        enqueue_rate, echo_rate = await unary_rounds(
+            rows, plan, service, target, echo, echo_channel
+        )
         out["unary_enqueue_ratio"] = round(enqueue_rate / echo_rate, 3)
         out["enqueue_unary_per_s"] = round(enqueue_rate)
         out["echo_unary_per_s"] = round(echo_rate)
@@ -326,15 +342,6 @@ def transport_ceiling(rows: list[Row], echo_stream: Row) -> dict[str, Any]:
         "echo_stream_messages_per_s": round(echo_messages),
         "lifecycle_echo_ceiling_per_s": ceiling,
     }
-
-
-def settle_collector() -> None:
-    """This load generator's own garbage-collector pauses must not count as the service's
-    latency: with 5,000 agent streams open here too, a full collection stopped this process
-    for 100-385 ms at a time, in the middle of the latency phases. What exists now (the streams
-    and their tasks) lives to the end of the run: freeze it, out of every later collection."""
-    gc.collect()
-    gc.freeze()
 
 
 def main() -> None:
