@@ -14,7 +14,13 @@ import pytest
 
 from acd import Router
 from acd.server.journal import Command, CorruptEntryError, Journal
-from acd.server.recovery import batch_entry, commands_of, journal_commands, recover
+from acd.server.recovery import (
+    batch_entry,
+    commands_of,
+    journal_commands,
+    recover,
+    refused_by_index,
+)
 
 CONFIG = json.dumps(
     {
@@ -94,7 +100,7 @@ async def _drive(
         commands = [stream.next(live) for _ in range(stream.rng.choice((1, 1, 1, 3)))]
         events = live.apply_batch(commands)
         refused += sum(e.kind == "error" for e in events)
-        to_journal = journal_commands(commands, events)
+        to_journal = journal_commands(commands, refused_by_index(events))
         if to_journal:
             await journal.append_many(tenant, to_journal)
         if step == snapshot_at:
@@ -145,10 +151,10 @@ def test_a_refused_command_is_journaled_as_the_clock_it_moved(tmp_path: Path) ->
     late = ("accept", "a1", "c9", 5000)
     backwards = ("accept", "a1", "c1", 4500)  # time went backwards: nothing moved
     events = live.apply_batch(setup)
-    assert journal_commands(setup, events) == setup
+    assert journal_commands(setup, refused_by_index(events)) == setup
     events = live.apply_batch([late, backwards])
     assert [e.kind for e in events if e.kind in ("missed", "error")] == ["missed", "error", "error"]
-    journaled = journal_commands([late, backwards], events)
+    journaled = journal_commands([late, backwards], refused_by_index(events))
     assert journaled == [("timeout", 5000)]
 
     async def main() -> None:
@@ -176,7 +182,7 @@ def test_batch_entries_replay_as_their_commands_in_order(tmp_path: Path) -> None
         group: list[Command] = []
         for _ in range(rng.choice((1, 1, 2, 5, 17))):
             command = stream.next(live)
-            group += journal_commands([command], live.apply_batch([command]))
+            group += journal_commands([command], refused_by_index(live.apply_batch([command])))
         if group:
             entries.append(batch_entry(group))
             assert commands_of(entries[-1]) == group

@@ -20,7 +20,7 @@ import grpc
 
 from acd._core import Events, Router
 from acd.server.journal_format import Command
-from acd.server.recovery import journal_commands
+from acd.server.recovery import journal_commands, refused_by_index
 
 __all__ = [
     "Applied",
@@ -57,6 +57,7 @@ class Refusal(Exception):
 class Applied(NamedTuple):
     events: list[RouterEvent]
     journal: list[Command]
+    refused: dict[int, RouterEvent]  # the error events, by the index of the command refused
 
 
 _KIND_CODES = {
@@ -94,4 +95,5 @@ def apply(router: Router, commands: Sequence[Command]) -> Applied:
     """Applies ``commands`` in order (a refused one does not stop the rest); gives the events
     and the commands to journal. Synchronous: the caller appends to the journal at once."""
     events = _events(router.apply_batch(list(commands)))
-    return Applied(events, journal_commands(commands, events))
+    refused = refused_by_index(events)  # read once here for every reader of the batch
+    return Applied(events, journal_commands(commands, refused), refused)

@@ -46,7 +46,7 @@ from acd.server.convert import attempt_of
 from acd.server.history import Contact, HistoryStore, Statement
 from acd.server.journal_format import Command
 from acd.server.out_of_hours import within_hours
-from acd.server.recovery import NOW_INDEX, refused_by_index
+from acd.server.recovery import NOW_INDEX
 from acd.server.screen_pop import screen_pop
 from acd.v1 import common_pb2
 
@@ -208,7 +208,7 @@ class ContactLog:
         events, journal = list(applied.events), list(applied.journal)
         statements = self._statements
         now = _latest(commands, applied.events)
-        follow = self._batch(config, commands, applied.events, duplicates, statements, now)
+        follow = self._batch(config, commands, applied, duplicates, statements, now)
         for _ in range(MAX_FOLLOW_UP_ROUNDS):
             if not follow:
                 break
@@ -216,19 +216,19 @@ class ContactLog:
             _merge_extras(extras, more_extras)
             events += [e for e in more.events if e.kind != "error"]
             journal += more.journal
-            follow = self._batch(config, follow, more.events, more_duplicates, statements, now)
+            follow = self._batch(config, follow, more, more_duplicates, statements, now)
         return Recorded(events, journal)
 
     def _batch(
         self,
         config: TenantConfig,
         commands: Sequence[Command],
-        events: Sequence[RouterEvent],
+        applied: Applied,
         duplicates: frozenset[int],
         out: list[Statement],
         now: int,
     ) -> list[Command]:
-        refused = refused_by_index(events) if any(e.kind == "error" for e in events) else {}
+        refused = applied.refused
         for i, command in enumerate(commands):
             name = command[0]
             if name == "enqueue":
@@ -256,7 +256,7 @@ class ContactLog:
                     moved.transfers = (*moved.transfers, (kind, target, at))
                     out.append(history.transferred(self.tenant, moved))
         follow: list[Command] = []
-        for e in events:
+        for e in applied.events:
             kind = e.kind
             agent_row = agent_history.statement(self.tenant, e)
             if agent_row is not None:

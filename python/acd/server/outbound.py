@@ -53,7 +53,6 @@ from acd.server.journal_format import Command
 from acd.server.out_of_hours import next_opening, open_at, within_hours
 from acd.server.outbound_store import IN_LINE, Entry, OutboundState, WorkList
 from acd.server.queue_view import INTERVAL_MS
-from acd.server.recovery import refused_by_index
 
 if TYPE_CHECKING:
     from acd.server.config import QueueConfig
@@ -271,7 +270,7 @@ class Outbound:
         tenant = self._tenant
         outcome = await tenant.execute(router, service)
         back: list[Command] = []
-        for index in refused_by_index(outcome.events):
+        for index in outcome.refused:
             command = router[index]
             if command[0] == "enqueue" and command[1] in self.state.tasks:
                 back.append(("svc:ob-return", command[1], tenant.clock.now()))

@@ -37,14 +37,21 @@ tenant and the seq: the journal and the router no longer agree, and guessing wou
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple, Protocol, TypeVar
 
 from acd._core import AcdError, Event, Router
 from acd.server.journal import Journal
 from acd.server.journal_format import Command, CorruptEntryError
 
-__all__ = ["Recovered", "batch_entry", "commands_of", "journal_commands", "recover"]
+__all__ = [
+    "Recovered",
+    "batch_entry",
+    "commands_of",
+    "journal_commands",
+    "recover",
+    "refused_by_index",
+]
 
 # Where each batch command carries its now_ms (acd_core/ROUTING.md, "Batch commands").
 NOW_INDEX = {
@@ -123,11 +130,13 @@ def refused_by_index(events: Sequence[E]) -> dict[int, E]:
     return out
 
 
-def journal_commands(commands: Sequence[Command], events: Sequence[EventLike]) -> list[Command]:
-    """What to journal for ``commands`` after ``router.apply_batch(list(commands))`` returned
-    ``events``: the accepted commands as they are, each refused one replaced by the clock
-    movement it caused, if any (see the module docstring)."""
-    refused = refused_by_index(events)
+def journal_commands(
+    commands: Sequence[Command], refused: Mapping[int, EventLike]
+) -> list[Command]:
+    """What to journal for ``commands`` after ``router.apply_batch(list(commands))``, given its
+    error events by the index of the command each refused (``refused_by_index``): the accepted
+    commands as they are, each refused one replaced by the clock movement it caused, if any
+    (see the module docstring)."""
     out: list[Command] = []
     for i, command in enumerate(commands):
         error = refused.get(i)

@@ -22,7 +22,6 @@ from acd.server.enqueue_plan import plan
 from acd.server.fanout import AdapterFeed
 from acd.server.journal_format import Command
 from acd.server.packing import numbered
-from acd.server.recovery import refused_by_index
 from acd.server.service_base import (
     Context,
     Shared,
@@ -291,7 +290,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         tenant.suggestions.watch(
             [(c[1], c[2]) for j, c in enumerate(commands) if j not in outcome.duplicates], now
         )
-        for index, e in refused_by_index(outcome.events).items():
+        for index, e in outcome.refused.items():
             i = positions[index]
             results[i].error.CopyFrom(_command_error(refusal(e, call_fields(f"calls[{i}]"))))
         for index in outcome.duplicates:

@@ -60,6 +60,7 @@ DISCONNECT_GRACE_S = 5.0
 class Outcome(NamedTuple):
     events: list[RouterEvent]
     duplicates: frozenset[int]  # indexes of enqueue commands that were repeats
+    refused: dict[int, RouterEvent]  # the error events, by the index of the command refused
 
 
 class Tenant:
@@ -262,7 +263,7 @@ class Tenant:
                 raise
         self._publish_in_turn(ticket, ready)
         self._maybe_snapshot()
-        return Outcome(applied.events, duplicates)
+        return Outcome(applied.events, duplicates, applied.refused)
 
     def _publish_in_turn(self, ticket: int, ready: Any, landed: Any = None) -> None:
         if landed is not None and (error := landed.exception()) is not None:
@@ -282,7 +283,7 @@ class Tenant:
         live_before = {c[1] for c in commands if c[0] == "enqueue" and c[1] in self.live_calls}
         applied = apply(self.router, commands)
         delta = self.router.waiting_count() - waiting_before
-        seen = inspect_applied(self, commands, applied.events, live_before, delta)
+        seen = inspect_applied(self, commands, applied, live_before, delta)
         return applied, *seen
 
     def _journal_later(self, entries: list[Command]) -> asyncio.Future[None]:

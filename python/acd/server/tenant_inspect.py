@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from acd.server.commands import RouterEvent
+from acd.server.commands import Applied
 from acd.server.journal_format import Command
-from acd.server.recovery import refused_by_index
 
 if TYPE_CHECKING:
     from acd.server.tenant import Tenant
@@ -18,7 +17,7 @@ if TYPE_CHECKING:
 def inspect_applied(
     tenant: Tenant,
     commands: Sequence[Command],
-    events: list[RouterEvent],
+    applied: Applied,
     live_before: set[str],
     waiting_delta: int,
 ) -> tuple[frozenset[int], dict[str, Any]]:
@@ -29,17 +28,15 @@ def inspect_applied(
     An enqueue that changed nothing produces no event, and neither does a new call that
     only waits: ``waiting_delta`` (how much the line grew) or the call's presence in the
     router tells them apart."""
-    errors = False
     mentioned: set[str] = set()
     ended: set[str] = set()
     calls: dict[str, Any] = {}
     agents: dict[str, Any] = {}
     router = tenant.router
     quiet = True  # no event but refusals
-    for e in events:
+    for e in applied.events:
         kind = e.kind
         if kind == "error":
-            errors = True
             continue
         quiet = False
         mentioned.add(e.call_id)
@@ -53,7 +50,7 @@ def inspect_applied(
             tenant.live_calls.add(e.call_id)
         elif kind == "terminal":
             ended.add(e.call_id)
-    refused = refused_by_index(events) if errors else {}  # a second pass only when needed
+    refused = applied.refused
     queues: set[str] = set()
     duplicates: set[int] = set()
     seen: set[str] = set()
